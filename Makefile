@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up, then evaluate the shipped policy in MuJoCo (video + success table)
+#   make test   set up, then run the test suite (the same command CI runs)
+SHELL := /bin/bash
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU wheel by default (it lies on this kind of machine's disk). With a CUDA or Jetson build of
+# torch already in the venv, nothing is reinstalled: `make TORCH_SPEC='torch>=2.4' ...`.
+TORCH_SPEC ?= torch==2.13.0
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+OUT ?= outputs/demo
+EPISODES ?= 10
+
+.PHONY: setup system-deps demo test test-slow lint clean
+
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+$(BIN)/activate:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+setup: system-deps $(VENV)/.installed
+
+demo: setup
+	$(BIN)/vla demo --out $(OUT) --episodes-per-task $(EPISODES)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) outputs

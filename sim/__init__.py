@@ -1,0 +1,1 @@
+"""sim: simulated Franka Panda pick-and-place in MuJoCo and PyBullet."""

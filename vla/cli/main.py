@@ -1,0 +1,42 @@
+"""Entry point of the `vla` command.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its parser
+and sets ``func`` (called with the parsed namespace, returns an exit code). The registry below is
+an explicit list: add a module here when you add a subcommand. Modules keep heavy imports
+(torch, engines) inside their functions so `vla --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+
+SUBCOMMAND_MODULES: list = [
+
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vla", description="Vision-Language-Action robotics stack."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in SUBCOMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
