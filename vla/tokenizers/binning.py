@@ -1,0 +1,162 @@
+"""Uniform-bin action tokenizer (RT-2 / OpenVLA style).
+
+    action (..., D) --normalise (dataset stats)--> [-1, 1] --clip--> bin in [0, N) --> offset + bin
+
+Every dimension shares the same id range ``[offset, offset + n_bins)`` (as in OpenVLA), so a
+chunk of H actions is H x D tokens. Decoding returns bin centres, un-normalised, so the round
+trip error within the clip range is at most half a bin width: ``half_range_d / n_bins`` in the
+units of dimension d.
+
+Binary gripper (optional): the gripper dimension (``gripper_index``) is not normalised; values
+> 0 mean close (+1) and <= 0 mean open (-1), the convention of ``vla.constants``. Open encodes to
+bin 0 and close to bin ``n_bins - 1`` (the ends of the shared range, i.e. the normalised -1 / +1);
+decoding thresholds at the middle of the range, so every id in range decodes to exactly -1 or +1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vla.tokenizers.base import ActionTokenizer, read_config
+from vla.tokenizers.normalization import (
+    NORM_MODES,
+    ActionNormalizer,
+    action_stats_from,
+    check_finite,
+    load_stats,
+    save_stats,
+)
+
+GRIPPER_OPEN = -1.0
+GRIPPER_CLOSE = 1.0
+
+
+@dataclass(frozen=True)
+class BinningConfig:
+    """Config of ``BinningActionTokenizer``.
+
+    Attributes:
+        n_bins: uniform bins per dimension over the normalised range [-1, 1].
+        offset: first token id in the language model vocabulary.
+        norm_mode: ``quantile`` (q01/q99), ``minmax`` or ``meanstd``.
+        std_k: for ``meanstd``: mean +- std_k * std maps to +-1 (values beyond are clipped).
+        gripper_binary: encode the gripper dimension as open/close only.
+        gripper_index: which dimension is the gripper (negative counts from the end).
+    """
+
+    n_bins: int = 256
+    offset: int = 0
+    norm_mode: str = "quantile"
+    std_k: float = 3.0
+    gripper_binary: bool = False
+    gripper_index: int = -1
+
+    def __post_init__(self) -> None:
+        if self.n_bins < 2:
+            raise ValueError(f"n_bins must be >= 2 (got {self.n_bins})")
+        if self.offset < 0:
+            raise ValueError(f"offset must be >= 0 (got {self.offset})")
+        if self.norm_mode not in NORM_MODES:
+            raise ValueError(f"norm_mode {self.norm_mode!r} unknown: choose one of {NORM_MODES}")
+
+
+class BinningActionTokenizer(ActionTokenizer):
+    """RT-2/OpenVLA uniform binning. Shapes: ``(D,)``, ``(H, D)``, ``(B, H, D)`` -> same-shape ids.
+
+    Args:
+        stats: LeRobot statistics (whole stats.json dict, its ``action`` entry, or a path).
+        config: a ``BinningConfig``; defaults to 256 bins, quantile normalisation, offset 0.
+    """
+
+    type_name = "binning"
+
+    def __init__(self, stats: dict[str, Any] | str | Path, config: BinningConfig | None = None):
+        self.config = config or BinningConfig()
+        self.normalizer = ActionNormalizer(
+            self.config.norm_mode, action_stats_from(stats), self.config.std_k
+        )
+        d = self.normalizer.dim
+        gi = self.config.gripper_index
+        if self.config.gripper_binary and not -d <= gi < d:
+            raise ValueError(f"gripper_index {gi} is outside the action dimension {d}")
+        self._gripper = gi % d if self.config.gripper_binary else None
+
+    # ---- interface properties ---------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return self.config.n_bins
+
+    @property
+    def offset(self) -> int:
+        return self.config.offset
+
+    @property
+    def action_dim(self) -> int:
+        return self.normalizer.dim
+
+    @property
+    def bin_width(self) -> np.ndarray:
+        """Width of one bin in action units, per dimension (shape ``(D,)``)."""
+        return 2.0 * self.normalizer.half_range / self.config.n_bins
+
+    # ---- encode / decode ----------------------------------------------------------------------
+    def _check_shape(self, arr: np.ndarray, what: str) -> None:
+        if arr.ndim not in (1, 2, 3) or arr.shape[-1] != self.action_dim:
+            raise ValueError(
+                f"{what} must have shape (D,), (H, D) or (B, H, D) with D={self.action_dim}; "
+                f"got {arr.shape}"
+            )
+
+    def encode(self, actions: np.ndarray) -> np.ndarray:
+        """Actions (dataset units) -> int64 ids of the same shape. NaN/inf raise."""
+        actions = np.asarray(actions, dtype=np.float64)
+        self._check_shape(actions, "actions")
+        check_finite(actions)
+        n = self.config.n_bins
+        normed = np.clip(self.normalizer.normalize(actions), -1.0, 1.0)
+        bins = np.minimum(np.floor((normed + 1.0) / 2.0 * n), n - 1).astype(np.int64)
+        if self._gripper is not None:
+            close = actions[..., self._gripper] > 0.0
+            bins[..., self._gripper] = np.where(close, n - 1, 0)
+        return bins + self.config.offset
+
+    def decode(self, ids: np.ndarray) -> np.ndarray:
+        """Ids -> actions (float64, bin centres in dataset units). Bad ids raise ValueError."""
+        ids = np.asarray(ids)
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
+        self._check_shape(ids, "ids")
+        self.check_id_range(ids)
+        n = self.config.n_bins
+        bins = ids.astype(np.int64) - self.config.offset
+        centres = -1.0 + (bins + 0.5) * (2.0 / n)
+        actions = self.normalizer.unnormalize(centres)
+        if self._gripper is not None:
+            close = bins[..., self._gripper] >= n // 2
+            actions[..., self._gripper] = np.where(close, GRIPPER_CLOSE, GRIPPER_OPEN)
+        return actions
+
+    # ---- persistence --------------------------------------------------------------------------
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._write_config(directory)
+        save_stats(self.normalizer, directory)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> BinningActionTokenizer:
+        payload = read_config(directory)
+        if payload["type"] != cls.type_name:
+            raise ValueError(
+                f"{directory} holds a {payload['type']!r} tokenizer, not {cls.type_name!r}: "
+                "use vla.tokenizers.load_tokenizer(dir)"
+            )
+        return cls(load_stats(Path(directory)), BinningConfig(**payload["config"]))
