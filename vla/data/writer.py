@@ -1,0 +1,373 @@
+"""Write LeRobotDataset v3 folders episode by episode, durably.
+
+Durability design (an episode is fully in the dataset or not at all):
+
+1. ``add_frame`` only buffers in memory; nothing on disk changes.
+2. ``save_episode`` writes the episode's data parquet and one MP4 per camera as *new files of
+   their own* (temporary name + fsync + ``os.replace``), then the task table, then the episode
+   table ``meta/episodes/chunk-000/file-000.parquet`` (atomic replace: the commit point), then
+   the derived ``meta/stats.json`` and ``meta/info.json``.
+3. Every ``consolidate_every`` episodes and at ``finalize`` the one-episode files are merged into
+   multi-episode files (up to ``data_files_size_in_mb`` / ``video_files_size_in_mb``), in place
+   into the first file of each run: that file's old content stays a prefix of the new one, so
+   the committed episode table stays valid while the episode table is rewritten to point at the
+   merged file, after which the merged-away files are deleted.
+
+Readers trust only the episode table, so a SIGKILL at any moment leaves a loadable dataset
+holding every saved episode. Leftovers (temporary files, files no episode points to, a merged
+file whose table update was lost) are repaired by :meth:`DatasetWriter.resume`, which then
+appends with contiguous episode indices. Until then ``info.json``/``stats.json`` may lag the
+table by one episode, so readers count episodes from the table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from vla.constants import TASK
+from vla.data import consolidate as cons
+from vla.data.layout import (
+    CODEBASE_VERSION,
+    DEFAULT_CHUNKS_SIZE,
+    DEFAULT_DATA_FILE_SIZE_MB,
+    DEFAULT_FEATURES,
+    DEFAULT_VIDEO_FILE_SIZE_MB,
+    EPISODES_META_PATH,
+    INFO_PATH,
+    STATS_PATH,
+    TASKS_PATH,
+    FilePointer,
+    atomic_write_file,
+    atomic_write_json,
+    atomic_write_table,
+    data_file,
+    data_schema,
+    episodes_table,
+    numeric_keys,
+    read_info,
+    read_parquet,
+    read_tasks,
+    tasks_table,
+    user_features,
+    validate_features,
+    video_file,
+    visual_keys,
+)
+from vla.data.reader import column_to_numpy
+from vla.data.stats import aggregate_stats, array_stats, image_stats, to_json
+from vla.data.video import DEFAULT_CODEC, encode_video
+
+
+class DatasetWriter:
+    """Append episodes to a LeRobot v3 dataset folder.
+
+    Example::
+
+        w = DatasetWriter("out/ds", fps=10, features=default_features(), robot_type="panda")
+        for obs, act in steps:
+            w.add_frame({**obs, "action": act, "task": "put the red cube in the bowl"})
+        w.save_episode()          # or w.discard_episode() for a failed demonstration
+        w.finalize()              # merge files; the folder is a LeRobot v3 dataset throughout
+
+    ``features`` maps keys to ``{"dtype", "shape", "names"}`` (cameras: dtype "video", shape
+    [H, W, 3]); LeRobot's bookkeeping columns are added automatically.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        fps: float,
+        features: dict[str, dict[str, Any]],
+        robot_type: str | None = None,
+        *,
+        codec: str = DEFAULT_CODEC,
+        chunks_size: int = DEFAULT_CHUNKS_SIZE,
+        data_files_size_in_mb: float = DEFAULT_DATA_FILE_SIZE_MB,
+        video_files_size_in_mb: float = DEFAULT_VIDEO_FILE_SIZE_MB,
+        consolidate_every: int = 50,
+        _resume: bool = False,
+    ):
+        self.root = Path(root)
+        if not _resume and self.root.exists() and any(self.root.iterdir()):
+            raise FileExistsError(
+                f"{self.root} exists and is not empty; use DatasetWriter.resume({str(root)!r}) "
+                "to append to it, or choose a new folder"
+            )
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        user = user_features(features)
+        validate_features(user)
+        for key in visual_keys(user):
+            user[key] = {**user[key]}
+            user[key].setdefault("info", {})
+            user[key]["info"] = {**user[key]["info"], "video.codec": codec, "video.fps": fps}
+        self.fps = fps
+        self.features = {**user, **DEFAULT_FEATURES}
+        self.robot_type = robot_type
+        self.codec = codec
+        self.chunks_size = chunks_size
+        self.data_mb = data_files_size_in_mb
+        self.video_mb = video_files_size_in_mb
+        self.consolidate_every = consolidate_every
+        self._user_keys = list(user)
+        self._cameras = visual_keys(user)
+        self._numeric = numeric_keys(self.features)
+        self._schema = data_schema(self.features)
+        self.tasks: list[str] = []
+        self.episode_rows: list[dict] = []  # full rows of the episode table, stats included
+        self._values: dict[str, list[np.ndarray]] = {k: [] for k in self._numeric}
+        self._image_stats: dict[str, list[dict]] = {k: [] for k in self._cameras}
+        self._since_consolidation = 0
+        self._buffer: dict[str, list] = {}
+        self.discard_episode()
+        if not _resume:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._write_meta()
+
+    # ---- resume -------------------------------------------------------------------------------
+    @classmethod
+    def resume(cls, root: str | Path, **options: Any) -> DatasetWriter:
+        """Reopen a dataset (possibly left by a killed writer) to append episodes.
+
+        Repairs the folder first (see the module docstring); the next saved episode gets index
+        ``num_episodes``. ``options`` override writer settings such as ``consolidate_every``.
+        """
+        root = Path(root)
+        info = read_info(root)
+        writer = cls(
+            root, info["fps"], info["features"], info.get("robot_type"),
+            codec=options.pop("codec", _codec_of(info)),
+            chunks_size=info.get("chunks_size", DEFAULT_CHUNKS_SIZE),
+            data_files_size_in_mb=info.get("data_files_size_in_mb", DEFAULT_DATA_FILE_SIZE_MB),
+            video_files_size_in_mb=info.get("video_files_size_in_mb", DEFAULT_VIDEO_FILE_SIZE_MB),
+            _resume=True, **options,
+        )  # fmt: skip
+        writer.tasks = read_tasks(root) if (root / TASKS_PATH).exists() else []
+        if (root / EPISODES_META_PATH).exists():
+            writer.episode_rows = read_parquet(root / EPISODES_META_PATH).to_pylist()
+            writer.episode_rows.sort(key=lambda r: r["episode_index"])
+        cons.repair(root, writer.episode_rows, writer._cameras)
+        for row, table in cons.iter_episode_tables(root, writer.episode_rows):
+            for k in writer._numeric:
+                writer._values[k].append(column_to_numpy(table[k], writer.features[k]["dtype"]))
+            for k in writer._cameras:
+                writer._image_stats[k].append(
+                    {
+                        n.split("/")[-1]: np.asarray(v)
+                        for n, v in row.items()
+                        if n.startswith(f"stats/{k}/")
+                    }  # fmt: skip
+                )
+        writer._write_meta()
+        return writer
+
+    # ---- frames -------------------------------------------------------------------------------
+    @property
+    def num_episodes(self) -> int:
+        return len(self.episode_rows)
+
+    @property
+    def num_frames(self) -> int:
+        return sum(int(r["length"]) for r in self.episode_rows)
+
+    @property
+    def episode_buffer_length(self) -> int:
+        return len(self._buffer[TASK])
+
+    def add_frame(self, frame: dict[str, Any]) -> None:
+        """Buffer one frame: every declared feature plus ``task`` (the instruction string)."""
+        missing = [k for k in [*self._user_keys, TASK] if k not in frame]
+        if missing:
+            raise KeyError(
+                f"add_frame: frame lacks feature(s) {missing}; declared: {self._user_keys}"
+            )
+        extra = [k for k in frame if k not in self._user_keys and k != TASK]
+        if extra:
+            raise KeyError(f"add_frame: unknown feature(s) {extra}; declare them in `features`")
+        if not isinstance(frame[TASK], str) or not frame[TASK]:
+            raise TypeError(f"add_frame: 'task' must be a non-empty string, got {frame[TASK]!r}")
+        checked = {}
+        for key in self._user_keys:
+            ft = self.features[key]
+            value = np.asarray(frame[key])
+            if ft["dtype"] == "video":
+                if value.dtype != np.uint8 or value.shape != tuple(ft["shape"]):
+                    raise ValueError(
+                        f"add_frame: camera {key!r} must be uint8 {tuple(ft['shape'])} (H, W, 3), "
+                        f"got {value.dtype} {value.shape}"
+                    )
+            else:
+                want = tuple(ft["shape"])
+                if value.shape != want and not (want == (1,) and value.shape == ()):
+                    raise ValueError(
+                        f"add_frame: feature {key!r} must have shape {want}, got {value.shape}"
+                    )
+                if not np.can_cast(value.dtype, ft["dtype"], casting="same_kind"):
+                    raise TypeError(
+                        f"add_frame: feature {key!r} must be {ft['dtype']}, got {value.dtype}"
+                    )
+                value = value.astype(ft["dtype"]).reshape(want)
+                if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                    raise ValueError(f"add_frame: feature {key!r} holds NaN or inf: {value}")
+            checked[key] = value
+        for key, value in checked.items():
+            self._buffer[key].append(value)
+        self._buffer[TASK].append(frame[TASK])
+
+    def discard_episode(self) -> None:
+        """Drop the frames buffered since the last save (e.g. a failed demonstration)."""
+        self._buffer = {k: [] for k in [*self._user_keys, TASK]}
+
+    def save_episode(self) -> int:
+        """Write the buffered frames as the next episode; returns its episode index."""
+        length = self.episode_buffer_length
+        if length == 0:
+            raise ValueError("save_episode: no frames buffered; call add_frame first")
+        ep = self.num_episodes
+        start = self.num_frames
+        tasks = list(dict.fromkeys(self._buffer[TASK]))
+        for t in tasks:
+            if t not in self.tasks:
+                self.tasks.append(t)
+        columns: dict[str, np.ndarray] = {
+            k: np.stack(self._buffer[k]) for k in self._user_keys if k not in self._cameras
+        }
+        columns["timestamp"] = (np.arange(length) / self.fps).astype(np.float32)
+        columns["frame_index"] = np.arange(length, dtype=np.int64)
+        columns["episode_index"] = np.full(length, ep, dtype=np.int64)
+        columns["index"] = np.arange(start, start + length, dtype=np.int64)
+        columns["task_index"] = np.array([self.tasks.index(t) for t in self._buffer[TASK]])
+        row: dict[str, Any] = {
+            "episode_index": ep,
+            "tasks": tasks,
+            "length": length,
+        }
+        # data file of its own (merged later); never overwrite a committed file
+        dptr = self._next_pointer("data")
+        atomic_write_table(data_file(self.root, dptr), self._arrow(columns))
+        row.update({"data/chunk_index": dptr.chunk_index, "data/file_index": dptr.file_index,
+                    "dataset_from_index": start, "dataset_to_index": start + length})  # fmt: skip
+        ep_stats = {k: array_stats(columns[k].reshape(length, -1)) for k in self._numeric}
+        for key in self._cameras:
+            frames = np.stack(self._buffer[key])
+            vptr = self._next_pointer(key)
+            atomic_write_file(
+                video_file(self.root, key, vptr),
+                lambda tmp, f=frames: encode_video(tmp, f, self.fps, self.codec),
+            )
+            row.update({
+                f"videos/{key}/chunk_index": vptr.chunk_index,
+                f"videos/{key}/file_index": vptr.file_index,
+                f"videos/{key}/from_timestamp": 0.0,
+                f"videos/{key}/to_timestamp": length / self.fps,
+            })  # fmt: skip
+            ep_stats[key] = image_stats(frames)
+        for key in [*self._cameras, *self._numeric]:  # LeRobot's column order: cameras first
+            for name, value in ep_stats[key].items():
+                row[f"stats/{key}/{name}"] = np.asarray(value).tolist()
+        row["meta/episodes/chunk_index"] = 0
+        row["meta/episodes/file_index"] = 0
+        atomic_write_table(self.root / TASKS_PATH, tasks_table(self.tasks))
+        self.episode_rows.append(row)
+        try:
+            atomic_write_table(self.root / EPISODES_META_PATH, episodes_table(self.episode_rows))
+        except BaseException:
+            self.episode_rows.pop()
+            raise
+        for k in self._numeric:
+            self._values[k].append(columns[k].reshape(length, -1))
+        for k in self._cameras:
+            self._image_stats[k].append(ep_stats[k])
+        self.discard_episode()
+        self._write_meta()
+        self._since_consolidation += 1
+        if self.consolidate_every and self._since_consolidation >= self.consolidate_every:
+            self.consolidate()
+        return ep
+
+    def consolidate(self) -> None:
+        """Merge one-episode files into multi-episode files up to the configured sizes."""
+        limits = {"data": self.data_mb, **{k: self.video_mb for k in self._cameras}}
+        self.episode_rows = cons.consolidate(self.root, self.episode_rows, self._cameras, limits)
+        self._since_consolidation = 0
+
+    def finalize(self) -> None:
+        """Consolidate files and write the final metadata. The writer may not be used after."""
+        if self.episode_buffer_length:
+            raise RuntimeError(
+                f"finalize: {self.episode_buffer_length} unsaved frames buffered; call "
+                "save_episode() or discard_episode() first"
+            )
+        self.consolidate()
+        self._write_meta()
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.finalize()
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _arrow(self, columns: dict[str, np.ndarray]) -> pa.Table:
+        arrays = []
+        for field in self._schema:
+            value = columns[field.name]
+            if pa.types.is_fixed_size_list(field.type):
+                flat = pa.array(value.reshape(-1), type=field.type.value_type)
+                arrays.append(pa.FixedSizeListArray.from_arrays(flat, field.type.list_size))
+            else:
+                arrays.append(pa.array(value.reshape(-1), type=field.type))
+        return pa.Table.from_arrays(arrays, schema=self._schema)
+
+    def _next_pointer(self, kind: str) -> FilePointer:
+        prefix = "data" if kind == "data" else f"videos/{kind}"
+        ptrs = [
+            FilePointer(r[f"{prefix}/chunk_index"], r[f"{prefix}/file_index"])
+            for r in self.episode_rows
+        ]
+        if not ptrs:
+            return FilePointer(0, 0)
+        return max(ptrs, key=lambda p: (p.chunk_index, p.file_index)).next(self.chunks_size)
+
+    def _dataset_stats(self) -> dict[str, dict[str, np.ndarray]]:
+        out = {}
+        for k in self._numeric:
+            if self._values[k]:
+                out[k] = array_stats(np.concatenate(self._values[k]))
+        for k in self._cameras:
+            if self._image_stats[k]:
+                out[k] = aggregate_stats(self._image_stats[k])
+        return out
+
+    def _write_meta(self) -> None:
+        n_ep, n_fr = self.num_episodes, self.num_frames
+        info = {
+            "codebase_version": CODEBASE_VERSION,
+            "robot_type": self.robot_type,
+            "total_episodes": n_ep,
+            "total_frames": n_fr,
+            "total_tasks": len(self.tasks),
+            "chunks_size": self.chunks_size,
+            "data_files_size_in_mb": self.data_mb,
+            "video_files_size_in_mb": self.video_mb,
+            "fps": self.fps,
+            "splits": {"train": f"0:{n_ep}"},
+            "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+            "video_path": "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
+            if self._cameras else None,
+            "features": self.features,
+        }  # fmt: skip
+        atomic_write_json(self.root / STATS_PATH, to_json(self._dataset_stats()))
+        atomic_write_json(self.root / INFO_PATH, info)
+
+
+def _codec_of(info: dict) -> str:
+    for ft in info["features"].values():
+        if ft.get("dtype") == "video":
+            return ft.get("info", {}).get("video.codec", DEFAULT_CODEC)
+    return DEFAULT_CODEC
