@@ -8,6 +8,7 @@
 
 from vla.tokenizers.base import ActionTokenizer
 from vla.tokenizers.binning import BinningActionTokenizer, BinningConfig
+from vla.tokenizers.fast import FastActionTokenizer, FastConfig, FastDecodeError
 from vla.tokenizers.normalization import ActionNormalizer, MissingStatisticError, action_stats_from
 from vla.tokenizers.registry import TOKENIZERS, load_tokenizer
 
@@ -17,6 +18,9 @@ __all__ = [
     "ActionTokenizer",
     "BinningActionTokenizer",
     "BinningConfig",
+    "FastActionTokenizer",
+    "FastConfig",
+    "FastDecodeError",
     "MissingStatisticError",
     "action_stats_from",
     "load_tokenizer",

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from vla.tokenizers.base import ActionTokenizer, read_config
 from vla.tokenizers.binning import BinningActionTokenizer
+from vla.tokenizers.fast import FastActionTokenizer
 
 TOKENIZERS: dict[str, type[ActionTokenizer]] = {
     "binning": BinningActionTokenizer,
+    "fast": FastActionTokenizer,
 }
 
 
