@@ -153,7 +153,8 @@ class DatasetWriter:
         cons.repair(root, writer.episode_rows, writer._cameras)
         for row, table in cons.iter_episode_tables(root, writer.episode_rows):
             for k in writer._numeric:
-                writer._values[k].append(column_to_numpy(table[k], writer.features[k]["dtype"]))
+                values = column_to_numpy(table[k], writer.features[k]["dtype"])
+                writer._values[k].append(values.reshape(len(values), -1))
             for k in writer._cameras:
                 writer._image_stats[k].append(
                     {
