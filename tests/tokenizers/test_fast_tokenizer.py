@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,16 @@ def test_property_any_chunk_shape(horizon: int, dim: int, seed: int, scale: floa
     assert dec.shape == chunks.shape
     rms = np.sqrt(((dec - np.clip(chunks, stats["q01"], stats["q99"])) ** 2).mean(axis=1))
     assert np.all(rms <= tok.normalizer.half_range / (2 * scale) * (1 + 1e-9) + 1e-12)
+
+
+def test_pickles_and_accepts_torch_ids(fitted) -> None:
+    # DataLoader workers pickle the transform chain; models hand back CPU torch tensors.
+    torch = pytest.importorskip("torch")
+    tok, test = fitted
+    clone = pickle.loads(pickle.dumps(tok))
+    ids = tok.encode(test[:4])
+    assert all(np.array_equal(a, b) for a, b in zip(clone.encode(test[:4]), ids, strict=True))
+    assert np.array_equal(tok.decode(torch.from_numpy(ids[0])), tok.decode(ids[0]))
+    same_len = [i for i in tok.encode(test) if len(i) == len(ids[0])][:3]
+    assert tok.decode(np.stack(same_len)).shape == (len(same_len), H, ACTION_DIM)
+    assert max(len(i) for i in tok.encode(test)) <= tok.max_tokens(H) == H * ACTION_DIM

@@ -64,6 +64,14 @@ class ActionTokenizer(ABC):
     def from_pretrained(cls, directory: str | Path) -> ActionTokenizer:
         """Load a tokenizer written by ``save_pretrained``."""
 
+    def max_tokens(self, horizon: int) -> int:
+        """Most action tokens a chunk of ``horizon`` steps can take (a generation budget).
+
+        H*D for both tokenizers: binning always uses H*D; BPE never emits more tokens than the
+        H*D coefficient characters it merges.
+        """
+        return horizon * self.action_dim
+
     # ---- helpers shared by the subclasses ---------------------------------------------------
     def _write_config(self, directory: Path) -> None:
         payload = {"type": self.type_name, "config": self.config_dict()}

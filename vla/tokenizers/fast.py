@@ -260,14 +260,16 @@ class FastActionTokenizer(ActionTokenizer):
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Ids -> actions (float64, dataset units).
 
-        One 1-D sequence -> ``(H, D)``; a list of sequences -> ``(B, H, D)``. With
+        One 1-D sequence -> ``(H, D)``; a list (or 2-D array) of sequences -> ``(B, H, D)``. With
         ``strict=True`` (default) a malformed sequence raises ``FastDecodeError``; with
         ``strict=False`` returns ``(actions, ok)`` where ``ok`` (bool, ``(B,)`` or scalar) flags
         valid chunks and invalid chunks are NaN (so a controller that forgets the mask fails
         loudly on non-finite actions rather than moving).
         """
         self._require_fitted()
-        single = isinstance(ids, np.ndarray) and ids.ndim == 1
+        # A 1-D array-like (numpy, CPU torch tensor) is one sequence; a 2-D one or a list holds
+        # one sequence per chunk.
+        single = getattr(ids, "ndim", None) == 1
         seqs = [np.asarray(ids)] if single else [np.asarray(s) for s in ids]
         out = np.full((len(seqs), self.horizon, self.action_dim), np.nan)
         ok = np.zeros(len(seqs), dtype=bool)
