@@ -167,7 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         stats = compute_action_stats(np.concatenate(train_eps))
 
     results = []
-    for binary in (False, True):
+    # The binary gripper mode assumes the -1 open / +1 close convention of vla.constants; a
+    # dataset whose last dimension is not such a command would only measure the mismatch.
+    grip = float(np.asarray(stats["min"])[-1]), float(np.asarray(stats["max"])[-1])
+    binary_modes = [False]
+    if np.allclose(grip, (-1.0, 1.0), atol=1e-3):
+        binary_modes.append(True)
+    else:
+        print(f"note: last action dim spans {grip}, not the -1/+1 gripper command: no grip2 run")
+    for binary in binary_modes:
         name = "binning" + ("+grip2" if binary else "") + f"-{args.n_bins}"
         cfg = BinningConfig(n_bins=args.n_bins, gripper_binary=binary)
         results.append(measure(name, BinningActionTokenizer(stats, cfg), test, args.repeats, None))
