@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vla.cli import data_cmd
 
 
 SUBCOMMAND_MODULES: list = [
+    data_cmd,
 
 ]
 

@@ -105,7 +105,7 @@ class DatasetWriter:
             user[key] = {**user[key]}
             user[key].setdefault("info", {})
             user[key]["info"] = {**user[key]["info"], "video.codec": codec, "video.fps": fps}
-        self.fps = fps
+        self.fps = int(fps) if float(fps).is_integer() else float(fps)
         self.features = {**user, **DEFAULT_FEATURES}
         self.robot_type = robot_type
         self.codec = codec

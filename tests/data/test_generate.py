@@ -1,0 +1,87 @@
+"""Demonstration generation: ordering, determinism across worker counts, resume, filtering."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fake_sim import FAMILIES, fake_rollout
+
+from vla.constants import ACTION, OBS_STATE
+from vla.data import LeRobotDatasetReader
+from vla.data.generate import RECORD, GenerateConfig, episode_seed, generate
+
+
+def _cfg(out, **kw):
+    return GenerateConfig(out=out, episodes=kw.pop("episodes", 10), image_size=(16, 16),
+                          progress=False, **kw)  # fmt: skip
+
+
+def _content(root):
+    r = LeRobotDatasetReader(root)
+    return [
+        (
+            r.episode_task(e),
+            r.episode_arrays(e)[ACTION].tolist(),
+            r.episode_arrays(e)[OBS_STATE].tolist(),
+        )  # fmt: skip
+        for e in range(r.num_episodes)
+    ]
+
+
+def test_keeps_successes_in_attempt_order(tmp_path):
+    summary = generate(_cfg(tmp_path / "a", workers=0), fake_rollout, FAMILIES)
+    expected = [i for i in range(10) if fake_rollout(_job(i)).success]
+    record = json.loads((tmp_path / "a" / RECORD).read_text())
+    assert record["successes"] == expected
+    assert sorted(record["successes"] + record["failures"]) == list(range(10))
+    assert summary["succeeded"] == len(expected) and summary["attempted"] == 10
+    assert summary["success_rate"] == pytest.approx(len(expected) / 10)
+    r = LeRobotDatasetReader(tmp_path / "a")
+    assert [r.episode_task(e) for e in range(r.num_episodes)] == [
+        f"{FAMILIES[i % 3]} #{i}" for i in expected
+    ]  # round-robin families, attempt order
+
+
+def _job(i, seed=0):
+    from vla.data.generate import EpisodeJob
+
+    return EpisodeJob(i, episode_seed(seed, i), FAMILIES[i % 3], "pick_place", "mujoco",
+                      "train", (16, 16))  # fmt: skip
+
+
+def test_same_dataset_for_any_worker_count(tmp_path):
+    generate(_cfg(tmp_path / "w0", workers=0), fake_rollout, FAMILIES)
+    generate(_cfg(tmp_path / "w2", workers=2), fake_rollout, FAMILIES)
+    assert _content(tmp_path / "w0") == _content(tmp_path / "w2")
+
+
+def test_resume_skips_attempted_and_matches_one_run(tmp_path):
+    generate(_cfg(tmp_path / "once", episodes=9, workers=0), fake_rollout, FAMILIES)
+    generate(_cfg(tmp_path / "twice", episodes=4, workers=0), fake_rollout, FAMILIES)
+    summary = generate(_cfg(tmp_path / "twice", episodes=9, workers=0), fake_rollout, FAMILIES)
+    assert summary["new_attempts"] == 5
+    assert _content(tmp_path / "once") == _content(tmp_path / "twice")
+    with pytest.raises(ValueError, match="seed=0.*not 5"):
+        generate(_cfg(tmp_path / "twice", seed=5), fake_rollout, FAMILIES)
+
+
+def test_pending_record_is_reconciled(tmp_path):
+    out = tmp_path / "ds"
+    generate(_cfg(out, episodes=6, workers=0), fake_rollout, FAMILIES)
+    record = json.loads((out / RECORD).read_text())
+    last = record["successes"].pop()  # as if killed after the save, before the record
+    record["pending"], record["next_index"] = last, last
+    (out / RECORD).write_text(json.dumps(record))
+    summary = generate(_cfg(out, episodes=6, workers=0), fake_rollout, FAMILIES)
+    assert summary["new_attempts"] == 6 - (last + 1)
+    assert LeRobotDatasetReader(out).num_episodes == len(record["successes"]) + 1
+
+
+def test_family_filter_and_seeds(tmp_path):
+    generate(_cfg(tmp_path / "f", families=("stack",), workers=0), fake_rollout, FAMILIES)
+    r = LeRobotDatasetReader(tmp_path / "f")
+    assert all(r.episode_task(e).startswith("stack") for e in range(r.num_episodes))
+    assert episode_seed(0, 1) != episode_seed(0, 2) != episode_seed(1, 1)
+    assert np.isclose(r.fps, 10)

@@ -1,0 +1,161 @@
+"""`vla data`: generate demonstrations, inspect and view LeRobot v3 datasets.
+
+    vla data generate --suite pick_place --backend mujoco --episodes 100 --workers 4 \
+        --out data/pick_place --seed 0 [--task FAMILY] [--split train] [--image-size 128 128]
+    vla data info DIR
+    vla data view DIR --episode K --out episode.mp4 [--show]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("data", help="generate, inspect and view datasets")
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    sub.required = True
+
+    gen = sub.add_parser("generate", help="run scripted experts in parallel into a dataset")
+    gen.add_argument("--suite", default="pick_place", help="task suite in sim.tasks.SUITES")
+    gen.add_argument("--backend", default="mujoco", choices=["mujoco", "pybullet"])
+    gen.add_argument("--episodes", type=int, required=True, help="attempts (failures dropped)")
+    gen.add_argument("--workers", type=int, default=1, help="worker processes (0: in-process)")
+    gen.add_argument("--out", type=Path, required=True, help="dataset folder (resumed if exists)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--task", default=None, help="only this task family (default: all)")
+    gen.add_argument("--split", default="train", help="task split (train / test objects)")
+    gen.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"))
+    gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    gen.add_argument("--json", type=Path, default=None, help="also write the summary here")
+    gen.set_defaults(func=run_generate)
+
+    info = sub.add_parser("info", help="episodes, frames, tasks, features and statistics")
+    info.add_argument("root", type=Path)
+    info.set_defaults(func=run_info)
+
+    view = sub.add_parser("view", help="write an episode's cameras side by side to MP4")
+    view.add_argument("root", type=Path)
+    view.add_argument("--episode", type=int, default=0)
+    view.add_argument("--out", type=Path, default=None, help="MP4 path (default episode_K.mp4)")
+    view.add_argument("--show", action="store_true", help="also open a window (needs a display)")
+    view.set_defaults(func=run_view)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from vla.constants import DEFAULT_IMAGE_SIZE
+    from vla.data.generate import GenerateConfig, generate
+
+    cfg = GenerateConfig(
+        out=args.out, suite=args.suite, backend=args.backend, episodes=args.episodes,
+        workers=args.workers, seed=args.seed,
+        families=(args.task,) if args.task else None, split=args.split,
+        image_size=tuple(args.image_size) if args.image_size else DEFAULT_IMAGE_SIZE,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    summary = generate(cfg)
+    print(
+        f"{summary['new_successes']}/{summary['new_attempts']} new attempts succeeded; "
+        f"dataset {cfg.out}: {summary['episodes_in_dataset']} episodes, "
+        f"{summary['frames_in_dataset']} frames; success rate overall "
+        f"{summary['success_rate']:.1%} ({summary['succeeded']}/{summary['attempted']}); "
+        f"{summary['episodes_per_min']:.1f} attempts/min with {cfg.workers} worker(s)"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _fmt(values) -> str:
+    import numpy as np
+
+    flat = np.asarray(values, dtype=float).ravel()
+    return " ".join(f"{v:8.3f}" for v in flat)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from vla.data import LeRobotDatasetReader
+    from vla.data.generate import RECORD
+
+    r = LeRobotDatasetReader(args.root)
+    print(f"dataset      {r.root}")
+    print(f"format       LeRobot {r.info['codebase_version']}, robot {r.info.get('robot_type')}, "
+          f"{r.fps:g} fps")  # fmt: skip
+    print(f"episodes     {r.num_episodes}")
+    print(f"frames       {r.num_frames} ({r.num_frames / r.fps:.1f} s)")
+    counts = Counter(t for ep in r.episodes for t in ep["tasks"])
+    print(f"tasks        {len(r.tasks)}")
+    for task in r.tasks:
+        print(f"  {counts.get(task, 0):5d} episodes  {task}")
+    print("features")
+    for key, ft in r.features.items():
+        extra = ""
+        if ft["dtype"] == "video":
+            extra = f"  codec {ft.get('info', {}).get('video.codec')}"
+        print(f"  {key:28s} {ft['dtype']:8s} {str(ft['shape']):14s}{extra}")
+    stats = r.stats
+    print("statistics (per dimension; images per channel in [0, 1])")
+    for key in [*r.camera_keys, *(k for k in ("observation.state", "action") if k in stats)]:
+        if key not in stats:
+            continue
+        print(f"  {key}")
+        for name in ("min", "max", "mean", "std", "q01", "q99"):
+            print(f"    {name:5s} {_fmt(stats[key][name])}")
+    record = r.root / RECORD
+    if record.exists():
+        rec = json.loads(record.read_text())
+        ok, bad = len(rec["successes"]), len(rec["failures"])
+        rate = ok / (ok + bad) if ok + bad else 0.0
+        print(f"generation   {ok}/{ok + bad} attempts succeeded ({rate:.1%}); config "
+              f"{rec['config']}")  # fmt: skip
+    return 0
+
+
+def run_view(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vla.data import LeRobotDatasetReader
+    from vla.data.video import encode_video
+
+    r = LeRobotDatasetReader(args.root)
+    if not 0 <= args.episode < r.num_episodes:
+        print(f"episode {args.episode} out of range: {r.num_episodes} episodes", file=sys.stderr)
+        return 2
+    cams = r.camera_keys
+    if not cams:
+        print(f"{args.root}: dataset has no cameras to view", file=sys.stderr)
+        return 2
+    frames = [r.episode_frames(args.episode, k) for k in cams]
+    height = max(f.shape[1] for f in frames)
+    padded = [np.pad(f, ((0, 0), (0, height - f.shape[1]), (0, 0), (0, 0))) for f in frames]
+    video = np.concatenate(padded, axis=2)  # (T, H, sum W, 3): cameras side by side
+    video = video[:, : video.shape[1] // 2 * 2, : video.shape[2] // 2 * 2]
+    out = args.out or Path(f"episode_{args.episode}.mp4")
+    encode_video(out, np.ascontiguousarray(video), r.fps)
+    print(f"wrote {out}: episode {args.episode} ({len(video)} frames, {' | '.join(cams)}), "
+          f"task: {r.episode_task(args.episode)}")  # fmt: skip
+    if args.show:
+        _show(video, r.fps)
+    return 0
+
+
+def _show(video, fps: float) -> None:
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        print("no display: wrote the MP4 only", file=sys.stderr)
+        return
+    import cv2
+
+    try:
+        for frame in video:
+            cv2.imshow("vla data view", frame[..., ::-1])
+            if cv2.waitKey(int(1000 / fps)) & 0xFF == ord("q"):
+                break
+        cv2.destroyAllWindows()
+    except cv2.error as exc:  # opencv-python-headless has no GUI
+        print(f"cannot open a window ({exc.msg.strip()}); the MP4 is written", file=sys.stderr)

@@ -1,0 +1,300 @@
+"""Parallel demonstration generation: scripted experts in worker processes -> one dataset.
+
+::
+
+    attempt i (0..N-1) --(seed from (S, i), family i mod F)--> worker pool (spawn, W procs)
+        worker: env = sim.make(family, ...) (cached per process); expert rollout -> frames
+    parent: results re-ordered by i -> successful ones -> DatasetWriter (episode order = i order)
+            -> meta/vla_generation.json (attempted prefix, failures) for resume
+
+The dataset depends only on (suite, families, backend, S, N, image size, split), never on W:
+every attempt has its own seed and the parent writes in attempt order. Resuming skips the
+attempted prefix recorded in ``meta/vla_generation.json``; a crash between an episode's save
+and its record is reconciled from the dataset's episode count (the record marks the attempt
+"pending" before saving).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vla.constants import (
+    ACTION,
+    ACTION_DIM,
+    CONTROL_HZ,
+    DEFAULT_IMAGE_SIZE,
+    IMAGE_KEYS,
+    OBS_STATE,
+    STATE_DIM,
+    TASK,
+)
+from vla.data.layout import atomic_write_json, default_features
+from vla.data.writer import DatasetWriter
+
+RECORD = "meta/vla_generation.json"
+BACKENDS = ("mujoco", "pybullet")
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """What to generate. ``families`` None means every family of the suite (round-robin)."""
+
+    out: Path
+    suite: str = "pick_place"
+    backend: str = "mujoco"
+    episodes: int = 10
+    workers: int = 1
+    seed: int = 0
+    families: tuple[str, ...] | None = None
+    split: str = "train"
+    image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
+    fps: float = CONTROL_HZ
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {self.episodes}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0 (0 = in this process), got {self.workers}")
+
+    def identity(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the first run."""
+        return {
+            "suite": self.suite, "backend": self.backend, "seed": self.seed,
+            "families": list(self.families) if self.families else None, "split": self.split,
+            "image_size": list(self.image_size), "fps": self.fps,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One attempt: everything a worker needs, picklable."""
+
+    index: int
+    seed: int
+    family: str
+    suite: str
+    backend: str
+    split: str
+    image_size: tuple[int, int]
+
+
+@dataclass
+class EpisodeResult:
+    """A finished attempt: frames are stacked per key (T, ...), ``task`` the instruction."""
+
+    index: int
+    success: bool
+    task: str
+    frames: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def length(self) -> int:
+        return len(self.frames[ACTION]) if self.frames else 0
+
+
+def episode_seed(seed: int, index: int) -> int:
+    """Seed of attempt ``index``: independent streams per (S, i) via numpy's SeedSequence."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def make_jobs(cfg: GenerateConfig, families: list[str], start: int) -> list[EpisodeJob]:
+    return [
+        EpisodeJob(
+            i,
+            episode_seed(cfg.seed, i),
+            families[i % len(families)],
+            cfg.suite,
+            cfg.backend,
+            cfg.split,
+            tuple(cfg.image_size),
+        )  # fmt: skip
+        for i in range(start, cfg.episodes)
+    ]
+
+
+# ---- the simulator rollout (runs in workers) -------------------------------------------------
+_ENVS: dict[tuple, Any] = {}  # per worker process: one env per (family, backend, size, split)
+
+
+def sim_families(suite: str) -> list[str]:
+    """Task families of a suite from ``sim.tasks.SUITES``."""
+    from sim.tasks import SUITES
+
+    if suite not in SUITES:
+        raise KeyError(f"unknown suite {suite!r}; sim.tasks.SUITES has {sorted(SUITES)}")
+    return list(SUITES[suite])
+
+
+def sim_rollout(job: EpisodeJob) -> EpisodeResult:
+    """Run the scripted expert for one attempt in the real simulator."""
+    from sim.experts import make_expert
+    from sim.rollout import run_episode
+
+    import sim
+
+    t0 = time.perf_counter()
+    key = (job.family, job.backend, job.image_size, job.split)
+    env = _ENVS.get(key)
+    if env is None:
+        env = sim.make(job.family, backend=job.backend, seed=job.seed,
+                       image_size=job.image_size, split=job.split)  # fmt: skip
+        _ENVS[key] = env
+    expert = make_expert(env)
+    result = run_episode(env, expert, seed=job.seed)
+    return result_from_rollout(job.index, result, time.perf_counter() - t0)
+
+
+def result_from_rollout(index: int, result: Any, seconds: float) -> EpisodeResult:
+    """Adapt ``sim.rollout.run_episode``'s result (attributes or dict) to an EpisodeResult."""
+
+    def get(name: str):
+        return result[name] if isinstance(result, dict) else getattr(result, name)
+
+    observations, actions = get("observations"), get("actions")
+    n = len(actions)
+    if isinstance(observations, dict):  # already stacked per key
+        obs = {k: np.asarray(v)[:n] for k, v in observations.items()}
+    else:  # a list of per-step dicts (may hold the final observation too)
+        obs = {k: np.stack([o[k] for o in observations[:n]]) for k in observations[0]}
+    task = obs.pop(TASK, None)
+    instruction = get("instruction") if _has(result, "instruction") else None
+    if instruction is None:
+        instruction = str(task[0]) if task is not None else None
+    if not instruction:
+        raise ValueError("rollout result carries no instruction ('task' key or .instruction)")
+    frames = {k: obs[k] for k in (*IMAGE_KEYS, OBS_STATE) if k in obs}
+    frames[ACTION] = np.asarray(actions, dtype=np.float32)
+    return EpisodeResult(index, bool(get("success")), str(instruction), frames, seconds)
+
+
+def _has(result: Any, name: str) -> bool:
+    return name in result if isinstance(result, dict) else hasattr(result, name)
+
+
+# ---- the parent: order, write, record ---------------------------------------------------------
+def dataset_features(cfg: GenerateConfig) -> dict:
+    """Declared features: both cameras at ``cfg.image_size``, the standard state and action."""
+    return default_features(tuple(cfg.image_size), cfg.fps, STATE_DIM, ACTION_DIM, IMAGE_KEYS)
+
+
+def _load_record(out: Path, cfg: GenerateConfig) -> dict:
+    path = out / RECORD
+    if not path.exists():
+        return {"config": cfg.identity(), "next_index": 0, "successes": [], "failures": [],
+                "pending": None}  # fmt: skip
+    record = json.loads(path.read_text())
+    for key, value in cfg.identity().items():
+        if record["config"].get(key) != value:
+            raise ValueError(
+                f"{path}: this dataset was generated with {key}={record['config'].get(key)!r}, "
+                f"not {value!r}; resume with the same settings or choose another --out"
+            )
+    return record
+
+
+def generate(
+    cfg: GenerateConfig,
+    rollout: Callable[[EpisodeJob], EpisodeResult] = sim_rollout,
+    families: list[str] | None = None,
+) -> dict[str, Any]:
+    """Generate (or resume generating) ``cfg.episodes`` attempts into ``cfg.out``.
+
+    ``rollout`` must be a module-level function (it is sent to spawned workers); ``families``
+    defaults to the suite's families (filtered by ``cfg.families``). Returns a summary.
+    """
+    out = Path(cfg.out)
+    fams = list(cfg.families) if cfg.families else families or sim_families(cfg.suite)
+    record = _load_record(out, cfg)
+    if (out / "meta/info.json").exists():
+        writer = DatasetWriter.resume(out)
+    else:
+        writer = DatasetWriter(out, cfg.fps, dataset_features(cfg), "panda")
+    if record["pending"] is not None:  # crashed between an episode's save and its record
+        saved = writer.num_episodes
+        if saved == len(record["successes"]) + 1:
+            record["successes"].append(record["pending"])
+            record["next_index"] = record["pending"] + 1
+        record["pending"] = None
+    jobs = make_jobs(cfg, fams, record["next_index"])
+    t0, new_ok, new_total = time.perf_counter(), 0, 0
+    bar = _progress(cfg, len(jobs), record)
+    try:
+        for result in _run_ordered(jobs, rollout, cfg.workers):
+            new_total += 1
+            if result.success:
+                record["pending"] = result.index
+                atomic_write_json(out / RECORD, record)
+                for t in range(result.length):
+                    writer.add_frame({**{k: v[t] for k, v in result.frames.items()},
+                                      TASK: result.task})  # fmt: skip
+                writer.save_episode()
+                record["successes"].append(result.index)
+                record["pending"] = None
+                new_ok += 1
+            else:
+                record["failures"].append(result.index)
+            record["next_index"] = result.index + 1
+            atomic_write_json(out / RECORD, record)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(success=f"{new_ok}/{new_total}")
+    finally:
+        if bar is not None:
+            bar.close()
+    writer.finalize()
+    atomic_write_json(out / RECORD, record)
+    seconds = time.perf_counter() - t0
+    attempted = len(record["successes"]) + len(record["failures"])
+    return {
+        "attempted": attempted,
+        "succeeded": len(record["successes"]),
+        "success_rate": len(record["successes"]) / attempted if attempted else 0.0,
+        "new_attempts": new_total,
+        "new_successes": new_ok,
+        "episodes_in_dataset": writer.num_episodes,
+        "frames_in_dataset": writer.num_frames,
+        "seconds": seconds,
+        "episodes_per_min": 60 * new_total / seconds if seconds > 0 else 0.0,
+        "workers": cfg.workers,
+        "config": asdict(cfg) | {"out": str(out)},
+    }
+
+
+def _progress(cfg: GenerateConfig, total: int, record: dict):
+    if not cfg.progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"generate {cfg.suite}/{cfg.backend}", unit="ep",
+                initial=0, dynamic_ncols=True)  # fmt: skip
+
+
+def _run_ordered(jobs: list[EpisodeJob], rollout, workers: int):
+    """Yield results in job order; at most ``4 * workers`` jobs are in flight or buffered."""
+    if workers == 0:
+        for job in jobs:
+            yield rollout(job)
+        return
+    ctx = mp.get_context("spawn")  # fresh interpreters: no forked GL contexts or threads
+    window = 4 * workers
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures: dict[int, Future] = {}
+        nxt = 0
+        for pos in range(len(jobs)):
+            while nxt < len(jobs) and nxt < pos + window:
+                futures[nxt] = pool.submit(rollout, jobs[nxt])
+                nxt += 1
+            yield futures.pop(pos).result()
