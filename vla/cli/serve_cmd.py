@@ -1,0 +1,64 @@
+"""`vla serve`: serve a checkpoint to robots over WebSocket (see vla/serving/server.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="serve a policy checkpoint over WebSocket (msgpack, batched)",
+        description="Serve a policy checkpoint to robots over WebSocket with msgpack-encoded "
+        "numpy arrays. Binds to loopback unless given a token; robots connect with "
+        "vla.serving.client.PolicyClient(host, port, token=...).",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint folder")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token-file", help="file whose first line is the shared token (>= 16 chars)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    p.add_argument("--max-batch", type=int, default=16, help="most requests in one forward")
+    p.add_argument(
+        "--batch-window-ms", type=float, default=2.0, help="longest wait for more requests"
+    )
+    p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vla.serving.server import PolicyServer, ServerConfig, read_token_file
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        token = read_token_file(args.token_file) if args.token_file else None
+        config = ServerConfig(
+            host=args.host,
+            port=args.port,
+            token=token,
+            max_batch=args.max_batch,
+            batch_window_ms=args.batch_window_ms,
+            max_message_bytes=args.max_message_bytes,
+        )
+    except ValueError as exc:  # refused before loading anything heavy
+        print(f"vla serve: {exc}", file=sys.stderr)
+        return 2
+
+    from vla.policy import Policy
+
+    try:
+        policy = Policy.from_pretrained(args.checkpoint, device=args.device)
+        server = PolicyServer(policy, config)
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        print(f"vla serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        server.serve_forever()
+    except OSError as exc:  # e.g. the port is taken
+        print(f"vla serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,273 @@
+"""WebSocket policy server: many robots, one policy, batched forwards, no pickle.
+
+    robot ──ws(msgpack)──> handshake: token check (constant time) ──> per-connection Session
+                           frame -> size limit -> decode -> parse -> validate every field
+                           act/step -> MicroBatcher -> policy.predict_batch -> reply
+
+Each connection has its own :class:`Session` (the last instruction, so a robot may send it only
+when it changes, and its own chunk broker for ``step``). A malformed request gets an error reply
+and the connection stays open; a frame above the size limit closes only that connection (code
+1009). Binds to loopback by default and refuses any other address without a token.
+
+Start it with ``vla serve --checkpoint PATH`` or, in Python::
+
+    server = PolicyServer(policy, ServerConfig(port=0))
+    handle = server.start_in_thread()   # handle.port, handle.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+import threading
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from vla.serving import codec
+from vla.serving.batcher import MicroBatcher
+from vla.serving.broker import StepBroker
+from vla.serving.policy_adapter import server_metadata, spec_from_policy
+from vla.serving.protocol import (
+    DEFAULT_MAX_INSTRUCTION_CHARS,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    ObservationSpec,
+    RequestError,
+    error_reply,
+    parse_request,
+    validate_observation,
+)
+
+log = logging.getLogger("vla.serving")
+MIN_TOKEN_CHARS = 16
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP literals (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: treat as reachable from outside
+        return False
+
+
+def read_token_file(path: str | Path) -> str:
+    """Read a token (first line, stripped) from a file; raise ValueError naming the fix."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(
+            f"token file {p} does not exist; create it, e.g. `openssl rand -hex 32 > {p}`"
+        )
+    token = p.read_text(encoding="utf-8").strip().splitlines()[0:1]
+    if not token or len(token[0].strip()) < MIN_TOKEN_CHARS:
+        raise ValueError(
+            f"token file {p} must hold a token of at least {MIN_TOKEN_CHARS} characters "
+            f"on its first line, e.g. `openssl rand -hex 32 > {p}`"
+        )
+    return token[0].strip()
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Network, batching and limit settings of the policy server (validated on creation)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = None
+    max_batch: int = 16
+    batch_window_ms: float = 2.0
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_instruction_chars: int = DEFAULT_MAX_INSTRUCTION_CHARS
+    max_connections: int = 64
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.port <= 65535):
+            raise ValueError(f"port must be in 0..65535 (0 = any free port), got {self.port}")
+        if self.token is not None and len(self.token) < MIN_TOKEN_CHARS:
+            raise ValueError(f"the token must have at least {MIN_TOKEN_CHARS} characters")
+        if not is_loopback(self.host) and self.token is None:
+            raise ValueError(
+                f"refusing to bind to non-loopback host {self.host!r} without a token: "
+                "pass --token-file FILE (clients then send the token) or bind to 127.0.0.1"
+            )
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {self.max_batch}")
+        if self.batch_window_ms < 0:
+            raise ValueError(f"batch_window_ms must be >= 0, got {self.batch_window_ms}")
+        if self.max_message_bytes < 1024:
+            raise ValueError(f"max_message_bytes must be >= 1024, got {self.max_message_bytes}")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, got {self.max_connections}")
+
+
+@dataclass
+class Session:
+    """State of one robot connection."""
+
+    broker: StepBroker
+    task: str | None = None  # last instruction sent on this connection
+    requests: int = 0
+    errors: int = 0
+
+
+@dataclass
+class ServerHandle:
+    """A server running in a background thread (tests, notebooks)."""
+
+    port: int
+    thread: threading.Thread
+    _loop: asyncio.AbstractEventLoop
+    _stop: asyncio.Event
+    server: PolicyServer = field(repr=False)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(timeout)
+
+
+class PolicyServer:
+    """Serves one policy (anything with ``predict_batch`` and ``metadata``) over WebSocket."""
+
+    def __init__(self, policy: Any, config: ServerConfig | None = None) -> None:
+        self.policy = policy
+        self.config = config or ServerConfig()
+        spec = spec_from_policy(policy)
+        self.spec = ObservationSpec(
+            spec.camera_names, spec.image_size, spec.state_dim, self.config.max_instruction_chars
+        )
+        self.metadata = server_metadata(policy, self.spec)
+        self.batcher: MicroBatcher | None = None
+        self._connections = 0
+
+    # ---- handshake ----------------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Any) -> Any:
+        if self._connections >= self.config.max_connections:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many connections\n")
+        if self.config.token is None:
+            return None
+        got = request.headers.get("Authorization", "")
+        expected = f"Bearer {self.config.token}"
+        if not hmac.compare_digest(got.encode("utf-8"), expected.encode("utf-8")):
+            log.warning(
+                "rejected a connection from %s: missing or wrong token", connection.remote_address
+            )
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+        return None
+
+    # ---- per-connection loop ------------------------------------------------------------
+    async def _handle(self, ws: ServerConnection) -> None:
+        self._connections += 1
+        session = Session(broker=StepBroker(self.metadata["n_action_steps"]))
+        log.info("robot connected from %s", ws.remote_address)
+        try:
+            async for message in ws:
+                reply = await self._dispatch(message, session)
+                await ws.send(codec.encode(reply))
+        except ConnectionClosed as exc:
+            log.info("connection from %s closed: %s", ws.remote_address, exc)
+        finally:
+            self._connections -= 1
+
+    async def _dispatch(self, message: Any, session: Session) -> dict[str, Any]:
+        session.requests += 1
+        try:
+            if isinstance(message, str):
+                raise RequestError("send binary msgpack frames, not text")
+            try:
+                request = codec.decode(message, max_len=self.config.max_message_bytes)
+            except codec.CodecError as exc:
+                raise RequestError(str(exc)) from None
+            op, raw_obs = parse_request(request)
+            if op == "metadata":
+                return {"ok": True, "metadata": self.metadata}
+            if op == "reset":
+                session.broker.reset()
+                return {"ok": True}
+            obs = validate_observation(raw_obs, self.spec, session.task)
+            session.task = obs["task"]
+            if op == "act":
+                return {"ok": True, "actions": await self._forward(obs)}
+            if session.broker.needs_plan():
+                session.broker.push(await self._forward(obs))
+            return {"ok": True, "action": session.broker.pop()}
+        except RequestError as exc:
+            session.errors += 1
+            return error_reply(str(exc))
+        except Exception as exc:  # the policy failed; keep serving and tell the robot
+            session.errors += 1
+            log.exception("policy forward failed")
+            return error_reply(f"policy error: {type(exc).__name__}: {exc}", code="internal")
+
+    async def _forward(self, obs: dict) -> np.ndarray:
+        assert self.batcher is not None, "the server is not running"
+        return await self.batcher.submit(obs)
+
+    # ---- running --------------------------------------------------------------------------
+    async def serve(self, stop: asyncio.Event, ready: Any = None) -> None:
+        """Serve until ``stop`` is set; call ``ready(port)`` once listening."""
+        self.batcher = MicroBatcher(
+            self.policy.predict_batch,
+            self.config.max_batch,
+            self.config.batch_window_ms / 1e3,
+            expected=lambda: self._connections,
+        )
+        self.batcher.start()
+        try:
+            async with serve(
+                self._handle,
+                self.config.host,
+                self.config.port,
+                max_size=self.config.max_message_bytes,
+                process_request=self._process_request,
+                compression=None,  # no per-message deflate: CPU cost and decompression bombs
+                max_queue=4,
+            ) as server:
+                port = next(iter(server.sockets)).getsockname()[1]
+                log.info("serving on %s:%d", self.config.host, port)
+                if ready is not None:
+                    ready(port)
+                await stop.wait()
+        finally:
+            await self.batcher.close()
+
+    def serve_forever(self) -> None:
+        """Block serving until interrupted (Ctrl-C)."""
+        asyncio.run(self.serve(asyncio.Event()))
+
+    def start_in_thread(self, timeout: float = 30.0) -> ServerHandle:
+        """Start serving in a daemon thread; return once it listens (``handle.port``)."""
+        started = threading.Event()
+        box: dict[str, Any] = {}
+
+        def _ready(port: int) -> None:
+            box["port"] = port
+            started.set()
+
+        def _main() -> None:
+            async def runner() -> None:
+                box["loop"] = asyncio.get_running_loop()
+                box["stop"] = asyncio.Event()
+                await self.serve(box["stop"], _ready)
+
+            try:
+                asyncio.run(runner())
+            except BaseException as exc:  # surface bind errors to the caller
+                box["error"] = exc
+                started.set()
+
+        thread = threading.Thread(target=_main, name="policy-server", daemon=True)
+        thread.start()
+        if not started.wait(timeout):
+            raise TimeoutError("the policy server did not start listening in time")
+        if "error" in box:
+            err = box["error"]
+            raise RuntimeError(f"the policy server failed to start: {err}") from err
+        return ServerHandle(box["port"], thread, box["loop"], box["stop"], self)
