@@ -140,3 +140,33 @@ def test_chunk_rollover(tmp_path, features, chunks_size):
     assert "data/chunk-001/file-001.parquet" in files  # 4 one-episode files, 2 per chunk
     r = LeRobotDatasetReader(tmp_path / "ds")
     assert r.episode_arrays(3)["episode_index"].tolist() == [3] * LENGTHS[3]
+
+
+def test_resume_appends_to_lerobot_written_dataset(tmp_path, fixture_root):
+    import shutil
+
+    root = tmp_path / "fx"
+    shutil.copytree(fixture_root, root)
+    for p in root.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    w = DatasetWriter.resume(root)
+    assert (w.num_episodes, w.codec) == (3, "av1")  # keeps the dataset's codec
+    for t in range(6):
+        scene = np.zeros((96, 128, 3), np.uint8)
+        scene[..., 0] = 40 * t
+        w.add_frame({IMAGE_KEYS[0]: scene, IMAGE_KEYS[1]: 255 - scene,
+                     OBS_STATE: np.full(8, 3 + t / 100, np.float32),
+                     ACTION: np.full(7, t / 6, np.float32), "task": "stack the cubes"})  # fmt: skip
+    assert w.save_episode() == 3
+    w.finalize()
+    r = LeRobotDatasetReader(root)
+    assert r.num_episodes == 4 and r.tasks[-1] == "stack the cubes"
+    assert (
+        np.abs(
+            r.episode_frames(3, IMAGE_KEYS[0])[:, :, :, 0].mean((1, 2)) - 40 * np.arange(6)
+        ).max()
+        < 12
+    )
+    assert abs(r.episode_frames(1, IMAGE_KEYS[0])[5, ..., 1].mean() - int(255 * 5 / 22)) < 12
+    np.testing.assert_allclose(r.episode_arrays(3)[OBS_STATE][:, 0], 3 + np.arange(6) / 100, 1e-6)
+    assert r.episode_arrays(3)["index"][0] == 46

@@ -27,7 +27,7 @@ from vla.data.layout import (
     read_parquet,
     video_file,
 )
-from vla.data.video import concat_videos, video_duration_frames
+from vla.data.video import concat_videos, video_duration_frames, video_signature
 
 
 def _prefix(kind: str) -> str:
@@ -89,20 +89,26 @@ def repair(root: Path, rows: list[dict], cameras: list[str]) -> None:
                 if have < expected:
                     raise DatasetFormatError(f"{path}: {have} frames, table expects {expected}")
                 if have > expected:
+                    keep_s = float(members[-1][f"videos/{kind}/to_timestamp"]) - 1e-6
                     atomic_write_file(
-                        path, lambda tmp, p=path, n=expected: concat_videos([p], tmp, [n])
+                        path, lambda tmp, p=path, k=keep_s: concat_videos([p], tmp, [k])
                     )
 
 
 def _runs(root: Path, kind: str, files: dict, limit_mb: float) -> list[list[FilePointer]]:
-    """Greedy runs of consecutive files whose summed size stays under the limit."""
+    """Greedy runs of consecutive files whose summed size stays under the limit.
+
+    Videos join a run only when encoded alike (e.g. LeRobot's AV1 files and episodes we append
+    later with another encoder stay in separate files).
+    """
     ptrs = list(files)
     sizes = [_path(root, kind, p).stat().st_size for p in ptrs]
+    sigs = [None if kind == "data" else video_signature(_path(root, kind, p)) for p in ptrs]
     limit = limit_mb * 1024 * 1024
     runs, i = [], 0
     while i < len(ptrs):
         total, j = sizes[i], i + 1
-        while j < len(ptrs) and total + sizes[j] <= limit:
+        while j < len(ptrs) and total + sizes[j] <= limit and sigs[j] == sigs[i]:
             total += sizes[j]
             j += 1
         if j > i + 1:
@@ -111,9 +117,10 @@ def _runs(root: Path, kind: str, files: dict, limit_mb: float) -> list[list[File
     return runs
 
 
-def _merge_videos(paths: list[Path], counts: list[int]) -> list[float]:
+def _merge_videos(paths: list[Path], ends: list[float]) -> list[float]:
     holder: list[list[float]] = []
-    atomic_write_file(paths[0], lambda tmp: holder.append(concat_videos(paths, tmp, counts)))
+    keep = [e - 1e-6 for e in ends]  # a file's frames end where its last episode ends
+    atomic_write_file(paths[0], lambda tmp: holder.append(concat_videos(paths, tmp, keep)))
     return holder[0]
 
 
@@ -137,7 +144,8 @@ def consolidate(
                 atomic_write_table(paths[0], pa.concat_tables(tables))
                 starts = [0.0] * len(run)
             else:
-                starts = _merge_videos(paths, counts)
+                ends = [float(files[p][-1][f"{prefix}/to_timestamp"]) for p in run]
+                starts = _merge_videos(paths, ends)
             for ptr, start in zip(run, starts, strict=True):
                 for old in files[ptr]:
                     row = by_index[old["episode_index"]]

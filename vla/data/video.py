@@ -68,44 +68,50 @@ def _open(path: Path):
     return container
 
 
+def video_signature(path: Path) -> tuple:
+    """What must match for two files to be concatenated by remuxing."""
+    container = _open(path)
+    try:
+        s = container.streams.video[0]
+        ctx = s.codec_context
+        return (ctx.name, s.width, s.height, bytes(ctx.extradata or b""), s.time_base)
+    finally:
+        container.close()
+
+
 def concat_videos(
-    paths: list[Path], out: str | Path, max_frames: list[int] | None = None
+    paths: list[Path], out: str | Path, max_seconds: list[float] | None = None
 ) -> list[float]:
     """Concatenate MP4 files of the same encoding into ``out`` by remuxing (no re-encode).
 
-    Returns the start time (seconds) of each input in the output. ``max_frames[i]`` keeps only
-    the first frames of input i (used to trim leftovers; valid without B-frames, as we encode).
+    Returns the start time (seconds) of each input in the output. ``max_seconds[i]`` keeps only
+    the packets of input i shown before that time (trims leftovers of an interrupted merge;
+    exact for streams without B-frames, as we encode them).
     """
+    signatures = [video_signature(p) for p in paths]
+    for p, sig in zip(paths, signatures, strict=True):
+        if sig != signatures[0]:
+            raise DatasetFormatError(
+                f"{p}: encoding differs from {paths[0]}; cannot concatenate by remuxing"
+            )
     inputs = [_open(p) for p in paths]
     try:
         first = inputs[0].streams.video[0]
-        ref = bytes(first.codec_context.extradata or b"")
-        for p, c in zip(paths, inputs, strict=True):
-            s = c.streams.video[0]
-            if (s.codec_context.name, s.width, s.height) != (
-                first.codec_context.name, first.width, first.height,
-            ) or bytes(s.codec_context.extradata or b"") != ref:  # fmt: skip
-                raise DatasetFormatError(
-                    f"{p}: encoding differs from {paths[0]}; cannot concatenate by remuxing"
-                )
         output = av.open(str(out), "w", format="mp4")
         try:
-            ostream = output.add_stream_from_template(first)
+            # opaque: copy the codec parameters without opening an encoder (remux only)
+            ostream = output.add_stream_from_template(first, opaque=True)
             offset = 0  # in the time base of the inputs
             starts: list[float] = []
             for i, c in enumerate(inputs):
                 starts.append(float(offset * first.time_base))
-                kept = 0
                 stream = c.streams.video[0]
-                if stream.time_base != first.time_base:
-                    raise DatasetFormatError("inputs have different time bases")
                 end = 0
                 for packet in c.demux(stream):
                     if packet.dts is None:  # flush packet
                         continue
-                    if max_frames is not None and kept >= max_frames[i]:
-                        break
-                    kept += 1
+                    if max_seconds is not None and packet.pts * stream.time_base >= max_seconds[i]:
+                        continue
                     end = max(end, packet.pts + (packet.duration or 0))
                     packet.pts += offset
                     packet.dts += offset
