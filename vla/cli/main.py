@@ -12,10 +12,13 @@ import argparse
 import sys
 
 from vla.cli import data_cmd
+from vla.cli import text_cache_cmd, train_cmd
 
 
 SUBCOMMAND_MODULES: list = [
     data_cmd,
+    train_cmd,
+    text_cache_cmd,
 
 ]
 

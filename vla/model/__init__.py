@@ -1,0 +1,25 @@
+"""The VLA model: config, vision towers, text encoders and the fusion decoder with action head.
+
+    from vla.model import VLAConfig, VLAModel
+"""
+
+from vla.model.config import DECODE_MODES, VLAConfig
+from vla.model.text import (
+    InstructionEmbeddings,
+    MiniLMEncoder,
+    MissingInstructionError,
+    WordVocab,
+    precompute_instruction_embeddings,
+)
+from vla.model.vla_model import VLAModel
+
+__all__ = [
+    "DECODE_MODES",
+    "InstructionEmbeddings",
+    "MiniLMEncoder",
+    "MissingInstructionError",
+    "VLAConfig",
+    "VLAModel",
+    "WordVocab",
+    "precompute_instruction_embeddings",
+]

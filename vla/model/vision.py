@@ -1,0 +1,120 @@
+"""Vision towers: camera images -> a grid of tokens per camera, trained from scratch.
+
+    images (B, N_cam, 3, H, W) float in [0, 1]
+      -> shared backbone over B*N_cam images -> (B*N_cam, T_cam, d)
+      -> + 2-D position embedding (CNN) / ViT position embedding (SigLIP) + camera embedding
+      -> (B, N_cam * T_cam, d)
+
+Backbones (explicit registry ``VISION_TOWERS``):
+
+- ``cnn``: strided conv stages (GroupNorm + GELU), each halving the resolution; 128x128 with 4
+  stages -> an 8x8 map -> 64 tokens per camera.
+- ``siglip``: a tiny ``SiglipVisionModel`` (transformers) built from a small config.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vla.model.config import VLAConfig
+
+
+def _groups(channels: int) -> int:
+    return 8 if channels % 8 == 0 else 1
+
+
+class ConvStage(nn.Module):
+    """conv3x3 stride 2 -> GN -> GELU -> conv3x3 -> GN -> GELU (+ residual on the second)."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.down = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False),
+            nn.GroupNorm(_groups(c_out), c_out),
+            nn.GELU(),
+        )
+        self.refine = nn.Sequential(
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+            nn.GroupNorm(_groups(c_out), c_out),
+            nn.GELU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.down(x)  # (B, c_out, H/2, W/2)
+        return x + self.refine(x)
+
+
+class CNNTower(nn.Module):
+    """Small strided CNN: (B, 3, H, W) -> (B, (H/2^k) * (W/2^k), d)."""
+
+    def __init__(self, config: VLAConfig):
+        super().__init__()
+        chans = [3, *config.cnn_channels]
+        self.stages = nn.Sequential(*[ConvStage(a, b) for a, b in zip(chans, chans[1:])])
+        self.proj = nn.Conv2d(chans[-1], config.hidden_size, 1)
+        div = 2 ** len(config.cnn_channels)
+        self.grid = (config.image_size[0] // div, config.image_size[1] // div)
+        # separable learned 2-D position embedding: row + column
+        self.row_emb = nn.Parameter(torch.randn(self.grid[0], 1, config.hidden_size) * 0.02)
+        self.col_emb = nn.Parameter(torch.randn(1, self.grid[1], config.hidden_size) * 0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(self.stages(x))  # (B, d, h, w)
+        x = x.flatten(2).transpose(1, 2)  # (B, h*w, d)
+        pos = (self.row_emb + self.col_emb).reshape(-1, x.shape[-1])  # (h*w, d)
+        return x + pos
+
+
+class SiglipTower(nn.Module):
+    """A tiny SigLIP ViT from transformers, trained from scratch: (B, 3, H, W) -> (B, P, d)."""
+
+    def __init__(self, config: VLAConfig):
+        super().__init__()
+        from transformers import SiglipVisionConfig, SiglipVisionModel
+
+        h, w = config.image_size
+        if h != w:
+            raise ValueError(
+                f"vision_backbone='siglip' needs square images, got image_size={config.image_size}"
+            )
+        width = max(64, config.hidden_size // 2)
+        vcfg = SiglipVisionConfig(
+            hidden_size=width,
+            intermediate_size=width * 4,
+            num_hidden_layers=config.siglip_layers,
+            num_attention_heads=max(1, width // 64),
+            image_size=h,
+            patch_size=config.siglip_patch_size,
+            vision_use_head=False,
+        )
+        self.vit = SiglipVisionModel(vcfg)
+        self.proj = nn.Linear(width, config.hidden_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.vit(pixel_values=x).last_hidden_state  # (B, P, width)
+        return self.proj(out)  # (B, P, d)
+
+
+VISION_TOWERS: dict[str, type[nn.Module]] = {"cnn": CNNTower, "siglip": SiglipTower}
+
+
+class VisionEncoder(nn.Module):
+    """All cameras through one shared tower, tagged with a learned camera embedding."""
+
+    def __init__(self, config: VLAConfig):
+        super().__init__()
+        self.tower = VISION_TOWERS[config.vision_backbone](config)
+        self.camera_emb = nn.Parameter(
+            torch.randn(config.num_cameras, 1, config.hidden_size) * 0.02
+        )
+        self.num_cameras = config.num_cameras
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        b, n, c, h, w = images.shape  # (B, N_cam, 3, H, W) in [0, 1]
+        if n != self.num_cameras:
+            raise ValueError(f"expected {self.num_cameras} cameras, got {n}")
+        x = (images.reshape(b * n, c, h, w) - 0.5) / 0.5  # (B*N, 3, H, W) in [-1, 1]
+        tokens = self.tower(x)  # (B*N, T, d)
+        tokens = tokens.reshape(b, n, tokens.shape[1], -1) + self.camera_emb  # (B, N, T, d)
+        return tokens.reshape(b, n * tokens.shape[2], -1)  # (B, N*T, d)

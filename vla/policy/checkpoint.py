@@ -1,0 +1,117 @@
+"""Policy checkpoint folders (Hugging Face style) and their metadata.
+
+    <dir>/config.json            VLAConfig
+    <dir>/model.safetensors      weights (fp16 by default to stay small; loaded as fp32)
+    <dir>/action_tokenizer/      ActionTokenizer.save_pretrained
+    <dir>/stats.json             normalisation statistics (LeRobot layout: state + action)
+    <dir>/policy_meta.json       PolicyMeta: cameras, image size, state names, action space, ...
+    <dir>/text_cache.safetensors MiniLM states of the training instructions (frozen text only)
+    <dir>/text_vocab.json        word vocabulary (trainable text only)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vla.constants import ACTION, ACTION_SPACES, CONTROL_HZ, OBS_STATE
+from vla.model.text import TEXT_CACHE_FILENAME, InstructionEmbeddings, WordVocab
+
+META_FILENAME = "policy_meta.json"
+STATS_FILENAME = "stats.json"
+TOKENIZER_DIRNAME = "action_tokenizer"
+SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass
+class PolicyMeta:
+    """What a checkpoint expects from the environment, and how its chunks are executed."""
+
+    camera_keys: list[str]
+    image_size: list[int]
+    state_names: list[str]
+    action_space: str
+    action_names: list[str]
+    control_hz: float = CONTROL_HZ
+    chunk_size: int = 8
+    execution_horizon: int = 4
+    state_norm_mode: str = "meanstd"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.action_space not in ACTION_SPACES:
+            raise ValueError(f"action_space {self.action_space!r}: choose one of {ACTION_SPACES}")
+        if not 1 <= self.execution_horizon <= self.chunk_size:
+            raise ValueError(
+                f"execution_horizon={self.execution_horizon} must be in [1, chunk_size="
+                f"{self.chunk_size}]"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def read(cls, directory: Path) -> PolicyMeta:
+        path = directory / META_FILENAME
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing: {directory} is not a policy checkpoint (write it with "
+                "vla.policy.save_policy or `vla train`)"
+            )
+        return cls(**json.loads(path.read_text()))
+
+
+def stats_to_json(stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, list]]:
+    """Keep the state and action statistics as nested lists."""
+    out = {}
+    for key in (OBS_STATE, ACTION):
+        if key in stats:
+            out[key] = {n: np.asarray(v).tolist() for n, v in stats[key].items()}
+    return out
+
+
+def read_stats(directory: Path) -> dict[str, dict[str, np.ndarray]]:
+    """The checkpoint's statistics; absence is an error that names the fix."""
+    path = directory / STATS_FILENAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: the checkpoint has no normalisation statistics; re-save it with "
+            "save_policy(..., stats=dataset meta/stats.json) or copy the training dataset's "
+            "meta/stats.json there"
+        )
+    raw = json.loads(path.read_text())
+    return {k: {n: np.asarray(v) for n, v in st.items()} for k, st in raw.items()}
+
+
+def save_policy(
+    directory: str | Path,
+    model,
+    tokenizer,
+    stats: dict,
+    meta: PolicyMeta,
+    text_encoder: InstructionEmbeddings | WordVocab | None = None,
+    instructions: list[str] | None = None,
+    save_dtype: str = "float16",
+) -> Path:
+    """Write a Policy-loadable checkpoint folder (see module docstring)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if save_dtype not in SAVE_DTYPES:
+        raise ValueError(f"save_dtype {save_dtype!r}: choose one of {sorted(SAVE_DTYPES)}")
+    model = getattr(model, "module", model)  # unwrap DDP
+    dt = SAVE_DTYPES[save_dtype]
+    state = {k: v.detach().to("cpu", dt) for k, v in model.state_dict().items()}
+    model.save_pretrained(directory, state_dict=state)
+    tokenizer.save_pretrained(directory / TOKENIZER_DIRNAME)
+    (directory / STATS_FILENAME).write_text(json.dumps(stats_to_json(stats), indent=1))
+    (directory / META_FILENAME).write_text(json.dumps(meta.to_json(), indent=1))
+    if isinstance(text_encoder, WordVocab):
+        text_encoder.save(directory)
+    elif isinstance(text_encoder, InstructionEmbeddings) and instructions:
+        text_encoder.save(directory / TEXT_CACHE_FILENAME, instructions)
+    return directory

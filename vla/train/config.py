@@ -1,0 +1,174 @@
+"""Typed training configuration, loaded from YAML (``configs/train/*.yaml``) plus overrides.
+
+Overrides on the command line (``vla train --config FILE --lr=3e-4 --model.hidden_size=256``):
+
+- ``--<field>=<value>`` or ``--train.<field>=<value>`` sets a field of ``TrainConfig``;
+- ``--model.<field>=<value>`` sets a ``VLAConfig`` field (on top of ``model_preset``);
+- values are parsed as YAML scalars (``3e-4``, ``true``, ``null``, ``[1, 2]``).
+
+The model preset ``model_preset: small`` names ``configs/model/small.yaml``; ``model:`` in the
+training YAML overrides single fields of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vla.constants import ACTION_SPACE_EEF_DELTA, ACTION_SPACES
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODEL_PRESET_DIR = REPO_ROOT / "configs" / "model"
+TOKENIZER_NAMES: tuple[str, ...] = ("binning", "fast")
+DATA_MODES: tuple[str, ...] = ("memory", "loader")
+PRECISIONS: tuple[str, ...] = ("bf16", "fp32")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; validated on construction (errors name the fix).
+
+    Data: ``dataset`` (LeRobot v3 folder), ``episodes`` (optional subset), ``chunk_size`` H.
+    Fast path ``data_mode=memory`` decodes every frame once into (pinned / GPU) tensors and
+    samples batches by index on the device; ``loader`` uses a DataLoader with workers.
+    """
+
+    dataset: str = ""
+    output_dir: str = "runs/train"
+    model_preset: str = "small"
+    model: dict[str, Any] = field(default_factory=dict)
+    episodes: list[int] | None = None
+    chunk_size: int = 8
+    execution_horizon: int = 4
+    action_space: str = ACTION_SPACE_EEF_DELTA
+    tokenizer: str = "binning"
+    n_bins: int = 256
+    gripper_binary: bool = True
+    fast_vocab_size: int = 512
+    state_norm_mode: str = "meanstd"
+    text_cache: str | None = None
+    batch_size: int = 64
+    steps: int = 2000
+    max_minutes: float | None = None
+    lr: float = 3e-4
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = 1.0
+    augment: bool = True
+    max_shift: int = 6
+    brightness: float = 0.2
+    contrast: float = 0.2
+    data_mode: str = "memory"
+    memory_device: str = "auto"
+    num_workers: int = 2
+    decode_workers: int = 4
+    device: str = "auto"
+    precision: str = "bf16"
+    log_every: int = 10
+    save_every: int = 500
+    keep_checkpoints: int = 2
+    save_dtype: str = "float16"
+    seed: int = 0
+    resume: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.dataset:
+            raise ValueError("dataset is empty: set `dataset: <LeRobot v3 folder>` or --dataset=DIR")
+        checks = {
+            "tokenizer": (self.tokenizer, TOKENIZER_NAMES),
+            "data_mode": (self.data_mode, DATA_MODES),
+            "precision": (self.precision, PRECISIONS),
+            "action_space": (self.action_space, ACTION_SPACES),
+            "memory_device": (self.memory_device, ("auto", "cpu", "cuda")),
+            "state_norm_mode": (self.state_norm_mode, ("meanstd", "quantile")),
+        }
+        for name, (value, allowed) in checks.items():
+            if value not in allowed:
+                raise ValueError(f"{name}={value!r}: choose one of {allowed}")
+        positive = ("chunk_size", "batch_size", "steps", "log_every", "save_every", "n_bins")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 1 <= self.execution_horizon <= self.chunk_size:
+            raise ValueError(
+                f"execution_horizon={self.execution_horizon} must be in [1, chunk_size="
+                f"{self.chunk_size}]"
+            )
+        if not self.lr > 0 or not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"need lr > 0 and 0 <= min_lr_ratio <= 1 (lr={self.lr})")
+        if self.warmup_steps < 0 or self.warmup_steps >= self.steps:
+            raise ValueError(
+                f"warmup_steps={self.warmup_steps} must be in [0, steps={self.steps})"
+            )
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError(f"max_minutes must be > 0 or null, got {self.max_minutes}")
+        if self.tokenizer == "fast" and self.model.get("decode_mode", "parallel") == "parallel":
+            raise ValueError(
+                "tokenizer='fast' emits variable-length sequences: set --model.decode_mode="
+                "autoregressive (parallel decoding needs the fixed-length binning tokenizer)"
+            )
+        self.betas = tuple(float(b) for b in self.betas)
+
+    def model_fields(self) -> dict[str, Any]:
+        """The VLAConfig fields: the preset file, then ``model`` overrides."""
+        path = Path(self.model_preset)
+        if not path.suffix:
+            path = MODEL_PRESET_DIR / f"{self.model_preset}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in MODEL_PRESET_DIR.glob("*.yaml"))
+            raise FileNotFoundError(
+                f"model preset {self.model_preset!r} not found ({path}); known presets: {known}"
+            )
+        return {**(yaml.safe_load(path.read_text()) or {}), **self.model}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["betas"] = list(self.betas)
+        return out
+
+
+def parse_overrides(items: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``["--lr=3e-4", "--model.hidden_size=128"]`` -> (train overrides, model overrides)."""
+    train: dict[str, Any] = {}
+    model: dict[str, Any] = {}
+    names = {f.name for f in fields(TrainConfig)}
+    for item in items:
+        if not item.startswith("--") or "=" not in item:
+            raise ValueError(f"override {item!r} must look like --key=value (e.g. --lr=3e-4)")
+        key, raw = item[2:].split("=", 1)
+        key = key.replace("-", "_") if not key.startswith("model.") else key
+        value = yaml.safe_load(raw) if raw != "" else ""
+        if key.startswith("model."):
+            model[key[len("model.") :]] = value
+            continue
+        if key.startswith("train."):
+            key = key[len("train.") :]
+        if key not in names:
+            raise ValueError(f"unknown training option {key!r}; known: {sorted(names)}")
+        train[key] = value
+    return train, model
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML preset (or none) and apply command-line overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"training config {path} does not exist (see configs/train/)")
+        data = yaml.safe_load(path.read_text()) or {}
+    names = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{path}: unknown training option(s) {unknown}; known: {sorted(names)}")
+    train_over, model_over = parse_overrides(overrides or [])
+    merged = {**data, **train_over}
+    merged["model"] = {**(data.get("model") or {}), **model_over}
+    return TrainConfig(**merged)

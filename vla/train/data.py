@@ -1,0 +1,132 @@
+"""Training data: the in-memory fast path and the DataLoader path, with action-token targets.
+
+Fast path (``data_mode=memory``)::
+
+    LeRobot v3 folder --decode every episode once (process pool)--> uint8 (N, H, W, 3) per camera
+      + state (N, S) + targets (N, T) + loss mask (N, T) + task index (N,)
+      --> pinned CPU or GPU tensors; a batch = index gather on the device (no per-step decode)
+
+DataLoader path (``data_mode=loader``): ``LeRobotTorchDataset`` + workers; targets are encoded
+per batch in the main process.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vla.constants import ACTION, OBS_STATE, TASK
+from vla.data.reader import LeRobotDatasetReader
+from vla.policy.action_tokens import encode_targets
+
+
+@dataclass
+class EpisodeArrays:
+    """Per-frame arrays of a set of episodes (numpy, CPU)."""
+
+    frames: dict[str, np.ndarray]  # camera -> uint8 (N, H, W, 3)
+    state: np.ndarray  # (N, S) float32
+    chunks: np.ndarray  # (N, H, D) float32: actions t .. t+H-1 (last repeated past the end)
+    is_pad: np.ndarray  # (N, H) bool
+    task_index: np.ndarray  # (N,) int64 into ``instructions``
+    instructions: list[str]
+
+
+def _decode_episode(args: tuple[str, int, list[str]]) -> dict[str, np.ndarray]:
+    root, episode, cameras = args
+    reader = LeRobotDatasetReader(root)
+    return {k: reader.episode_frames(episode, k) for k in cameras}
+
+
+def episode_chunks(actions: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """(T, D) actions -> (T, chunk, D) future chunks and (T, chunk) padding flags."""
+    length = len(actions)
+    steps = np.arange(length)[:, None] + np.arange(chunk)[None, :]  # (T, chunk)
+    return actions[np.minimum(steps, length - 1)], steps >= length
+
+
+def load_episode_arrays(
+    root: str, chunk_size: int, episodes: list[int] | None = None, workers: int = 4
+) -> EpisodeArrays:
+    """Decode the selected episodes of a dataset into memory (video in a process pool)."""
+    reader = LeRobotDatasetReader(root)
+    eps = list(range(reader.num_episodes)) if episodes is None else list(episodes)
+    if not eps:
+        raise ValueError(f"{root}: no episodes selected; the dataset has {reader.num_episodes}")
+    cams = reader.camera_keys
+    instructions = sorted({reader.episode_task(e) for e in eps})
+    tindex = {t: i for i, t in enumerate(instructions)}
+    states, chunks, pads, tasks = [], [], [], []
+    for e in eps:
+        arrays = reader.episode_arrays(e)
+        c, p = episode_chunks(arrays[ACTION].astype(np.float32), chunk_size)
+        states.append(arrays[OBS_STATE].astype(np.float32))
+        chunks.append(c)
+        pads.append(p)
+        tasks.append(np.full(len(c), tindex[reader.episode_task(e)], dtype=np.int64))
+    jobs = [(str(root), e, cams) for e in eps]
+    if workers > 1 and len(eps) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(eps))) as pool:
+            decoded = list(pool.map(_decode_episode, jobs, chunksize=4))
+    else:
+        decoded = [_decode_episode(j) for j in jobs]
+    frames = {k: np.concatenate([d[k] for d in decoded]) for k in cams}
+    return EpisodeArrays(
+        frames, np.concatenate(states), np.concatenate(chunks), np.concatenate(pads),
+        np.concatenate(tasks), instructions,
+    )  # fmt: skip
+
+
+class MemoryBatches:
+    """Device-resident training set; ``batch(idx)`` gathers a batch by sample index."""
+
+    def __init__(self, arrays: EpisodeArrays, tokenizer, max_tokens: int, eos_id: int, device):
+        self.device = torch.device(device)
+        pin = self.device.type == "cpu" and torch.cuda.is_available()
+        ids, mask = encode_targets(tokenizer, arrays.chunks, arrays.is_pad, max_tokens, eos_id)
+
+        def put(x: np.ndarray) -> torch.Tensor:
+            t = torch.from_numpy(np.ascontiguousarray(x))
+            return t.pin_memory() if pin else t.to(self.device)
+
+        self.frames = {k: put(v) for k, v in arrays.frames.items()}
+        self.state = put(arrays.state)
+        self.targets = put(ids)
+        self.target_mask = put(mask)
+        self.task_index = put(arrays.task_index)
+        self.chunks = arrays.chunks  # (N, H, D) numpy, for checks
+        self.instructions = arrays.instructions
+        self.size = len(arrays.state)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def batch(self, idx: torch.Tensor, device: torch.device) -> dict:
+        """The raw (untransformed) batch for sample indices ``idx`` (B,), on ``device``."""
+        idx = idx.to(self.device)
+
+        def take(t: torch.Tensor) -> torch.Tensor:
+            return t[idx].to(device, non_blocking=True)
+
+        out = {k: take(v) for k, v in self.frames.items()}
+        out[OBS_STATE] = take(self.state)
+        out["task_index"] = take(self.task_index)
+        out["targets"] = take(self.targets)
+        out["target_mask"] = take(self.target_mask)
+        return out
+
+
+def loader_batch(raw: dict, tokenizer, max_tokens: int, eos_id: int, cams, device) -> dict:
+    """A DataLoader batch (from ``LeRobotTorchDataset``) -> the raw training batch on device."""
+    ids, mask = encode_targets(
+        tokenizer, raw[ACTION].numpy(), raw["action_is_pad"].numpy(), max_tokens, eos_id
+    )
+    out = {k: raw[k].to(device, non_blocking=True) for k in cams}
+    out[OBS_STATE] = raw[OBS_STATE].to(device)
+    out[TASK] = list(raw[TASK])
+    out["targets"] = torch.from_numpy(ids).to(device)
+    out["target_mask"] = torch.from_numpy(mask).to(device)
+    return out

@@ -1,0 +1,155 @@
+"""Training runtime pieces: devices and DDP, optimiser + schedule, checkpoints and exact resume.
+
+Checkpoint layout under ``output_dir``::
+
+    checkpoints/step_0000500/   a Policy-loadable folder + training_state.pt
+                                (fp32 weights, optimiser, scheduler, RNG states, step)
+    final/                      the Policy-loadable folder written at the end
+    train_log.jsonl             one JSON object per logged step
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from vla.train.config import TrainConfig
+
+STATE_FILENAME = "training_state.pt"
+
+
+@dataclass
+class DistInfo:
+    """Process-group facts: rank, world size and the device this process trains on."""
+
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(requested: str) -> DistInfo:
+    """Init the process group under torchrun (nccl on GPU, gloo on CPU); single process else."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() if requested == "auto" else requested.startswith("cuda")
+    if use_cuda and not torch.cuda.is_available():
+        raise RuntimeError(f"device={requested!r} but CUDA is not available: use --device=cpu")
+    device = torch.device(f"cuda:{local}" if use_cuda else "cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return DistInfo(rank, world, local, device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Decay matrices/convs; no decay on biases, norms, embeddings-as-parameters."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.ndim >= 2 and "emb" not in name else no_decay).append(p)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device):
+    """AdamW (fused on CUDA) + linear warm-up then cosine decay to ``min_lr_ratio * lr``."""
+    opt = torch.optim.AdamW(
+        param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas,
+        fused=device.type == "cuda",
+    )  # fmt: skip
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def batch_generator(seed: int, rank: int, step: int) -> torch.Generator:
+    """Per-step CPU generator: the sample order is a function of (seed, rank, step) alone, so a
+    resumed run draws exactly the batches the uninterrupted run would have drawn."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + rank * 7_919 + step)
+
+
+def save_training_state(directory: Path, model, opt, sched, step: int) -> None:
+    """Everything exact resume needs, beside the Policy files of the same checkpoint."""
+    model = getattr(model, "module", model)
+    state = {
+        "step": step,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "rng": {
+            "python": random.getstate(),
+            "numpy": np.random.get_state(),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        },
+    }
+    torch.save(state, directory / STATE_FILENAME)
+
+
+def find_resume(output_dir: Path, resume: str | None) -> Path | None:
+    """``resume``: a checkpoint folder, ``auto`` (latest under output_dir, if any) or None."""
+    if resume is None:
+        return None
+    if resume == "auto":
+        found = sorted((output_dir / "checkpoints").glob("step_*"))
+        found = [p for p in found if (p / STATE_FILENAME).is_file()]
+        return found[-1] if found else None
+    path = Path(resume)
+    if not (path / STATE_FILENAME).is_file():
+        raise FileNotFoundError(
+            f"cannot resume from {path}: no {STATE_FILENAME} there (pass a folder under "
+            "<output_dir>/checkpoints/ or --resume=auto)"
+        )
+    return path
+
+
+def load_training_state(path: Path, model, opt, sched) -> int:
+    """Restore weights, optimiser, scheduler and RNG states; return the step to continue at."""
+    state = torch.load(path / STATE_FILENAME, map_location="cpu", weights_only=False)
+    getattr(model, "module", model).load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    rng = state["rng"]
+    random.setstate(rng["python"])
+    np.random.set_state(rng["numpy"])
+    torch.set_rng_state(rng["torch"])
+    if rng["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    return int(state["step"])
+
+
+def prune_checkpoints(output_dir: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` periodic checkpoints."""
+    found = sorted((output_dir / "checkpoints").glob("step_*"))
+    for old in found[: max(0, len(found) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,303 @@
+"""The training loop behind ``vla train`` (single process or under ``torchrun``).
+
+    dataset --(memory: decode once, index-gather on device | loader: DataLoader workers)-->
+    raw batch --input_transforms(train=True: resize, to-float, GPU augmentation, normalise,
+    instruction states)--> VLAModel(..., targets) --CE loss--> AdamW (+warm-up/cosine, clip)
+    every save_every steps: checkpoints/step_N (Policy folder + training_state.pt)
+    end (steps reached or max_minutes spent): final/ (Policy folder)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+
+from vla.constants import ACTION, OBS_STATE
+from vla.data.reader import LeRobotDatasetReader
+from vla.model import InstructionEmbeddings, VLAConfig, VLAModel, WordVocab
+from vla.policy.action_tokens import max_action_tokens
+from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, save_policy
+from vla.policy.transforms import AugmentImages, EmbedInstruction, apply_transforms
+from vla.policy.transforms import input_transforms
+from vla.tokenizers import (
+    BinningActionTokenizer,
+    BinningConfig,
+    FastActionTokenizer,
+    FastConfig,
+    load_tokenizer,
+)
+from vla.train import runtime as rt
+from vla.train.config import TrainConfig
+from vla.train.data import MemoryBatches, episode_chunks, load_episode_arrays, loader_batch
+
+
+def _names(feature: dict, n: int, prefix: str) -> list[str]:
+    names = feature.get("names")
+    if isinstance(names, dict):  # LeRobot sometimes nests: {"motors": [...]}
+        names = next(iter(names.values()), None)
+    if isinstance(names, list) and len(names) == n:
+        return [str(x) for x in names]
+    return [f"{prefix}_{i}" for i in range(n)]
+
+
+def build_tokenizer(cfg: TrainConfig, stats: dict, chunks: np.ndarray | None):
+    """Binning from the dataset's action statistics; FAST is fitted on the dataset's chunks."""
+    if ACTION not in stats:
+        raise KeyError(
+            f"{cfg.dataset}/meta/stats.json has no {ACTION!r} statistics: recompute the dataset "
+            "statistics before training"
+        )
+    if cfg.tokenizer == "binning":
+        return BinningActionTokenizer(
+            stats[ACTION], BinningConfig(n_bins=cfg.n_bins, gripper_binary=cfg.gripper_binary)
+        )
+    if chunks is None:
+        raise ValueError("the FAST tokenizer is fitted on in-memory chunks: use data_mode=memory")
+    tok = FastActionTokenizer(stats[ACTION], FastConfig(vocab_size=cfg.fast_vocab_size))
+    return tok.fit(chunks)
+
+
+def build_text(cfg: TrainConfig, mf: dict, instructions: list[str]):
+    """The text side: frozen MiniLM states (cache/precomputed file) or a word vocabulary."""
+    max_tokens = int(mf.get("max_text_tokens", 32))
+    if mf.get("text_encoder", "minilm") == "trainable":
+        vocab = WordVocab.build(instructions)
+        mf["text_vocab_size"] = len(vocab)
+        return vocab, EmbedInstruction(vocab, max_tokens)
+    entries = InstructionEmbeddings.read_file(cfg.text_cache) if cfg.text_cache else {}
+    cache = InstructionEmbeddings(max_tokens, entries, lazy_encoder=True)
+    cache.ensure(instructions)  # fail now, not after minutes of data loading on the GPU box
+    return cache, EmbedInstruction(cache, max_tokens)
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run training; returns a summary dict (final checkpoint path, losses, throughput)."""
+    info = rt.setup_distributed(cfg.device)
+    rt.seed_everything(cfg.seed)
+    dev = info.device
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    out_dir = Path(cfg.output_dir)
+    resume_dir = rt.find_resume(out_dir, cfg.resume)
+
+    reader = LeRobotDatasetReader(cfg.dataset)
+    stats = reader.stats
+    if OBS_STATE not in stats:
+        raise KeyError(f"{cfg.dataset}/meta/stats.json lacks {OBS_STATE!r}: recompute statistics")
+    cams = reader.camera_keys
+    eps = cfg.episodes if cfg.episodes is not None else list(range(reader.num_episodes))
+    t_load = time.time()
+    arrays = None
+    if cfg.data_mode == "memory":
+        arrays = load_episode_arrays(cfg.dataset, cfg.chunk_size, eps, cfg.decode_workers)
+        instructions = arrays.instructions
+    else:
+        instructions = sorted({reader.episode_task(e) for e in eps})
+    load_s = time.time() - t_load
+
+    if resume_dir is not None:
+        tokenizer = load_tokenizer(resume_dir / TOKENIZER_DIRNAME)
+    else:
+        tokenizer = build_tokenizer(cfg, stats, None if arrays is None else arrays.chunks)
+    longest = 0
+    if not isinstance(tokenizer, BinningActionTokenizer):
+        longest = max(len(s) for s in tokenizer.encode(arrays.chunks))
+    state_dim = len(stats[OBS_STATE]["mean"])
+    mf = {
+        "image_size": list(reader.features[cams[0]]["shape"][:2]),
+        "num_cameras": len(cams),
+        "state_dim": state_dim,
+        "action_dim": tokenizer.action_dim,
+        "chunk_size": cfg.chunk_size,
+        "action_vocab_size": tokenizer.vocab_size,
+        "max_action_tokens": max_action_tokens(
+            tokenizer, cfg.chunk_size, tokenizer.action_dim, longest
+        ),
+        **cfg.model_fields(),
+    }
+    text_src, text_tf = build_text(cfg, mf, instructions)
+    backbone_path = mf.pop("backbone_path", None)
+    vcfg = VLAConfig(**mf)
+    model = VLAModel.from_backbone(vcfg, backbone_path) if backbone_path else VLAModel(vcfg)
+    model.to(dev)
+    n_params = model.num_trainable_parameters()
+
+    meta = PolicyMeta(
+        camera_keys=cams,
+        image_size=list(vcfg.image_size),
+        state_names=_names(reader.features[OBS_STATE], state_dim, "state"),
+        action_space=cfg.action_space,
+        action_names=_names(reader.features[ACTION], tokenizer.action_dim, "action"),
+        control_hz=reader.fps,
+        chunk_size=cfg.chunk_size,
+        execution_horizon=cfg.execution_horizon,
+        state_norm_mode=cfg.state_norm_mode,
+    )
+    mem_dev = dev if cfg.memory_device == "auto" else torch.device(cfg.memory_device)
+    if arrays is not None:
+        data = MemoryBatches(arrays, tokenizer, vcfg.max_action_tokens, vcfg.eos_id, mem_dev)
+        text_tf = text_tf.with_table(data.instructions, dev)
+        num_samples = len(data)
+    else:
+        from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+        from vla.data.torch_dataset import LeRobotTorchDataset
+
+        ds = LeRobotTorchDataset(cfg.dataset, cfg.chunk_size, eps)
+        sampler = (
+            DistributedSampler(ds, info.world, info.rank, seed=cfg.seed)
+            if info.world > 1
+            else RandomSampler(ds, generator=torch.Generator().manual_seed(cfg.seed))
+        )
+        loader = DataLoader(
+            ds, cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
+            pin_memory=dev.type == "cuda", drop_last=True, persistent_workers=cfg.num_workers > 0,
+        )  # fmt: skip
+        num_samples = len(ds)
+    augment = AugmentImages(cfg.max_shift, cfg.brightness, cfg.contrast) if cfg.augment else None
+    chain = input_transforms(
+        cams, vcfg.image_size, stats, text_tf, cfg.state_norm_mode, train=True, augment=augment
+    )
+
+    ddp_model = model
+    if info.world > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+    opt, sched = rt.make_optimizer(model, cfg, dev)
+    step = 0
+    if resume_dir is not None:
+        step = rt.load_training_state(resume_dir, model, opt, sched)
+
+    def save(directory: Path, with_state: bool) -> None:
+        save_policy(
+            directory, model, tokenizer, stats, meta, text_src, instructions, cfg.save_dtype
+        )
+        (directory / "train_config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+        if with_state:
+            rt.save_training_state(directory, model, opt, sched, step)
+
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if dev.type == "cuda" and cfg.precision == "bf16"
+        else nullcontext()
+    )
+    log_path = out_dir / "train_log.jsonl"
+    writer = None
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        print(
+            f"[train] {num_samples} samples ({len(eps)} episodes, loaded in {load_s:.1f}s), "
+            f"{n_params / 1e6:.2f}M trainable params, world={info.world}, device={dev}, "
+            f"start step {step}/{cfg.steps}",
+            flush=True,
+        )
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(out_dir / "tb"))
+        except ImportError:
+            writer = None
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.steps, initial=step, disable=not (info.is_main and cfg.progress))
+    model.train()
+    t0 = time.time()
+    start_step, epoch, it = step, 0, None
+    history: list[dict] = []
+    stop = False
+    while step < cfg.steps and not stop:
+        g = rt.batch_generator(cfg.seed, info.rank, step)
+        if arrays is not None:
+            idx = torch.randint(num_samples, (cfg.batch_size,), generator=g)
+            raw = data.batch(idx, dev)
+        else:
+            if it is None:
+                if hasattr(sampler, "set_epoch"):
+                    sampler.set_epoch(epoch)
+                it = iter(loader)
+            try:
+                raw = loader_batch(next(it), tokenizer, vcfg.max_action_tokens, vcfg.eos_id,
+                                   cams, dev)  # fmt: skip
+            except StopIteration:
+                it, epoch = None, epoch + 1
+                continue
+        raw["aug_rand"] = torch.rand(cfg.batch_size, 4, generator=g)
+        batch = apply_transforms(chain, raw)
+        with autocast:
+            res = ddp_model(
+                batch["images"], batch[OBS_STATE], batch["text"], batch["text_mask"],
+                raw["targets"], raw["target_mask"],
+            )  # fmt: skip
+        res["loss"].backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            elapsed = time.time() - t0
+            rec = {
+                "step": step,
+                "loss": float(res["loss"]),
+                "accuracy": float(res["accuracy"]),
+                "grad_norm": float(gnorm),
+                "lr": sched.get_last_lr()[0],
+                "samples_per_s": (step - start_step) * cfg.batch_size * info.world / elapsed,
+                "elapsed_s": elapsed,
+            }
+            history.append(rec)
+            if info.is_main:
+                with log_path.open("a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                if writer is not None:
+                    for k, v in rec.items():
+                        writer.add_scalar(f"train/{k}", v, step)
+                bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{rec['accuracy']:.2f}",
+                                sps=f"{rec['samples_per_s']:.0f}")  # fmt: skip
+            if cfg.max_minutes is not None:
+                flag = torch.tensor(float(elapsed > cfg.max_minutes * 60), device=dev)
+                if info.world > 1:
+                    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                stop = bool(flag.item())
+        if step % cfg.save_every == 0 and step < cfg.steps and not stop and info.is_main:
+            save(out_dir / "checkpoints" / f"step_{step:07d}", with_state=True)
+            rt.prune_checkpoints(out_dir, cfg.keep_checkpoints)
+    bar.close()
+    elapsed = time.time() - t0
+    final = out_dir / "final"
+    if info.is_main:
+        save(final, with_state=False)
+        # the last state also as a resumable checkpoint (a time-budgeted run continues from it)
+        save(out_dir / "checkpoints" / f"step_{step:07d}", with_state=True)
+        rt.prune_checkpoints(out_dir, cfg.keep_checkpoints)
+        if writer is not None:
+            writer.close()
+    sps = (step - start_step) * cfg.batch_size * info.world / max(elapsed, 1e-9)
+    summary = {
+        "final_checkpoint": str(final),
+        "steps": step,
+        "stopped_early": stop,
+        "train_seconds": elapsed,
+        "samples_per_s": sps,
+        "trainable_params": n_params,
+        "history": history,
+    }
+    if info.is_main:
+        print(f"[train] done: step {step}, {elapsed:.1f}s, {sps:.1f} samples/s -> {final}",
+              flush=True)  # fmt: skip
+    if info.world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
+
+
+__all__ = ["build_tokenizer", "episode_chunks", "train"]
