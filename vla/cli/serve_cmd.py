@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch-window-ms", type=float, default=2.0, help="longest wait for more requests"
     )
     p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument(
+        "--torch-threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+    )
     p.set_defaults(func=run)
 
 
@@ -46,10 +49,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"vla serve: {exc}", file=sys.stderr)
         return 2
 
+    import torch
+
     from vla.policy import Policy
 
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        policy = Policy.from_pretrained(args.checkpoint, device=args.device)
+        policy = Policy.from_pretrained(args.checkpoint, device=device)
         server = PolicyServer(policy, config)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"vla serve: {exc}", file=sys.stderr)
