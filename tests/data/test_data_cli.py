@@ -31,3 +31,29 @@ def test_view_writes_side_by_side_mp4(tmp_path, fixture_root, capsys):
     assert abs(frames[10, :, :128, 1].mean() - 115) < 12
     assert abs(frames[10, :, 128:, 1].mean() - 140) < 12
     assert main(["data", "view", str(fixture_root), "--episode", "9"]) == 2
+
+
+def test_recompute_stats_gives_exact_quantiles(tmp_path, fixture_root, capsys):
+    import shutil
+
+    import numpy as np
+
+    from vla.data import LeRobotDatasetReader
+
+    root = tmp_path / "fx"
+    shutil.copytree(fixture_root, root)
+    for p in root.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    before = LeRobotDatasetReader(root).stats["observation.state"]["q01"]
+    assert main(["data", "info", str(root), "--recompute-stats"]) == 0
+    assert "recomputed" in capsys.readouterr().out
+    r = LeRobotDatasetReader(root)
+    state = np.concatenate([r.episode_arrays(e)["observation.state"] for e in range(3)])
+    got = r.stats["observation.state"]
+    np.testing.assert_allclose(got["q01"], np.quantile(state.astype(float), 0.01, axis=0), 1e-9)
+    assert not np.allclose(before, got["q01"])  # LeRobot's weighted-mean quantile differs
+    assert got["mean"].shape == (8,) and r.stats["observation.images.scene"]["mean"].shape == (
+        3,
+        1,
+        1,
+    )

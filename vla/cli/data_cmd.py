@@ -2,7 +2,7 @@
 
     vla data generate --suite pick_place --backend mujoco --episodes 100 --workers 4 \
         --out data/pick_place --seed 0 [--task FAMILY] [--split train] [--image-size 128 128]
-    vla data info DIR
+    vla data info DIR [--recompute-stats]
     vla data view DIR --episode K --out episode.mp4 [--show]
 """
 
@@ -36,6 +36,8 @@ def register(subparsers) -> None:
 
     info = sub.add_parser("info", help="episodes, frames, tasks, features and statistics")
     info.add_argument("root", type=Path)
+    info.add_argument("--recompute-stats", action="store_true",
+                      help="recompute meta/stats.json from the data first (exact quantiles)")  # fmt: skip
     info.set_defaults(func=run_info)
 
     view = sub.add_parser("view", help="write an episode's cameras side by side to MP4")
@@ -83,6 +85,11 @@ def run_info(args: argparse.Namespace) -> int:
     from vla.data import LeRobotDatasetReader
     from vla.data.generate import RECORD
 
+    if args.recompute_stats:
+        from vla.data.dataset_stats import recompute_stats
+
+        recompute_stats(args.root)
+        print(f"recomputed   {args.root / 'meta/stats.json'}")
     r = LeRobotDatasetReader(args.root)
     print(f"dataset      {r.root}")
     print(f"format       LeRobot {r.info['codebase_version']}, robot {r.info.get('robot_type')}, "
