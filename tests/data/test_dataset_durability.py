@@ -113,12 +113,15 @@ def test_crash_between_merge_and_commit_is_repaired(tmp_path, features, monkeypa
     with pytest.raises(KeyboardInterrupt):
         w.consolidate()
     monkeypatch.undo()
+    w.close()  # as if the process died: the OS releases its lock
     # the merged first file now has extra frames; readers still see exactly 3 episodes
     assert pq.read_metadata(root / "data/chunk-000/file-000.parquet").num_rows == 18
     check_dataset(root)
     w = DatasetWriter.resume(root)
     assert pq.read_metadata(root / "data/chunk-000/file-000.parquet").num_rows == 5  # trimmed
     write_episodes(w, [4], first=3)
+    with pytest.raises(RuntimeError, match="being written by another DatasetWriter"):
+        DatasetWriter.resume(root)
     w.finalize()
     assert check_dataset(root).num_episodes == 4
     assert len(list(root.glob("videos/*/*/*.mp4"))) == 2

@@ -22,6 +22,7 @@ table by one episode, so readers count episodes from the table.
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,9 @@ class DatasetWriter:
         self._since_consolidation = 0
         self._buffer: dict[str, list] = {}
         self.discard_episode()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = _acquire_lock(self.root)
         if not _resume:
-            self.root.mkdir(parents=True, exist_ok=True)
             self._write_meta()
 
     # ---- resume -------------------------------------------------------------------------------
@@ -305,6 +307,13 @@ class DatasetWriter:
             )
         self.consolidate()
         self._write_meta()
+        self.close()
+
+    def close(self) -> None:
+        """Release the dataset without consolidating (saved episodes stay; buffered are lost)."""
+        if not self._lock.closed:
+            Path(self._lock.name).unlink(missing_ok=True)
+            self._lock.close()  # releases the flock
 
     def __enter__(self) -> DatasetWriter:
         return self
@@ -365,6 +374,22 @@ class DatasetWriter:
         }  # fmt: skip
         atomic_write_json(self.root / STATS_PATH, to_json(self._dataset_stats()))
         atomic_write_json(self.root / INFO_PATH, info)
+
+
+def _acquire_lock(root: Path):
+    """One writer per dataset: an exclusive flock, released by the OS when the process dies."""
+    path = root / "meta" / ".writer.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a")  # noqa: SIM115 - held for the writer's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(
+            f"{root} is being written by another DatasetWriter (lock {path}); wait for it to "
+            "finish or write to another folder"
+        ) from None
+    return handle
 
 
 def _codec_of(info: dict) -> str:
