@@ -6,7 +6,15 @@ import threading
 
 import numpy as np
 
-from vla.constants import ACTION_DIM, CAMERAS, IMAGE_KEYS, OBS_STATE, STATE_DIM, TASK
+from vla.constants import (
+    ACTION_DIM,
+    EEF_ACTION_NAMES,
+    IMAGE_KEYS,
+    OBS_STATE,
+    STATE_DIM,
+    STATE_NAMES,
+    TASK,
+)
 
 CHUNK = 4
 IMAGE_SIZE = (32, 32)
@@ -16,15 +24,15 @@ class FakePolicy:
     """Actions are a fixed function of state, image means and the instruction length."""
 
     def __init__(self, delay_s: float = 0.0) -> None:
-        self.metadata = {
-            "camera_names": list(CAMERAS),
+        self.metadata = {  # the layout of vla.policy.Policy.metadata (PolicyMeta)
+            "camera_keys": list(IMAGE_KEYS),
             "image_size": list(IMAGE_SIZE),
-            "state_dim": STATE_DIM,
-            "chunk_size": CHUNK,
-            "n_action_steps": 2,
-            "action_dim": ACTION_DIM,
+            "state_names": list(STATE_NAMES),
+            "action_names": list(EEF_ACTION_NAMES),
             "action_space": "eef_delta",
             "control_hz": 10.0,
+            "chunk_size": CHUNK,
+            "execution_horizon": 2,
         }
         self.delay_s = delay_s
         self.batch_sizes: list[int] = []

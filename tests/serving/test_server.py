@@ -138,3 +138,22 @@ def test_client_module_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_temporal_ensemble_predicts_every_step() -> None:
+    policy = FakePolicy()
+    config = ServerConfig(port=0, temporal_ensemble=True)
+    handle = PolicyServer(policy, config).start_in_thread()
+    try:
+        obs = make_obs(4)
+        with PolicyClient(port=handle.port) as client:
+            first = client.select_action(obs)
+            second = client.select_action(obs)
+        chunk = policy.act(obs)
+        np.testing.assert_allclose(first, chunk[0])
+        # step 1 averages chunk[1] (older, weight 1) and the new chunk[0] (weight e^-0.01)
+        w = np.exp(-0.01)
+        np.testing.assert_allclose(second, (chunk[1] + w * chunk[0]) / (1 + w), rtol=1e-5)
+        assert sum(policy.batch_sizes) == 2  # a forward on every step
+    finally:
+        handle.stop()

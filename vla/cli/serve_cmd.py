@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
     p.add_argument(
+        "--temporal-ensemble", action="store_true", help="ensemble chunks per robot (step op)"
+    )
+    p.add_argument(
         "--torch-threads", type=int, default=None, help="torch CPU threads (default: torch's)"
     )
     p.set_defaults(func=run)
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
             max_batch=args.max_batch,
             batch_window_ms=args.batch_window_ms,
             max_message_bytes=args.max_message_bytes,
+            temporal_ensemble=args.temporal_ensemble,
         )
     except ValueError as exc:  # refused before loading anything heavy
         print(f"vla serve: {exc}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """What the server needs to know about a policy, read from ``policy.metadata``.
 
-The server accepts any object with ``predict_batch(list_of_obs) -> (B, H, A)`` and a
-``metadata`` mapping that names the cameras, image size, state size, action space and chunk
-layout. A missing entry is an error that names it.
+The server accepts any object with ``predict_batch(list_of_obs) -> (B, H, A)`` and the
+``metadata`` mapping of ``vla.policy.Policy`` (``PolicyMeta`` fields: ``camera_keys``,
+``image_size``, ``state_names``, ``action_names``, ``action_space``, ``control_hz``,
+``chunk_size``, ``execution_horizon``). A missing entry is an error that names it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vla.serving.protocol import ObservationSpec
+from vla.serving.protocol import OBS_IMAGES_PREFIX, ObservationSpec
 
-REQUIRED_METADATA: tuple[str, ...] = ("camera_names", "image_size", "state_dim", "chunk_size")
+REQUIRED_METADATA: tuple[str, ...] = (
+    "camera_keys", "image_size", "state_names", "action_names", "action_space", "control_hz",
+    "chunk_size", "execution_horizon",
+)  # fmt: skip
 
 
 def _metadata(policy: Any) -> Mapping[str, Any]:
@@ -33,23 +37,27 @@ def _metadata(policy: Any) -> Mapping[str, Any]:
 def spec_from_policy(policy: Any) -> ObservationSpec:
     """The observation every request must carry for ``policy``."""
     meta = _metadata(policy)
+    bad = [k for k in meta["camera_keys"] if not str(k).startswith(OBS_IMAGES_PREFIX)]
+    if bad:
+        raise ValueError(f"camera keys {bad} do not start with {OBS_IMAGES_PREFIX!r}")
     size = meta["image_size"]
     return ObservationSpec(
-        camera_names=tuple(str(c) for c in meta["camera_names"]),
+        camera_names=tuple(str(k)[len(OBS_IMAGES_PREFIX) :] for k in meta["camera_keys"]),
         image_size=(int(size[0]), int(size[1])),
-        state_dim=int(meta["state_dim"]),
+        state_dim=len(meta["state_names"]),
     )
 
 
 def server_metadata(policy: Any, spec: ObservationSpec) -> dict[str, Any]:
     """Plain (msgpack-safe) metadata the server sends to clients on request."""
     meta = _metadata(policy)
-    chunk = int(meta["chunk_size"])
     return {
         **spec.to_dict(),
-        "chunk_size": chunk,
-        "n_action_steps": int(meta.get("n_action_steps", chunk)),
-        "action_dim": int(meta.get("action_dim", 7)),
-        "action_space": str(meta.get("action_space", "eef_delta")),
-        "control_hz": float(meta.get("control_hz", 10.0)),
+        "state_names": [str(n) for n in meta["state_names"]],
+        "action_names": [str(n) for n in meta["action_names"]],
+        "action_dim": len(meta["action_names"]),
+        "action_space": str(meta["action_space"]),
+        "control_hz": float(meta["control_hz"]),
+        "chunk_size": int(meta["chunk_size"]),
+        "execution_horizon": int(meta["execution_horizon"]),
     }

@@ -31,9 +31,9 @@ import numpy as np
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from vla.policy.broker import ChunkBroker
 from vla.serving import codec
 from vla.serving.batcher import MicroBatcher
-from vla.serving.broker import StepBroker
 from vla.serving.policy_adapter import server_metadata, spec_from_policy
 from vla.serving.protocol import (
     DEFAULT_MAX_INSTRUCTION_CHARS,
@@ -87,6 +87,7 @@ class ServerConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_instruction_chars: int = DEFAULT_MAX_INSTRUCTION_CHARS
     max_connections: int = 64
+    temporal_ensemble: bool = False  # per-connection ACT-style ensembling for the step op
 
     def __post_init__(self) -> None:
         if not (0 <= self.port <= 65535):
@@ -108,14 +109,39 @@ class ServerConfig:
             raise ValueError(f"max_connections must be >= 1, got {self.max_connections}")
 
 
-@dataclass
-class Session:
-    """State of one robot connection."""
+class _NeedChunk(Exception):
+    """Raised inside the broker when it wants a new chunk (fetched asynchronously, then retried)."""
 
-    broker: StepBroker
-    task: str | None = None  # last instruction sent on this connection
-    requests: int = 0
-    errors: int = 0
+
+class Session:
+    """State of one robot connection: its last instruction and its own chunk broker.
+
+    The broker is ``vla.policy.ChunkBroker`` (the one ``Policy.select_action`` uses). Its
+    ``predict`` hands over a chunk fetched beforehand through the batcher; when the broker asks
+    without one, ``_NeedChunk`` aborts the call before any broker state changes, the server
+    awaits a batched forward, and the call is repeated.
+    """
+
+    def __init__(self, execution_horizon: int, temporal_ensemble: bool) -> None:
+        self.task: str | None = None  # last instruction sent on this connection
+        self.requests = 0
+        self.errors = 0
+        self._chunk: np.ndarray | None = None
+        self.broker = ChunkBroker(self._take_chunk, execution_horizon, temporal_ensemble)
+
+    def _take_chunk(self, obs: dict) -> np.ndarray:
+        if self._chunk is None:
+            raise _NeedChunk
+        chunk, self._chunk = self._chunk, None
+        return chunk
+
+    async def step(self, obs: dict, forward) -> np.ndarray:
+        """One action for this control step; ``forward(obs)`` is awaited only when needed."""
+        try:
+            return self.broker.select_action(obs)
+        except _NeedChunk:
+            self._chunk = await forward(obs)
+            return self.broker.select_action(obs)
 
 
 @dataclass
@@ -165,7 +191,7 @@ class PolicyServer:
     # ---- per-connection loop ------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
         self._connections += 1
-        session = Session(broker=StepBroker(self.metadata["n_action_steps"]))
+        session = Session(self.metadata["execution_horizon"], self.config.temporal_ensemble)
         log.info("robot connected from %s", ws.remote_address)
         try:
             async for message in ws:
@@ -195,9 +221,7 @@ class PolicyServer:
             session.task = obs["task"]
             if op == "act":
                 return {"ok": True, "actions": await self._forward(obs)}
-            if session.broker.needs_plan():
-                session.broker.push(await self._forward(obs))
-            return {"ok": True, "action": session.broker.pop()}
+            return {"ok": True, "action": await session.step(obs, self._forward)}
         except RequestError as exc:
             session.errors += 1
             return error_reply(str(exc))

@@ -1,0 +1,89 @@
+"""`vla serve` in a subprocess with a tiny random checkpoint, and the real client."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fake_policy import make_obs
+from tiny_checkpoint import make_tiny_checkpoint
+
+from vla.constants import EEF_ACTION_HIGH, EEF_ACTION_LOW
+from vla.serving.client import PolicyClient
+
+BIN_WIDTH = (EEF_ACTION_HIGH - EEF_ACTION_LOW) / 32 + 1e-6  # the tiny checkpoint's 32 bins
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def served(checkpoint: Path) -> Iterator[int]:
+    cmd = [sys.executable, "-m", "vla.cli.main", "serve", "--checkpoint", str(checkpoint),
+           "--port", "0", "--device", "cpu", "--torch-threads", "1", "--batch-window-ms", "5"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    port, deadline, lines = None, time.monotonic() + 120, []
+    while port is None and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+        match = re.search(r"serving on 127\.0\.0\.1:(\d+)", line)
+        port = int(match.group(1)) if match else None
+    if port is None:
+        proc.kill()
+        pytest.fail("vla serve did not start:\n" + "".join(lines))
+    threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+    yield port
+    proc.terminate()
+    proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def policy(checkpoint: Path):
+    from vla.policy import Policy
+
+    return Policy.from_pretrained(checkpoint, device="cpu")
+
+
+def test_served_actions_equal_the_policy(served: int, policy) -> None:
+    with PolicyClient(port=served) as client:
+        assert client.metadata["chunk_size"] == 4 and client.metadata["image_size"] == [32, 32]
+        for seed in range(3):
+            obs = make_obs(seed, task="pick up the green cube")
+            np.testing.assert_allclose(client.act(obs), policy.act(obs), atol=1e-6)
+        client.reset()
+        obs = make_obs(9)
+        chunk = policy.act(obs)
+        np.testing.assert_allclose(client.select_action(obs), chunk[0], atol=1e-6)
+        np.testing.assert_allclose(client.select_action(obs), chunk[1], atol=1e-6)
+
+
+def test_concurrent_robots_on_the_real_policy(served: int, policy) -> None:
+    results: dict[int, list] = {}
+
+    def robot(i: int) -> None:
+        with PolicyClient(port=served) as client:
+            results[i] = [(obs, client.act(obs)) for obs in (make_obs(50 + 10 * i + j)
+                                                            for j in range(4))]  # fmt: skip
+
+    threads = [threading.Thread(target=robot, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(results) == [0, 1, 2, 3]
+    for pairs in results.values():
+        for obs, got in pairs:
+            # a batched forward may round differently: at most one action bin apart
+            assert np.all(np.abs(got - policy.act(obs)) <= BIN_WIDTH)

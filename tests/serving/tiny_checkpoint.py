@@ -1,0 +1,61 @@
+"""A tiny randomly initialised policy checkpoint, written with the model engineer's API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vla.constants import (
+    ACTION,
+    ACTION_SPACE_EEF_DELTA,
+    EEF_ACTION_HIGH,
+    EEF_ACTION_LOW,
+    EEF_ACTION_NAMES,
+    IMAGE_KEYS,
+    OBS_STATE,
+    STATE_NAMES,
+)
+
+INSTRUCTIONS = ["put the red cube in the blue bowl", "pick up the green cube"]
+
+
+def make_tiny_checkpoint(
+    directory: str | Path,
+    image_size: tuple[int, int] = (32, 32),
+    chunk_size: int = 4,
+    seed: int = 0,
+) -> Path:
+    """Write a ~100k-parameter random policy (CNN vision, trainable words, 2 decoder layers)."""
+    import torch
+
+    from vla.model import VLAConfig, VLAModel
+    from vla.model.text import WordVocab
+    from vla.policy import PolicyMeta, save_policy
+    from vla.tokenizers import BinningActionTokenizer
+
+    torch.manual_seed(seed)
+    vocab = WordVocab.build(INSTRUCTIONS)
+    config = VLAConfig(
+        image_size=image_size, chunk_size=chunk_size, action_vocab_size=32,
+        cnn_channels=(8, 16), text_encoder="trainable", text_vocab_size=len(vocab),
+        hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
+    )  # fmt: skip
+    model = VLAModel(config)
+    n = len(STATE_NAMES)
+    stats = {
+        OBS_STATE: {"mean": np.zeros(n), "std": np.ones(n), "q01": -np.ones(n), "q99": np.ones(n),
+                    "min": -np.ones(n), "max": np.ones(n)},
+        ACTION: {"mean": np.zeros(7), "std": EEF_ACTION_HIGH / 3, "q01": EEF_ACTION_LOW,
+                 "q99": EEF_ACTION_HIGH, "min": EEF_ACTION_LOW, "max": EEF_ACTION_HIGH},
+    }  # fmt: skip
+    from vla.tokenizers.binning import BinningConfig
+
+    tokenizer = BinningActionTokenizer(stats, BinningConfig(n_bins=32))
+    meta = PolicyMeta(
+        camera_keys=list(IMAGE_KEYS), image_size=list(image_size), state_names=list(STATE_NAMES),
+        action_space=ACTION_SPACE_EEF_DELTA, action_names=list(EEF_ACTION_NAMES),
+        chunk_size=chunk_size, execution_horizon=2,
+    )  # fmt: skip
+    return save_policy(directory, model, tokenizer, stats, meta, text_encoder=vocab,
+                       save_dtype="float32")  # fmt: skip
