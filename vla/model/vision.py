@@ -51,7 +51,8 @@ class CNNTower(nn.Module):
     def __init__(self, config: VLAConfig):
         super().__init__()
         chans = [3, *config.cnn_channels]
-        self.stages = nn.Sequential(*[ConvStage(a, b) for a, b in zip(chans, chans[1:])])
+        pairs = zip(chans[:-1], chans[1:], strict=True)
+        self.stages = nn.Sequential(*[ConvStage(a, b) for a, b in pairs])
         self.proj = nn.Conv2d(chans[-1], config.hidden_size, 1)
         div = 2 ** len(config.cnn_channels)
         self.grid = (config.image_size[0] // div, config.image_size[1] // div)

@@ -112,7 +112,9 @@ class VLAModel(PreTrainedModel):
         model = cls(config)
         missing, unexpected = model.backbone.load_state_dict(pretrained.state_dict(), strict=False)
         if missing or unexpected:
-            raise ValueError(f"backbone weights mismatch: missing={missing} unexpected={unexpected}")
+            raise ValueError(
+                f"backbone weights mismatch: missing={missing} unexpected={unexpected}"
+            )
         return model
 
     # ---- prefix -----------------------------------------------------------------------------

@@ -106,6 +106,9 @@ def save_policy(
     model = getattr(model, "module", model)  # unwrap DDP
     dt = SAVE_DTYPES[save_dtype]
     state = {k: v.detach().to("cpu", dt) for k, v in model.state_dict().items()}
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Writing model shards" bars in training logs
     model.save_pretrained(directory, state_dict=state)
     tokenizer.save_pretrained(directory / TOKENIZER_DIRNAME)
     (directory / STATS_FILENAME).write_text(json.dumps(stats_to_json(stats), indent=1))

@@ -105,8 +105,13 @@ class Policy:
         stats = read_stats(path)
         tok_dir = path / TOKENIZER_DIRNAME
         if not tok_dir.is_dir():
-            raise FileNotFoundError(f"{tok_dir} is missing: re-save the checkpoint with save_policy")
+            raise FileNotFoundError(
+                f"{tok_dir} is missing: re-save the checkpoint with save_policy"
+            )
         tokenizer = load_tokenizer(tok_dir)
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
         model = VLAModel.from_pretrained(str(path), dtype=torch.float32)
         text = build_text_encoder(model.config, path, text_cache)
         return cls(

@@ -225,7 +225,9 @@ def input_transforms(
 ) -> list[Transform]:
     """The input chain, in order. Training may resize data; inference checks sizes strictly."""
     chain: list[Transform] = [
-        ResizeImages(tuple(camera_keys), (int(image_size[0]), int(image_size[1])), strict=not train),
+        ResizeImages(
+            tuple(camera_keys), (int(image_size[0]), int(image_size[1])), strict=not train
+        ),
         ImagesToFloat(tuple(camera_keys)),
     ]
     if train and augment is not None:

@@ -80,7 +80,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not self.dataset:
-            raise ValueError("dataset is empty: set `dataset: <LeRobot v3 folder>` or --dataset=DIR")
+            raise ValueError(
+                "dataset is empty: set `dataset: <LeRobot v3 folder>` or --dataset=DIR"
+            )
         checks = {
             "tokenizer": (self.tokenizer, TOKENIZER_NAMES),
             "data_mode": (self.data_mode, DATA_MODES),
@@ -134,6 +136,17 @@ class TrainConfig:
         return out
 
 
+def parse_scalar(raw: str) -> Any:
+    """A YAML scalar, with ``3e-4`` read as a float (YAML 1.1 would keep it a string)."""
+    value = yaml.safe_load(raw) if raw != "" else ""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def parse_overrides(items: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``["--lr=3e-4", "--model.hidden_size=128"]`` -> (train overrides, model overrides)."""
     train: dict[str, Any] = {}
@@ -144,7 +157,7 @@ def parse_overrides(items: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
             raise ValueError(f"override {item!r} must look like --key=value (e.g. --lr=3e-4)")
         key, raw = item[2:].split("=", 1)
         key = key.replace("-", "_") if not key.startswith("model.") else key
-        value = yaml.safe_load(raw) if raw != "" else ""
+        value = parse_scalar(raw)
         if key.startswith("model."):
             model[key[len("model.") :]] = value
             continue
@@ -164,6 +177,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not path.is_file():
             raise FileNotFoundError(f"training config {path} does not exist (see configs/train/)")
         data = yaml.safe_load(path.read_text()) or {}
+        data = {k: parse_scalar(v) if isinstance(v, str) else v for k, v in data.items()}
     names = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(data) - names)
     if unknown:

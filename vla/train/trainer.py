@@ -24,8 +24,12 @@ from vla.data.reader import LeRobotDatasetReader
 from vla.model import InstructionEmbeddings, VLAConfig, VLAModel, WordVocab
 from vla.policy.action_tokens import max_action_tokens
 from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, save_policy
-from vla.policy.transforms import AugmentImages, EmbedInstruction, apply_transforms
-from vla.policy.transforms import input_transforms
+from vla.policy.transforms import (
+    AugmentImages,
+    EmbedInstruction,
+    apply_transforms,
+    input_transforms,
+)
 from vla.tokenizers import (
     BinningActionTokenizer,
     BinningConfig,
@@ -247,9 +251,9 @@ def train(cfg: TrainConfig) -> dict:
             elapsed = time.time() - t0
             rec = {
                 "step": step,
-                "loss": float(res["loss"]),
-                "accuracy": float(res["accuracy"]),
-                "grad_norm": float(gnorm),
+                "loss": res["loss"].item(),
+                "accuracy": res["accuracy"].item(),
+                "grad_norm": gnorm.item(),
                 "lr": sched.get_last_lr()[0],
                 "samples_per_s": (step - start_step) * cfg.batch_size * info.world / elapsed,
                 "elapsed_s": elapsed,
