@@ -26,7 +26,11 @@ def make_tiny_checkpoint(
     chunk_size: int = 4,
     seed: int = 0,
 ) -> Path:
-    """Write a ~100k-parameter random policy (CNN vision, trainable words, 2 decoder layers)."""
+    """Write a ~30k-parameter random policy (CNN vision, trainable words, 2 decoder layers).
+
+    The CNN has as many stride-2 stages as bring the image down to an 8x8 grid (64 tokens per
+    camera), like the real presets, so compute stays small at any ``image_size``.
+    """
     import torch
 
     from vla.model import VLAConfig, VLAModel
@@ -36,9 +40,11 @@ def make_tiny_checkpoint(
 
     torch.manual_seed(seed)
     vocab = WordVocab.build(INSTRUCTIONS)
+    stages = max(1, int(np.log2(min(image_size) / 8)))
+    channels = tuple(min(8 * 2**i, 32) for i in range(stages))
     config = VLAConfig(
         image_size=image_size, chunk_size=chunk_size, action_vocab_size=32,
-        cnn_channels=(8, 16), text_encoder="trainable", text_vocab_size=len(vocab),
+        cnn_channels=channels, text_encoder="trainable", text_vocab_size=len(vocab),
         hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
     )  # fmt: skip
     model = VLAModel(config)
