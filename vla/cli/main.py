@@ -12,12 +12,13 @@ import argparse
 import sys
 
 from vla.cli import data_cmd
-from vla.cli import serve_cmd
+from vla.cli import eval_cmd, serve_cmd
 from vla.cli import text_cache_cmd, train_cmd
 
 
 SUBCOMMAND_MODULES: list = [
     data_cmd,
+    eval_cmd,
     serve_cmd,
     train_cmd,
     text_cache_cmd,

@@ -1,0 +1,1 @@
+"""Closed-loop evaluation in simulation: ``vla eval`` (runner, report, Wilson intervals)."""

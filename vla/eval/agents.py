@@ -1,0 +1,84 @@
+"""What `vla eval` drives: a policy checkpoint or the scripted expert, behind one interface.
+
+An *agent source* is built once per worker process (the checkpoint is loaded once) and hands
+out an agent per environment: the same ``Policy`` object for a checkpoint, a fresh
+``sim.experts.make_expert(env)`` for ``--checkpoint expert``. Agents have ``reset()`` and
+``select_action(obs) -> (7,)``. ``FrameRecorder`` wraps an agent and keeps the frames it saw
+(scene | wrist side by side) for the episode video.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vla.constants import IMAGE_KEYS
+
+EXPERT = "expert"
+
+
+class AgentSource:
+    """Loads the checkpoint once; ``agent_for(env)`` returns the agent for one environment."""
+
+    def __init__(self, checkpoint: str, device: str = "cpu") -> None:
+        self.checkpoint = checkpoint
+        self.policy: Any = None
+        if checkpoint != EXPERT:
+            from vla.policy import Policy
+
+            self.policy = Policy.from_pretrained(Path(checkpoint), device=device)
+
+    @property
+    def is_expert(self) -> bool:
+        return self.policy is None
+
+    def agent_for(self, env: Any) -> Any:
+        if self.policy is not None:
+            return self.policy
+        from sim.experts import make_expert
+
+        return make_expert(env)
+
+    def check_compatible(self, interface: dict[str, Any]) -> None:
+        """Raise ValueError naming both sides if the checkpoint does not fit the environment."""
+        if self.policy is not None:
+            self.policy.check_compatible(**interface)
+
+
+def checkpoint_image_size(checkpoint: str) -> tuple[int, int] | None:
+    """The (H, W) a checkpoint was trained on (None for the expert), read without the weights."""
+    if checkpoint == EXPERT:
+        return None
+    from vla.policy.checkpoint import PolicyMeta
+
+    path = Path(checkpoint)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{path} is not a policy checkpoint (no config.json): pass the folder written by "
+            "`vla train` (e.g. <output_dir>/final), or `expert` for the scripted expert"
+        )
+    meta = PolicyMeta.read(path)
+    return (int(meta.image_size[0]), int(meta.image_size[1]))
+
+
+class FrameRecorder:
+    """Wraps an agent; records ``scene | wrist`` for every observation it is asked to act on."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        self.frames: list[np.ndarray] = []
+
+    def reset(self) -> None:
+        self.frames = []
+        self.agent.reset()
+
+    def select_action(self, obs: dict) -> np.ndarray:
+        images = [np.asarray(obs[k]) for k in IMAGE_KEYS if k in obs]
+        if images:
+            self.frames.append(np.concatenate(images, axis=1))  # (H, n_cam * W, 3)
+        return self.agent.select_action(obs)
+
+    def __getattr__(self, name: str) -> Any:  # anything else the rollout asks of the agent
+        return getattr(self.agent, name)

@@ -1,0 +1,228 @@
+"""Parallel closed-loop evaluation of a policy (or the scripted expert) in simulation.
+
+    jobs: (split, family, episode e) -> seed = SeedSequence([S, split, family, e])   [parent]
+      -> ProcessPoolExecutor (spawn; initializer loads the checkpoint ONCE per worker)
+         worker: env = sim.make(family, backend, seed, image_size, split)  (cached per worker)
+                 agent = Policy | sim.experts.make_expert(env), wrapped in FrameRecorder
+                 sim.rollout.run_episode(env, agent, seed) -> success, length
+                 video quota left for (split, family, outcome)? -> DIR/<split>_<family>_...mp4
+      -> EpisodeResult (ordered by job) -> vla.eval.report (JSON, table, chart)
+
+Results depend on (checkpoint, suite, families, backend, S, N, splits), never on the number of
+workers: each episode has its own seed. Which episodes get a video can depend on timing (the
+first ones to finish take the quota of their (split, family, outcome)).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vla.constants import CONTROL_HZ
+from vla.eval import sim_adapter
+from vla.eval.agents import AgentSource, FrameRecorder, checkpoint_image_size
+from vla.eval.report import EpisodeResult
+
+SPLITS = ("train", "heldout")
+BACKENDS = ("mujoco", "pybullet")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One evaluation run (validated on creation)."""
+
+    checkpoint: str  # a checkpoint folder, or "expert"
+    suite: str = "pick_place"
+    families: tuple[str, ...] | None = None  # None: every family of the suite
+    backend: str = "mujoco"
+    episodes_per_task: int = 10
+    seed: int = 0
+    splits: tuple[str, ...] = ("train",)
+    workers: int = 1  # 0: run in this process
+    video_dir: Path | None = None
+    videos_per_outcome: int = 2  # per (split, family): this many successes and failures
+    device: str = "cpu"
+    image_size: tuple[int, int] | None = None  # None: the checkpoint's (expert: the default)
+    max_steps: int | None = None  # None: the task's own horizon
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        bad = [s for s in self.splits if s not in SPLITS]
+        if bad or not self.splits:
+            raise ValueError(f"splits must be a non-empty subset of {SPLITS}, got {self.splits}")
+        if self.episodes_per_task < 1:
+            raise ValueError(f"episodes_per_task must be >= 1, got {self.episodes_per_task}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0 (0 = in this process), got {self.workers}")
+        if self.videos_per_outcome < 0:
+            raise ValueError(f"videos_per_outcome must be >= 0, got {self.videos_per_outcome}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """One episode: everything a worker needs (picklable)."""
+
+    index: int
+    split: str
+    family: str
+    episode: int
+    seed: int
+
+
+def episode_seed(seed: int, split: str, family: str, episode: int) -> int:
+    """Independent, reproducible seed per (S, split, family, episode)."""
+    words = [seed, SPLITS.index(split), *family.encode(), episode]
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+def make_jobs(cfg: EvalConfig, families: list[str]) -> list[EvalJob]:
+    jobs = []
+    for split in cfg.splits:
+        for family in families:
+            for e in range(cfg.episodes_per_task):
+                seed = episode_seed(cfg.seed, split, family, e)
+                jobs.append(EvalJob(len(jobs), split, family, e, seed))
+    return jobs
+
+
+# ---- worker side ------------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def init_worker(cfg: EvalConfig, image_size: tuple[int, int], quota: Any, slots: list) -> None:
+    """Process initializer: one thread for torch (W workers share the cores), load once."""
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # the expert needs no torch
+        pass
+    _WORKER.clear()
+    _WORKER.update(cfg=cfg, image_size=image_size, quota=quota, slots=slots, envs={},
+                   source=AgentSource(cfg.checkpoint, cfg.device))  # fmt: skip
+
+
+def _take_video_slot(key: tuple[str, str, bool]) -> bool:
+    quota, slots, cfg = _WORKER["quota"], _WORKER["slots"], _WORKER["cfg"]
+    if cfg.video_dir is None or key not in slots:
+        return False
+    i = slots.index(key)
+    with quota.get_lock():
+        if quota[i] >= cfg.videos_per_outcome:
+            return False
+        quota[i] += 1
+        return True
+
+
+def run_job(job: EvalJob) -> EpisodeResult:
+    """Run one evaluation episode in this (initialised) worker."""
+    cfg: EvalConfig = _WORKER["cfg"]
+    source: AgentSource = _WORKER["source"]
+    t0 = time.perf_counter()
+    key = (job.family, job.split)
+    env = _WORKER["envs"].get(key)
+    if env is None:
+        env = sim_adapter.make_env(cfg.suite, job.family, cfg.backend, job.split, job.seed,
+                                   _WORKER["image_size"], cfg.max_steps)  # fmt: skip
+        source.check_compatible(sim_adapter.env_interface(env))
+        _WORKER["envs"][key] = env
+    agent = FrameRecorder(source.agent_for(env))
+    outcome = sim_adapter.run_episode(env, agent, job.seed, cfg.max_steps)
+    video = None
+    if agent.frames and _take_video_slot((job.split, job.family, outcome.success)):
+        tag = "success" if outcome.success else "failure"
+        path = Path(cfg.video_dir) / f"{job.split}_{job.family}_ep{job.episode:03d}_{tag}.mp4"
+        fps = sim_adapter.control_hz(env) or CONTROL_HZ
+        video = str(sim_adapter.write_video(path, agent.frames, fps))
+    return EpisodeResult(job.family, job.split, job.seed, outcome.success, outcome.length,
+                         outcome.instruction, time.perf_counter() - t0, video)  # fmt: skip
+
+
+# ---- parent side ------------------------------------------------------------------------------
+def _results(cfg: EvalConfig, jobs: list[EvalJob], initargs: tuple) -> Iterator[EpisodeResult]:
+    if cfg.workers == 0:
+        init_worker(*initargs)
+        for job in jobs:
+            yield run_job(job)
+        return
+    ctx = mp.get_context("spawn")  # fresh interpreters: no forked GL contexts or torch threads
+    with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=init_worker,
+                             initargs=initargs) as pool:  # fmt: skip
+        yield from pool.map(run_job, jobs)
+
+
+def evaluate(
+    cfg: EvalConfig, on_result: Callable[[EpisodeResult], None] | None = None
+) -> tuple[list[EpisodeResult], dict[str, Any]]:
+    """Run every episode of ``cfg``; return the results (job order) and timing."""
+    families = list(cfg.families) if cfg.families else sim_adapter.suite_families(cfg.suite)
+    unknown = sorted(set(families) - set(sim_adapter.suite_families(cfg.suite)))
+    if unknown:
+        raise ValueError(
+            f"unknown task families {unknown} for suite {cfg.suite!r}; "
+            f"known: {sim_adapter.suite_families(cfg.suite)}"
+        )
+    ckpt_size = checkpoint_image_size(cfg.checkpoint)
+    image_size = cfg.image_size or ckpt_size or sim_adapter.default_image_size()
+    if ckpt_size is not None and tuple(image_size) != tuple(ckpt_size):
+        raise ValueError(
+            f"image size mismatch: the checkpoint expects {ckpt_size} (H, W), the environment "
+            f"was asked to render {tuple(image_size)}: drop --image-size or pass {ckpt_size}"
+        )
+    if cfg.video_dir is not None:
+        Path(cfg.video_dir).mkdir(parents=True, exist_ok=True)
+    jobs = make_jobs(cfg, families)
+    slots = [(s, f, ok) for s in cfg.splits for f in families for ok in (True, False)]
+    quota = mp.get_context("spawn").Array("i", len(slots))
+    initargs = (cfg, tuple(image_size), quota, slots)
+    bar = None
+    if cfg.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), desc=f"eval {cfg.suite}/{cfg.backend}", unit="ep",
+                   dynamic_ncols=True)  # fmt: skip
+    t0 = time.perf_counter()
+    results: list[EpisodeResult] = []
+    try:
+        for result in _results(cfg, jobs, initargs):
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(success=f"{sum(r.success for r in results)}/{len(results)}")
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+    timing = {
+        "wall_s": wall,
+        "episodes_per_s": len(results) / wall if wall > 0 else 0.0,
+        "workers": cfg.workers,
+        "mean_episode_s": float(np.mean([r.duration_s for r in results])) if results else 0.0,
+    }
+    return results, timing
+
+
+def run_info(cfg: EvalConfig, image_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The run description stored at the top of the JSON report."""
+    split = cfg.splits[0] if len(cfg.splits) == 1 else "both"
+    info = asdict(cfg)
+    return {
+        "checkpoint": cfg.checkpoint, "suite": cfg.suite, "backend": cfg.backend,
+        "seed": cfg.seed, "split": split, "episodes_per_task": cfg.episodes_per_task,
+        "families": list(cfg.families) if cfg.families else None,
+        "image_size": list(image_size) if image_size else info["image_size"],
+        "max_steps": cfg.max_steps,
+    }  # fmt: skip
