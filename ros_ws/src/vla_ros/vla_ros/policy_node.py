@@ -1,0 +1,250 @@
+"""
+Lifecycle policy node: cameras + joint states + instruction -> safe arm commands.
+
+    /camera/<name>/image_raw (Image | CompressedImage, sensor-data QoS) --+
+    /joint_states (JointState, re-indexed by name) ----------------------+--> PolicyLoop.tick()
+    /vla/instruction (String)  /vla/heartbeat (Empty)  /vla/estop (Bool) -+   (control timer)
+                                                                              |
+    JointTrajectory | Float64MultiArray | TwistStamped  (+ gripper: Float64 topic or
+    control_msgs/GripperCommand action); dry_run: the same under /vla/dry_run/...;
+    /vla/status (String JSON, latched); services ~/estop and ~/reset_estop (std_srvs/Trigger)
+
+Lifecycle: configure = load + warm up the policy (in-process or policy server); activate = start
+the control timer; deactivate = hold position and stop; cleanup = release the policy.
+"""
+
+from control_msgs.action import GripperCommand
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import Node, State, TransitionCallbackReturn
+from rclpy.qos import qos_profile_sensor_data
+from std_msgs.msg import Bool, Empty, Float64, String
+from std_srvs.srv import Trigger
+
+from vla.ros_core import images, messages
+from vla.ros_core.node_configs import PolicyNodeConfig
+from vla.ros_core.policy_loop import PolicyLoop, warmup_observation
+from vla_ros.ros_glue import COMMAND_QOS, declare_config, LATCHED_QOS, message_types, now_ns
+from vla_ros.ros_glue import to_json
+
+
+def load_policy(cfg):
+    """Load the in-process Policy, or connect to the policy server when policy_host is set."""
+    if cfg.policy_host:
+        from vla.serving.client import PolicyClient
+        return PolicyClient(cfg.policy_host, cfg.policy_port, token=cfg.policy_token or None)
+    from vla.policy import Policy
+    return Policy.from_pretrained(cfg.policy_path, device=cfg.device)
+
+
+class PolicyNode(Node):
+    """Thin lifecycle adapter over vla.ros_core.policy_loop.PolicyLoop."""
+
+    def __init__(self):
+        super().__init__('vla_policy_node')
+        self.cfg = declare_config(self, PolicyNodeConfig)
+        self.types = message_types()
+        self.policy = None
+        self.loop = None
+        self.timer = None
+        self._subs, self._services, self._pubs = [], [], []
+        self.gripper_action = None
+        self._last_gripper = None
+        self._last_status = None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        cfg = self.cfg
+        try:
+            self.policy = load_policy(cfg)
+            meta = dict(self.policy.metadata)
+            self.loop = PolicyLoop(cfg, self.policy.act, meta)
+            for _ in range(cfg.warmup_steps):
+                self.policy.act(warmup_observation(meta))
+            self.policy.reset()
+        except Exception as exc:  # noqa: BLE001 (report any load failure as a failed transition)
+            self.get_logger().error(f'configure failed: {exc}')
+            return TransitionCallbackReturn.FAILURE
+        self.loop.enabled = False
+        self._make_interfaces()
+        self.get_logger().info(f'policy ready: {meta.get("camera_keys")} @ {cfg.control_rate} Hz')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        self.loop.enabled = True
+        self.timer = self.create_timer(
+            self.cfg.period_s, self._on_tick, callback_group=MutuallyExclusiveCallbackGroup())
+        return super().on_activate(state)  # activates the lifecycle publishers
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self._stop_timer()
+        self.loop.enabled = False
+        self._on_tick()  # the loop sees "not active" and publishes one hold
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        if self.loop is not None and self.loop.enabled:
+            self._stop_timer()
+            self.loop.enabled = False
+            self._on_tick()  # hold before going away
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_timer(self):
+        if self.timer is not None:
+            self.destroy_timer(self.timer)
+            self.timer = None
+
+    def _release(self):
+        self._stop_timer()
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        for srv in self._services:
+            self.destroy_service(srv)
+        for pub in self._pubs:
+            self.destroy_lifecycle_publisher(pub)
+        self._subs, self._services, self._pubs = [], [], []
+        if self.gripper_action is not None:
+            self.gripper_action.destroy()
+            self.gripper_action = None
+        if hasattr(self.policy, 'close'):
+            self.policy.close()
+        self.policy = None
+        self.loop = None
+
+    # ---- interfaces -----------------------------------------------------------------------
+    def _make_interfaces(self):
+        cfg = self.cfg
+        prefix = cfg.dry_run_namespace if cfg.safety.dry_run else ''
+        topic, msg_type = {
+            'joint_trajectory': (cfg.trajectory_topic, self.types.JointTrajectory),
+            'forward_position': (cfg.forward_command_topic, self.types.Float64MultiArray),
+            'twist': (cfg.twist_topic, self.types.TwistStamped),
+        }[cfg.command_interface]
+        self.cmd_pub = self.create_lifecycle_publisher(msg_type, prefix + topic, COMMAND_QOS)
+        self.gripper_pub = None
+        if cfg.gripper_interface == 'topic' or cfg.safety.dry_run:
+            self.gripper_pub = self.create_lifecycle_publisher(
+                Float64, prefix + cfg.gripper_topic, COMMAND_QOS)
+        else:
+            self.gripper_action = ActionClient(self, GripperCommand, cfg.gripper_action)
+        self.status_pub = self.create_lifecycle_publisher(String, cfg.status_topic, LATCHED_QOS)
+        self._pubs = [p for p in (self.cmd_pub, self.gripper_pub, self.status_pub) if p]
+        subs = self._subs
+        for name, topic in zip(cfg.camera_names, cfg.camera_topics, strict=True):
+            if cfg.compressed_images:
+                subs.append(self.create_subscription(
+                    self.types.CompressedImage, topic + '/compressed',
+                    lambda m, n=name: self._on_image(n, m, True), qos_profile_sensor_data))
+            else:
+                subs.append(self.create_subscription(
+                    self.types.Image, topic, lambda m, n=name: self._on_image(n, m, False),
+                    qos_profile_sensor_data))
+        subs.append(self.create_subscription(
+            self.types.JointState, cfg.joint_states_topic, self._on_joints,
+            qos_profile_sensor_data))
+        subs.append(self.create_subscription(
+            String, cfg.instruction_topic, self._on_instruction, COMMAND_QOS))
+        subs.append(self.create_subscription(
+            Empty, cfg.heartbeat_topic, lambda _: self.loop.heartbeat(now_ns(self)), COMMAND_QOS))
+        subs.append(self.create_subscription(Bool, cfg.estop_topic, self._on_estop, COMMAND_QOS))
+        self._services = [
+            self.create_service(Trigger, '~/estop', self._srv_estop),
+            self.create_service(Trigger, '~/reset_estop', self._srv_reset),
+        ]
+
+    # ---- callbacks ------------------------------------------------------------------------
+    def _on_image(self, camera, msg, compressed):
+        rgb = images.compressed_to_rgb(msg) if compressed else images.image_to_rgb(msg)
+        self.loop.set_image(camera, rgb, messages.stamp_to_ns(msg.header.stamp))
+
+    def _on_joints(self, msg):
+        try:
+            q = messages.joint_positions_by_name(msg, self.cfg.joint_names)
+            fingers = messages.joint_positions_by_name(msg, self.cfg.finger_joint_names)
+        except (KeyError, ValueError) as exc:
+            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
+            return
+        self.loop.set_joint_state(q, float(fingers.sum()), messages.stamp_to_ns(msg.header.stamp))
+
+    def _on_instruction(self, msg):
+        try:
+            self.loop.set_instruction(msg.data)
+        except ValueError as exc:
+            self.get_logger().warn(str(exc))
+
+    def _on_estop(self, msg):
+        if msg.data:
+            self.loop.e_stop('e-stop topic')
+
+    def _srv_estop(self, request, response):
+        self.loop.e_stop('e-stop service')
+        response.success, response.message = True, 'e-stop latched'
+        return response
+
+    def _srv_reset(self, request, response):
+        response.success, response.message = self.loop.reset_estop(now_ns(self))
+        return response
+
+    def _on_tick(self):
+        if self.loop.new_episode:
+            self.policy.reset()
+            self.loop.new_episode = False
+        try:
+            out = self.loop.tick(now_ns(self))
+        except Exception as exc:  # noqa: BLE001 (a failing policy latches the e-stop)
+            self.get_logger().error(f'control tick failed, e-stop latched: {exc}')
+            self.loop.e_stop(f'policy error: {exc}')
+            out = self.loop.tick(now_ns(self))
+        if out.kind != 'none':
+            self._publish(out)
+        status = to_json(self.loop.status())
+        if status != self._last_status:
+            self.status_pub.publish(String(data=status))
+            self._last_status = status
+
+    def _publish(self, out):
+        cfg, types, stamp = self.cfg, self.types, now_ns(self)
+        if cfg.command_interface == 'joint_trajectory':
+            msg = messages.joint_trajectory_msg(
+                types, stamp, cfg.joint_names, out.trajectory, cfg.period_s)
+        elif cfg.command_interface == 'forward_position':
+            msg = messages.float64_multiarray_msg(types, out.q)
+        else:
+            msg = messages.twist_stamped_msg(types, stamp, out.twist, cfg.twist_frame)
+        self.cmd_pub.publish(msg)
+        if out.gripper_closed is None or out.gripper_closed == self._last_gripper:
+            return
+        self._last_gripper = out.gripper_closed
+        pos = cfg.gripper_closed_position if out.gripper_closed else cfg.gripper_open_position
+        if self.gripper_pub is not None:
+            self.gripper_pub.publish(Float64(data=pos))
+        elif self.gripper_action.server_is_ready():
+            goal = GripperCommand.Goal()
+            goal.command.position = pos
+            goal.command.max_effort = cfg.gripper_max_effort
+            self.gripper_action.send_goal_async(goal)
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = PolicyNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

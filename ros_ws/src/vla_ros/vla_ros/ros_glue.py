@@ -1,0 +1,62 @@
+"""Plumbing shared by the nodes: the core import, typed parameters, clock and QoS profiles."""
+
+import dataclasses
+
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+try:
+    from vla.ros_core.messages import MessageTypes
+    from vla.ros_core.params import config_from_params, param_defaults
+except ImportError as exc:  # the nodes are adapters over the repository's Python package
+    raise ImportError(
+        'vla_ros needs the VLA Python package (vla.ros_core) on the PYTHONPATH of ROS 2: run '
+        '`pip install -e <repository>` in the Python that ROS uses (see ros_ws/README.md)'
+    ) from exc
+
+# Latched: late subscribers get the last message (status topics).
+LATCHED_QOS = QoSProfile(
+    depth=1,
+    history=HistoryPolicy.KEEP_LAST,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+# Commands and controls: reliable, volatile (compatible with `ros2 topic pub` defaults).
+COMMAND_QOS = QoSProfile(
+    depth=10,
+    history=HistoryPolicy.KEEP_LAST,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+
+
+def declare_config(node, config_cls):
+    """Declare one parameter per config field (its default) and read them into the dataclass."""
+    defaults = param_defaults(config_cls())
+    for name, default in defaults.items():
+        node.declare_parameter(name, default)
+    values = {name: node.get_parameter(name).value for name in defaults}
+    return config_from_params(config_cls, values)
+
+
+def now_ns(node):
+    """Return the node clock's time in integer nanoseconds (sim time with use_sim_time)."""
+    return node.get_clock().now().nanoseconds
+
+
+def message_types():
+    """Return the rclpy message classes the core builds messages with."""
+    return MessageTypes.from_rclpy()
+
+
+def to_json(obj):
+    """Return the JSON text of a status dict (dataclasses and numpy scalars included)."""
+    import json
+
+    def default(o):
+        if dataclasses.is_dataclass(o):
+            return dataclasses.asdict(o)
+        if hasattr(o, 'item'):
+            return o.item()
+        return str(o)
+
+    return json.dumps(obj, default=default, sort_keys=True)

@@ -1,0 +1,112 @@
+"""
+Simulated Panda node: the topics a ros2_control arm exposes, backed by MuJoCo or PyBullet.
+
+    forward_position_controller/commands (Float64MultiArray) --+
+    joint_trajectory_controller/joint_trajectory (JointTrajectory) +--> SimRobotBridge
+    gripper/command (Float64, opening in m) ---------------------+        | physics timer
+    /joint_states (JointState) <------------------------------------------+
+    /camera/<name>/image_raw (Image, sensor-data QoS) <-- camera timer
+    /vla/instruction (String) <-- the sampled task's instruction, once per second
+
+Lets the whole stack (policy node, recorder) run under ``ros2 launch`` without hardware.
+"""
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from std_msgs.msg import Float64, Float64MultiArray, String
+from trajectory_msgs.msg import JointTrajectory
+
+from vla.ros_core import images, messages
+from vla.ros_core.node_configs import SimRobotConfig
+from vla.ros_core.sim_bridge import make_sim_world, SimRobotBridge
+from vla_ros.ros_glue import COMMAND_QOS, declare_config, message_types, now_ns
+
+
+class SimRobotNode(Node):
+    """Thin adapter over vla.ros_core.sim_bridge.SimRobotBridge."""
+
+    def __init__(self):
+        super().__init__('vla_sim_robot')
+        self.cfg = cfg = declare_config(self, SimRobotConfig)
+        self.types = message_types()
+        self.world = make_sim_world(cfg.backend, cfg.task, cfg.seed, cfg.camera_names)
+        self.bridge = SimRobotBridge(self.world.physics, start_ns=now_ns(self))
+        self.joint_pub = self.create_publisher(
+            self.types.JointState, cfg.joint_states_topic, qos_profile_sensor_data)
+        self.image_pubs = {
+            name: self.create_publisher(self.types.Image, topic, qos_profile_sensor_data)
+            for name, topic in zip(cfg.camera_names, cfg.camera_topics, strict=True)
+        }
+        self.compressed_pubs = {
+            name: self.create_publisher(
+                self.types.CompressedImage, topic + '/compressed', qos_profile_sensor_data)
+            for name, topic in zip(cfg.camera_names, cfg.camera_topics, strict=True)
+        } if cfg.publish_compressed else {}
+        self.instruction_pub = self.create_publisher(String, cfg.instruction_topic, COMMAND_QOS)
+        self.create_subscription(
+            Float64MultiArray, cfg.forward_command_topic, self._on_forward, COMMAND_QOS)
+        self.create_subscription(
+            JointTrajectory, cfg.trajectory_topic, self._on_trajectory, COMMAND_QOS)
+        self.create_subscription(Float64, cfg.gripper_topic, self._on_gripper, COMMAND_QOS)
+        self.create_timer(1.0 / cfg.physics_rate, self._on_physics)
+        self.create_timer(1.0 / cfg.camera_rate, self._on_camera)
+        self.create_timer(1.0, self._on_instruction)
+        self.get_logger().info(
+            f'{cfg.backend} sim running task {cfg.task!r}: "{self.world.instruction}"')
+
+    def _on_forward(self, msg):
+        try:
+            self.bridge.set_joint_targets(msg.data)
+        except ValueError as exc:
+            self.get_logger().error(f'rejected forward command: {exc}')
+
+    def _on_trajectory(self, msg):
+        names, positions, times = messages.trajectory_targets(msg)
+        try:
+            self.bridge.set_trajectory(names, positions, times, now_ns(self))
+        except ValueError as exc:
+            self.get_logger().error(f'rejected trajectory: {exc}')
+
+    def _on_gripper(self, msg):
+        self.bridge.set_gripper(msg.data)
+
+    def _on_physics(self):
+        stamp = now_ns(self)
+        self.bridge.step(stamp)
+        names, pos, vel = self.bridge.joint_state()
+        self.joint_pub.publish(messages.joint_state_msg(self.types, stamp, names, pos, vel))
+
+    def _on_camera(self):
+        stamp = now_ns(self)
+        for name, pub in self.image_pubs.items():
+            rgb = self.bridge.render(name)
+            pub.publish(images.rgb_to_image(
+                self.types, rgb, stamp, f'{name}_camera', self.cfg.image_encoding))
+            if name in self.compressed_pubs:
+                self.compressed_pubs[name].publish(images.rgb_to_compressed(
+                    self.types, rgb, stamp, 'jpeg', frame_id=f'{name}_camera'))
+
+    def _on_instruction(self):
+        self.instruction_pub.publish(String(data=self.world.instruction))
+
+    def destroy_node(self):
+        self.world.physics.close()
+        super().destroy_node()
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = SimRobotNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

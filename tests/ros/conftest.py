@@ -1,0 +1,30 @@
+"""Shared fixtures of the ROS tests: the rosbags ROS 2 type store and CDR round trips."""
+
+from __future__ import annotations
+
+import pytest
+from rosbags.typesys import Stores, get_typestore
+
+from vla.ros_core.messages import MessageTypes
+
+
+@pytest.fixture(scope="session")
+def typestore():
+    return get_typestore(Stores.ROS2_HUMBLE)
+
+
+@pytest.fixture(scope="session")
+def types(typestore) -> MessageTypes:
+    return MessageTypes.from_rosbags(typestore)
+
+
+@pytest.fixture(scope="session")
+def roundtrip(typestore):
+    """Serialise a message to CDR bytes and back, as it would cross the wire."""
+
+    def run(msg):
+        cdr = typestore.serialize_cdr(msg, msg.__msgtype__)
+        assert isinstance(bytes(cdr), bytes) and len(cdr) > 4
+        return typestore.deserialize_cdr(cdr, msg.__msgtype__)
+
+    return run

@@ -1,0 +1,174 @@
+"""Synchronised episode recording into the project's LeRobot v3 dataset, without ROS.
+
+    cameras ----+  (latest sample per stream, with its stamp)
+    joints -----+--> sample(now) at the dataset fps: every stream fresh? --yes--> add_frame
+    command ----+                                                       --no---> skipped += 1
+    instruction-+
+    start / stop (save) / discard  (topic words or std_srvs/Trigger services in the node)
+
+The recorded ``action`` is in the dataset's action space (EEF delta + gripper, vla.constants):
+a joint command is labelled with the TCP pose change from the measured to the commanded joint
+position (``kinematics.pose_delta``), a twist command with twist * frame period; both are
+clipped to ``EEF_ACTION_LOW/HIGH`` (the count is reported). Gripper: +1 close, -1 open, from the
+last gripper command, else from the measured opening.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vla.constants import (
+    ACTION,
+    EEF_ACTION_HIGH,
+    EEF_ACTION_LOW,
+    OBS_IMAGES_PREFIX,
+    OBS_STATE,
+    TASK,
+)
+from vla.ros_core.images import resize_rgb
+from vla.ros_core.kinematics import pose_delta
+from vla.ros_core.node_configs import RecorderConfig
+from vla.ros_core.policy_loop import build_state
+
+NS = 1_000_000_000
+
+
+@dataclass
+class RecorderStats:
+    """Counters for the status topic."""
+
+    frames: int = 0
+    skipped_stale: int = 0
+    clipped_actions: int = 0
+    episodes_saved: int = 0
+    episodes_discarded: int = 0
+
+
+class EpisodeRecorder:
+    """Latest-sample synchroniser + episode state machine over a ``DatasetWriter``."""
+
+    def __init__(self, config: RecorderConfig, writer_factory: Callable[[], Any]):
+        self.config = config
+        self._writer_factory = writer_factory
+        self._writer = None
+        self.recording = False
+        self.stats = RecorderStats()
+        self._images: dict[str, tuple[np.ndarray, int]] = {}
+        self._joints: tuple[np.ndarray, float, int] | None = None
+        self._joint_cmd: tuple[np.ndarray, int] | None = None
+        self._twist_cmd: tuple[np.ndarray, int] | None = None
+        self._gripper_cmd: float | None = None
+        self._task: str | None = None
+
+    # ---- streams --------------------------------------------------------------------------------
+    def set_image(self, camera: str, rgb: np.ndarray, stamp_ns: int) -> None:
+        size = (self.config.image_height, self.config.image_width)
+        self._images[camera] = (resize_rgb(rgb, size), stamp_ns)
+
+    def set_joint_state(self, q, gripper_opening: float, stamp_ns: int) -> None:
+        self._joints = (np.asarray(q, dtype=np.float64), float(gripper_opening), stamp_ns)
+
+    def set_joint_command(self, q_target, stamp_ns: int) -> None:
+        self._joint_cmd = (np.asarray(q_target, dtype=np.float64), stamp_ns)
+
+    def set_twist_command(self, twist, stamp_ns: int) -> None:
+        self._twist_cmd = (np.asarray(twist, dtype=np.float64), stamp_ns)
+
+    def set_gripper_command(self, opening: float) -> None:
+        self._gripper_cmd = float(opening)
+
+    def set_instruction(self, text: str) -> None:
+        self._task = text.strip() or None
+
+    # ---- controls -------------------------------------------------------------------------------
+    def start(self) -> tuple[bool, str]:
+        if self.recording:
+            return False, "already recording"
+        if self._task is None:
+            return False, "no instruction yet: publish one on the instruction topic first"
+        if self._writer is None:
+            self._writer = self._writer_factory()
+        self.recording = True
+        return True, f"recording episode for task {self._task!r}"
+
+    def stop(self) -> tuple[bool, str]:
+        """Stop and save the episode (an empty one is discarded)."""
+        if not self.recording:
+            return False, "not recording"
+        self.recording = False
+        if self._writer.episode_buffer_length == 0:
+            self._writer.discard_episode()
+            return False, "no frames recorded (streams stale?); nothing saved"
+        index = self._writer.save_episode()
+        self.stats.episodes_saved += 1
+        return True, f"saved episode {index}"
+
+    def discard(self) -> tuple[bool, str]:
+        if self._writer is None:
+            return False, "nothing to discard"
+        self._writer.discard_episode()
+        was = self.recording
+        self.recording = False
+        self.stats.episodes_discarded += 1
+        return True, "discarded the current episode" if was else "discarded buffered frames"
+
+    def control(self, word: str) -> tuple[bool, str]:
+        """The control topic's words: start | stop | discard."""
+        handlers = {"start": self.start, "stop": self.stop, "discard": self.discard}
+        word = word.strip().lower()
+        if word not in handlers:
+            return False, f"unknown recorder control {word!r}; use one of {sorted(handlers)}"
+        return handlers[word]()
+
+    def finalize(self) -> None:
+        """Save nothing pending; merge the dataset's files (call on shutdown)."""
+        if self._writer is not None:
+            if self.recording:
+                self.stop()
+            self._writer.finalize()
+
+    # ---- sampling -------------------------------------------------------------------------------
+    def _fresh(self, stamp: int | None, now_ns: int) -> bool:
+        return stamp is not None and now_ns - stamp <= self.config.max_sample_age_s * NS
+
+    def _action(self, q: np.ndarray, opening: float, now_ns: int) -> np.ndarray:
+        cfg = self.config
+        motion = np.zeros(6)
+        if cfg.command_interface == "twist":
+            if self._twist_cmd is not None and self._fresh(self._twist_cmd[1], now_ns):
+                motion = self._twist_cmd[0] / cfg.fps
+        elif self._joint_cmd is not None:  # a position controller tracks its last target
+            motion = pose_delta(q, self._joint_cmd[0])
+        grip_src = self._gripper_cmd if self._gripper_cmd is not None else opening
+        gripper = 1.0 if grip_src < cfg.gripper_close_below else -1.0
+        action = np.concatenate([motion, [gripper]])
+        clipped = np.clip(action, EEF_ACTION_LOW, EEF_ACTION_HIGH)
+        if not np.allclose(clipped, action):
+            self.stats.clipped_actions += 1
+        return clipped.astype(np.float32)
+
+    def sample(self, now_ns: int) -> bool:
+        """Add one frame if recording and every stream is fresh; returns whether it did."""
+        if not self.recording:
+            return False
+        stamps = [self._images.get(c, (None, None))[1] for c in self.config.camera_names]
+        stamps.append(None if self._joints is None else self._joints[2])
+        if not all(self._fresh(s, now_ns) for s in stamps):
+            self.stats.skipped_stale += 1
+            return False
+        q, opening, _ = self._joints
+        frame = {OBS_IMAGES_PREFIX + c: self._images[c][0] for c in self.config.camera_names}
+        frame[OBS_STATE] = build_state(q, opening)
+        frame[ACTION] = self._action(q, opening, now_ns)
+        frame[TASK] = self._task
+        self._writer.add_frame(frame)
+        self.stats.frames += 1
+        return True
+
+    def status(self) -> dict:
+        return {"recording": self.recording, "task": self._task, **vars(self.stats),
+                "buffered": 0 if self._writer is None else self._writer.episode_buffer_length}
