@@ -33,6 +33,7 @@ def config_path(name):
 
 def policy_overrides(context):
     """Turn the launch arguments into parameter overrides (empty arguments keep the file's)."""
+
     def arg(name):
         return LaunchConfiguration(name).perform(context).strip()
 
@@ -55,57 +56,113 @@ def launch_setup(context):
     use_sim = LaunchConfiguration('use_sim').perform(context).lower() == 'true'
     autostart = LaunchConfiguration('autostart').perform(context).lower() == 'true'
     params_file = LaunchConfiguration('params_file').perform(context) or config_path(
-        'policy_sim.yaml' if use_sim else 'policy_franka.yaml')
+        'policy_sim.yaml' if use_sim else 'policy_franka.yaml'
+    )
     overrides = policy_overrides(context)
     if use_sim and overrides.get('command_interface') == 'twist':
         raise ValueError('the simulated robot takes joint_trajectory or forward_position commands')
     sim_backend = LaunchConfiguration('sim_backend').perform(context).strip()
     sim_overrides = {'backend': sim_backend} if sim_backend else {}
     policy = LifecycleNode(
-        package='vla_ros', executable='policy_node', name='vla_policy_node', namespace='',
-        output='screen', parameters=[params_file, overrides])
+        package='vla_ros',
+        executable='policy_node',
+        name='vla_policy_node',
+        namespace='',
+        output='screen',
+        parameters=[params_file, overrides],
+    )
     actions = [policy]
     if use_sim:
         actions += [
-            Node(package='vla_ros', executable='sim_robot_node', name='vla_sim_robot',
-                 output='screen', parameters=[config_path('sim_robot.yaml'), sim_overrides]),
-            Node(package='vla_ros', executable='heartbeat_node', name='vla_heartbeat',
-                 parameters=[{'mode': 'timer'}]),
+            Node(
+                package='vla_ros',
+                executable='sim_robot_node',
+                name='vla_sim_robot',
+                output='screen',
+                parameters=[config_path('sim_robot.yaml'), sim_overrides],
+            ),
+            Node(
+                package='vla_ros',
+                executable='heartbeat_node',
+                name='vla_heartbeat',
+                parameters=[{'mode': 'timer'}],
+            ),
         ]
     if autostart:
         actions += [
-            RegisterEventHandler(OnStateTransition(
-                target_lifecycle_node=policy, goal_state='inactive',
-                entities=[EmitEvent(event=ChangeState(
+            RegisterEventHandler(
+                OnStateTransition(
+                    target_lifecycle_node=policy,
+                    goal_state='inactive',
+                    entities=[
+                        EmitEvent(
+                            event=ChangeState(
+                                lifecycle_node_matcher=matches_action(policy),
+                                transition_id=Transition.TRANSITION_ACTIVATE,
+                            )
+                        )
+                    ],
+                )
+            ),
+            EmitEvent(
+                event=ChangeState(
                     lifecycle_node_matcher=matches_action(policy),
-                    transition_id=Transition.TRANSITION_ACTIVATE))])),
-            EmitEvent(event=ChangeState(
-                lifecycle_node_matcher=matches_action(policy),
-                transition_id=Transition.TRANSITION_CONFIGURE)),
+                    transition_id=Transition.TRANSITION_CONFIGURE,
+                )
+            ),
         ]
     return actions
 
 
 def generate_launch_description():
-    return LaunchDescription([
-        DeclareLaunchArgument('policy_path', default_value='',
-                              description='checkpoint folder (empty: the params file value)'),
-        DeclareLaunchArgument('params_file', default_value='',
-                              description='policy node params YAML (empty: policy_franka.yaml, '
-                                          'or policy_sim.yaml with use_sim)'),
-        DeclareLaunchArgument('camera_topics', default_value='',
-                              description='comma-separated image topics, in camera_names order'),
-        DeclareLaunchArgument('command_interface', default_value='',
-                              description='joint_trajectory | forward_position | twist'),
-        DeclareLaunchArgument('control_rate', default_value='',
-                              description='control rate in Hz (must match the checkpoint)'),
-        DeclareLaunchArgument('dry_run', default_value='true',
-                              description='publish commands to /vla/dry_run/... only'),
-        DeclareLaunchArgument('use_sim', default_value='false',
-                              description='also start the simulated Panda + timer heartbeat'),
-        DeclareLaunchArgument('sim_backend', default_value='',
-                              description='mujoco | pybullet (empty: sim_robot.yaml value)'),
-        DeclareLaunchArgument('autostart', default_value='true',
-                              description='configure and activate the policy node at start'),
-        OpaqueFunction(function=launch_setup),
-    ])
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                'policy_path',
+                default_value='',
+                description='checkpoint folder (empty: the params file value)',
+            ),
+            DeclareLaunchArgument(
+                'params_file',
+                default_value='',
+                description='policy node params YAML (empty: policy_franka.yaml, '
+                'or policy_sim.yaml with use_sim)',
+            ),
+            DeclareLaunchArgument(
+                'camera_topics',
+                default_value='',
+                description='comma-separated image topics, in camera_names order',
+            ),
+            DeclareLaunchArgument(
+                'command_interface',
+                default_value='',
+                description='joint_trajectory | forward_position | twist',
+            ),
+            DeclareLaunchArgument(
+                'control_rate',
+                default_value='',
+                description='control rate in Hz (must match the checkpoint)',
+            ),
+            DeclareLaunchArgument(
+                'dry_run',
+                default_value='true',
+                description='publish commands to /vla/dry_run/... only',
+            ),
+            DeclareLaunchArgument(
+                'use_sim',
+                default_value='false',
+                description='also start the simulated Panda + timer heartbeat',
+            ),
+            DeclareLaunchArgument(
+                'sim_backend',
+                default_value='',
+                description='mujoco | pybullet (empty: sim_robot.yaml value)',
+            ),
+            DeclareLaunchArgument(
+                'autostart',
+                default_value='true',
+                description='configure and activate the policy node at start',
+            ),
+            OpaqueFunction(function=launch_setup),
+        ]
+    )

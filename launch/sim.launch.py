@@ -16,29 +16,49 @@ from launch_ros.substitutions import FindPackageShare
 
 def generate_launch_description():
     robot_launch = PathJoinSubstitution(
-        [FindPackageShare('vla_bringup'), 'launch', 'robot.launch.py'])
-    return LaunchDescription([
-        DeclareLaunchArgument('policy_path', default_value='',
-                              description='checkpoint folder (empty: the params file value)'),
-        DeclareLaunchArgument('params_file', default_value='',
-                              description='policy node params YAML (empty: policy_sim.yaml)'),
-        DeclareLaunchArgument('command_interface', default_value='joint_trajectory',
-                              description='joint_trajectory | forward_position'),
-        DeclareLaunchArgument('control_rate', default_value='',
-                              description='control rate in Hz (must match the checkpoint)'),
-        DeclareLaunchArgument('dry_run', default_value='false',
-                              description='publish commands to /vla/dry_run/... only'),
-        DeclareLaunchArgument('backend', default_value='mujoco',
-                              description='simulator: mujoco | pybullet'),
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(robot_launch),
-            launch_arguments={
-                'policy_path': LaunchConfiguration('policy_path'),
-                'params_file': LaunchConfiguration('params_file'),
-                'command_interface': LaunchConfiguration('command_interface'),
-                'control_rate': LaunchConfiguration('control_rate'),
-                'dry_run': LaunchConfiguration('dry_run'),
-                'sim_backend': LaunchConfiguration('backend'),
-                'use_sim': 'true',
-            }.items()),
-    ])
+        [FindPackageShare('vla_bringup'), 'launch', 'robot.launch.py']
+    )
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                'policy_path',
+                default_value='',
+                description='checkpoint folder (empty: the params file value)',
+            ),
+            DeclareLaunchArgument(
+                'params_file',
+                default_value='',
+                description='policy node params YAML (empty: policy_sim.yaml)',
+            ),
+            DeclareLaunchArgument(
+                'command_interface',
+                default_value='joint_trajectory',
+                description='joint_trajectory | forward_position',
+            ),
+            DeclareLaunchArgument(
+                'control_rate',
+                default_value='',
+                description='control rate in Hz (must match the checkpoint)',
+            ),
+            DeclareLaunchArgument(
+                'dry_run',
+                default_value='false',
+                description='publish commands to /vla/dry_run/... only',
+            ),
+            DeclareLaunchArgument(
+                'backend', default_value='mujoco', description='simulator: mujoco | pybullet'
+            ),
+            IncludeLaunchDescription(
+                PythonLaunchDescriptionSource(robot_launch),
+                launch_arguments={
+                    'policy_path': LaunchConfiguration('policy_path'),
+                    'params_file': LaunchConfiguration('params_file'),
+                    'command_interface': LaunchConfiguration('command_interface'),
+                    'control_rate': LaunchConfiguration('control_rate'),
+                    'dry_run': LaunchConfiguration('dry_run'),
+                    'sim_backend': LaunchConfiguration('backend'),
+                    'use_sim': 'true',
+                }.items(),
+            ),
+        ]
+    )

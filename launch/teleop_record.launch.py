@@ -27,6 +27,7 @@ def config_path(name):
 
 def launch_setup(context):
     """Build the nodes once the arguments are known."""
+
     def arg(name):
         return LaunchConfiguration(name).perform(context).strip()
 
@@ -39,37 +40,77 @@ def launch_setup(context):
     if arg('fps'):
         overrides['fps'] = float(arg('fps'))
     params_file = arg('params_file') or config_path('recorder.yaml')
-    actions = [Node(package='vla_ros', executable='recorder_node', name='vla_recorder',
-                    output='screen', parameters=[params_file, overrides])]
+    actions = [
+        Node(
+            package='vla_ros',
+            executable='recorder_node',
+            name='vla_recorder',
+            output='screen',
+            parameters=[params_file, overrides],
+        )
+    ]
     if arg('use_sim').lower() == 'true':
-        actions.append(Node(package='vla_ros', executable='sim_robot_node', name='vla_sim_robot',
-                            output='screen', parameters=[config_path('sim_robot.yaml')]))
+        actions.append(
+            Node(
+                package='vla_ros',
+                executable='sim_robot_node',
+                name='vla_sim_robot',
+                output='screen',
+                parameters=[config_path('sim_robot.yaml')],
+            )
+        )
     if arg('use_joy').lower() == 'true':
         actions += [
             Node(package='joy', executable='joy_node', name='joy_node'),
-            Node(package='vla_ros', executable='teleop_node', name='vla_teleop',
-                 output='screen', parameters=[config_path('teleop.yaml')]),
+            Node(
+                package='vla_ros',
+                executable='teleop_node',
+                name='vla_teleop',
+                output='screen',
+                parameters=[config_path('teleop.yaml')],
+            ),
         ]
     return actions
 
 
 def generate_launch_description():
-    return LaunchDescription([
-        DeclareLaunchArgument('dataset_root', default_value='',
-                              description='dataset folder (empty: recorder.yaml value)'),
-        DeclareLaunchArgument('params_file', default_value='',
-                              description='recorder params YAML (empty: recorder.yaml)'),
-        DeclareLaunchArgument('camera_topics', default_value='',
-                              description='comma-separated image topics, in camera_names order'),
-        DeclareLaunchArgument('command_interface', default_value='',
-                              description='what the teleop publishes: joint_trajectory | '
-                                          'forward_position | twist'),
-        DeclareLaunchArgument('fps', default_value='', description='recording rate in Hz'),
-        DeclareLaunchArgument('mcap_path', default_value='',
-                              description='also log the topics to this new rosbag2 MCAP folder'),
-        DeclareLaunchArgument('use_sim', default_value='true',
-                              description='start the simulated Panda'),
-        DeclareLaunchArgument('use_joy', default_value='true',
-                              description='gamepad teleop: joy_node + teleop_node'),
-        OpaqueFunction(function=launch_setup),
-    ])
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                'dataset_root',
+                default_value='',
+                description='dataset folder (empty: recorder.yaml value)',
+            ),
+            DeclareLaunchArgument(
+                'params_file',
+                default_value='',
+                description='recorder params YAML (empty: recorder.yaml)',
+            ),
+            DeclareLaunchArgument(
+                'camera_topics',
+                default_value='',
+                description='comma-separated image topics, in camera_names order',
+            ),
+            DeclareLaunchArgument(
+                'command_interface',
+                default_value='',
+                description='what the teleop publishes: joint_trajectory | '
+                'forward_position | twist',
+            ),
+            DeclareLaunchArgument('fps', default_value='', description='recording rate in Hz'),
+            DeclareLaunchArgument(
+                'mcap_path',
+                default_value='',
+                description='also log the topics to this new rosbag2 MCAP folder',
+            ),
+            DeclareLaunchArgument(
+                'use_sim', default_value='true', description='start the simulated Panda'
+            ),
+            DeclareLaunchArgument(
+                'use_joy',
+                default_value='true',
+                description='gamepad teleop: joy_node + teleop_node',
+            ),
+            OpaqueFunction(function=launch_setup),
+        ]
+    )

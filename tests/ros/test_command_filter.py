@@ -43,8 +43,9 @@ def test_limit_with_margin():
 
 
 def test_workspace_box_stops_at_the_boundary():
-    cfg = SafetyConfig(workspace_min=[0.15, -0.5, 0.45], workspace_max=[0.85, 0.5, 0.7],
-                       max_joint_step=0.5)
+    cfg = SafetyConfig(
+        workspace_min=[0.15, -0.5, 0.45], workspace_max=[0.85, 0.5, 0.7], max_joint_step=0.5
+    )
     filt = CommandFilter(cfg)
     q0 = PANDA_HOME_Q  # TCP at z ~ 0.487
     down = q0.copy()

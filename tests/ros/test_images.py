@@ -37,16 +37,30 @@ def test_mono8_is_grey_in_three_channels(types, roundtrip, rgb):
 @pytest.mark.parametrize("encoding,order", [("rgba8", [0, 1, 2]), ("bgra8", [2, 1, 0])])
 def test_four_channel_encodings(types, rgb, encoding, order):
     rgba = np.concatenate([rgb[..., order], np.full((6, 10, 1), 255, np.uint8)], axis=-1)
-    msg = types.Image(header=im.make_header(types, 0), height=6, width=10, encoding=encoding,
-                      is_bigendian=0, step=40, data=rgba.ravel())
+    msg = types.Image(
+        header=im.make_header(types, 0),
+        height=6,
+        width=10,
+        encoding=encoding,
+        is_bigendian=0,
+        step=40,
+        data=rgba.ravel(),
+    )
     np.testing.assert_array_equal(im.image_to_rgb(msg), rgb)
 
 
 def test_row_padding_is_skipped(types, rgb):
     padded = np.zeros((6, 32), np.uint8)  # step 32 > 10 * 3
     padded[:, :30] = rgb.reshape(6, 30)
-    msg = types.Image(header=im.make_header(types, 0), height=6, width=10, encoding="rgb8",
-                      is_bigendian=0, step=32, data=padded.ravel())
+    msg = types.Image(
+        header=im.make_header(types, 0),
+        height=6,
+        width=10,
+        encoding="rgb8",
+        is_bigendian=0,
+        step=32,
+        data=padded.ravel(),
+    )
     np.testing.assert_array_equal(im.image_to_rgb(msg), rgb)
 
 
@@ -84,14 +98,16 @@ def test_jpeg_compressed_keeps_colour_order(types, roundtrip):
 def test_compressed_from_a_bgr8_camera_format_string(types, rgb):
     # image_transport's compressed plugin writes e.g. "bgr8; jpeg compressed bgr8"
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
-    msg = types.CompressedImage(header=im.make_header(types, 0),
-                                format="bgr8; png compressed bgr8", data=buf.ravel())
+    msg = types.CompressedImage(
+        header=im.make_header(types, 0), format="bgr8; png compressed bgr8", data=buf.ravel()
+    )
     np.testing.assert_array_equal(im.compressed_to_rgb(msg), rgb)
 
 
 def test_undecodable_compressed_raises(types):
-    msg = types.CompressedImage(header=im.make_header(types, 0), format="jpeg",
-                                data=np.zeros(20, np.uint8))
+    msg = types.CompressedImage(
+        header=im.make_header(types, 0), format="jpeg", data=np.zeros(20, np.uint8)
+    )
     with pytest.raises(ValueError, match="could not decode"):
         im.compressed_to_rgb(msg)
     msg.format = "theora"

@@ -56,8 +56,9 @@ def test_home_pose_points_down_above_the_table():
 def test_zero_pose_is_straight_up():
     pos, _ = k.forward_kinematics(np.zeros(7))
     # link offsets 0.333 + 0.316 + 0.384 up, 0.088 forward, flange 0.107 + TCP down from link7
-    np.testing.assert_allclose(pos, [0.088, 0.0, 0.333 + 0.316 + 0.384 - 0.107 - k.TCP_OFFSET],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        pos, [0.088, 0.0, 0.333 + 0.316 + 0.384 - 0.107 - k.TCP_OFFSET], atol=1e-6
+    )
 
 
 def test_jacobian_matches_finite_differences():

@@ -34,8 +34,17 @@ def test_negative_stamp_and_duration_raise(types):
 
 def test_joint_state_reindexed_by_name(types, roundtrip):
     # a driver publishing fingers first and the arm joints shuffled
-    names = ["panda_finger_joint1", "panda_joint3", "panda_joint1", "panda_joint2",
-             "panda_finger_joint2", "panda_joint7", "panda_joint5", "panda_joint4", "panda_joint6"]
+    names = [
+        "panda_finger_joint1",
+        "panda_joint3",
+        "panda_joint1",
+        "panda_joint2",
+        "panda_finger_joint2",
+        "panda_joint7",
+        "panda_joint5",
+        "panda_joint4",
+        "panda_joint6",
+    ]
     value = {n: float(i) / 10 for i, n in enumerate(names)}
     msg = roundtrip(m.joint_state_msg(types, 5, names, [value[n] for n in names]))
     arm = [f"panda_joint{i}" for i in range(1, 8)]

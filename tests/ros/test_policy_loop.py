@@ -153,8 +153,9 @@ def test_metadata_mismatches_name_the_fix():
     with pytest.raises(ValueError, match="control_rate: 15.0"):
         PolicyLoop(PolicyNodeConfig(), FakePolicy().act, {**META, "control_hz": 15.0})
     with pytest.raises(ValueError, match="camera_names"):
-        PolicyLoop(PolicyNodeConfig(camera_names=["scene"], camera_topics=["/a"]),
-                   FakePolicy().act, META)
+        PolicyLoop(
+            PolicyNodeConfig(camera_names=["scene"], camera_topics=["/a"]), FakePolicy().act, META
+        )
 
 
 def test_nan_from_the_policy_raises():
@@ -175,11 +176,16 @@ def test_warmup_observation_and_status():
 # ---- safety properties under random policies and random event orders -----------------------
 LO = PANDA_JOINT_LIMITS[:, 0] + SafetyConfig().joint_limit_margin
 HI = PANDA_JOINT_LIMITS[:, 1] - SafetyConfig().joint_limit_margin
-EVENTS = st.lists(st.sampled_from(["tick", "tick", "tick", "beat", "estop", "reset", "wait"]),
-                  min_size=5, max_size=40)
+EVENTS = st.lists(
+    st.sampled_from(["tick", "tick", "tick", "beat", "estop", "reset", "wait"]),
+    min_size=5,
+    max_size=40,
+)
 CHUNKS = st.lists(
     st.lists(st.lists(st.floats(-10, 10), min_size=7, max_size=7), min_size=1, max_size=8),
-    min_size=12, max_size=12)
+    min_size=12,
+    max_size=12,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -98,13 +98,16 @@ def test_only_yaml_turns_checks_off():
     assert s.check(10_000 * MS, {"cam": 0}, 0).ok
 
 
-@pytest.mark.parametrize("bad", [
-    {"heartbeat_timeout_s": 0.0},
-    {"max_joint_step": -1.0},
-    {"joint_limit_margin": -0.1},
-    {"workspace_min": [0.0, 0.0]},
-    {"workspace_min": [1.0, 0.0, 0.0], "workspace_max": [0.5, 1.0, 1.0]},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"heartbeat_timeout_s": 0.0},
+        {"max_joint_step": -1.0},
+        {"joint_limit_margin": -0.1},
+        {"workspace_min": [0.0, 0.0]},
+        {"workspace_min": [1.0, 0.0, 0.0], "workspace_max": [0.5, 1.0, 1.0]},
+    ],
+)
 def test_config_validation_names_the_field(bad):
     with pytest.raises(ValueError, match="safety"):
         SafetyConfig(**bad)

@@ -23,8 +23,9 @@ from vla.constants import (
 from vla.ros_core.kinematics import dls_step, jacobian
 
 
-def action_to_joint_target(action, q, action_space: str = ACTION_SPACE_EEF_DELTA,
-                           damping: float = 0.05) -> tuple[np.ndarray, bool]:
+def action_to_joint_target(
+    action, q, action_space: str = ACTION_SPACE_EEF_DELTA, damping: float = 0.05
+) -> tuple[np.ndarray, bool]:
     """One policy action at joint position ``q`` (7,) -> (joint target (7,), gripper_closed)."""
     action = np.asarray(action, dtype=np.float64)
     if not np.all(np.isfinite(action)):
@@ -38,7 +39,8 @@ def action_to_joint_target(action, q, action_space: str = ACTION_SPACE_EEF_DELTA
         return target, bool(delta[6] > 0)
     if action_space == ACTION_SPACE_JOINT_POS:
         if action.shape != (8,):
-            raise ValueError(f"a joint_pos action has 8 values (q1..q7, gripper), got "
-                             f"{action.shape}")
+            raise ValueError(
+                f"a joint_pos action has 8 values (q1..q7, gripper), got {action.shape}"
+            )
         return action[:7].copy(), bool(action[7] > 0)
     raise ValueError(f"unknown action space {action_space!r}; choose one of {ACTION_SPACES}")

@@ -49,8 +49,9 @@ class CommandFilter:
 
     def _box_distance(self, q: np.ndarray) -> float:
         pos, _ = forward_kinematics(q)
-        return float(np.linalg.norm(np.maximum(0, self.ws_min - pos) + np.maximum(0, pos -
-                                                                                   self.ws_max)))
+        return float(
+            np.linalg.norm(np.maximum(0, self.ws_min - pos) + np.maximum(0, pos - self.ws_max))
+        )
 
     def apply(self, q_ref, q_target) -> FilterResult:
         """Filter ``q_target`` given ``q_ref`` (the last command sent, or the measured position
@@ -58,8 +59,9 @@ class CommandFilter:
         q_ref = np.asarray(q_ref, dtype=float)
         q_target = np.asarray(q_target, dtype=float)
         if q_ref.shape != self.lower.shape or q_target.shape != self.lower.shape:
-            raise ValueError(f"need ({len(self.lower)},) joint vectors, got {q_ref.shape} and "
-                             f"{q_target.shape}")
+            raise ValueError(
+                f"need ({len(self.lower)},) joint vectors, got {q_ref.shape} and {q_target.shape}"
+            )
         if not (np.all(np.isfinite(q_ref)) and np.all(np.isfinite(q_target))):
             raise ValueError(f"non-finite joint target {q_target} (reference {q_ref})")
         cfg = self.config
@@ -84,7 +86,7 @@ class CommandFilter:
             for _ in range(12):
                 mid = (good + bad) / 2
                 cand = q_ref + mid * (q - q_ref)
-                if (self.in_workspace(cand) if ref_d == 0 else self._box_distance(cand) <= ref_d):
+                if self.in_workspace(cand) if ref_d == 0 else self._box_distance(cand) <= ref_d:
                     good = mid
                 else:
                     bad = mid

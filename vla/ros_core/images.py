@@ -48,8 +48,9 @@ def image_to_rgb(msg) -> np.ndarray:
     return np.ascontiguousarray(_to_rgb(arr, enc))
 
 
-def rgb_to_image(types: MessageTypes, rgb: np.ndarray, stamp_ns: int, frame_id: str = "",
-                 encoding: str = "rgb8"):
+def rgb_to_image(
+    types: MessageTypes, rgb: np.ndarray, stamp_ns: int, frame_id: str = "", encoding: str = "rgb8"
+):
     """uint8 (H, W, 3) RGB -> sensor_msgs/Image in ``rgb8``, ``bgr8`` or ``mono8``."""
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -91,8 +92,14 @@ def compressed_to_rgb(msg) -> np.ndarray:
     return np.ascontiguousarray(bgr[..., ::-1])
 
 
-def rgb_to_compressed(types: MessageTypes, rgb: np.ndarray, stamp_ns: int, fmt: str = "jpeg",
-                      frame_id: str = "", jpeg_quality: int = 90):
+def rgb_to_compressed(
+    types: MessageTypes,
+    rgb: np.ndarray,
+    stamp_ns: int,
+    fmt: str = "jpeg",
+    frame_id: str = "",
+    jpeg_quality: int = 90,
+):
     """uint8 (H, W, 3) RGB -> sensor_msgs/CompressedImage (``jpeg`` or ``png``)."""
     import cv2
 

@@ -128,13 +128,16 @@ def joint_positions_by_name(msg, joint_names: Sequence[str]) -> np.ndarray:
     index = {n: i for i, n in enumerate(names)}
     missing = [n for n in joint_names if n not in index]
     if missing:
-        raise KeyError(f"JointState lacks joints {missing}; it has {names}. Fix joint_names "
-                       "in the ROS params file to match the driver's joint names")
+        raise KeyError(
+            f"JointState lacks joints {missing}; it has {names}. Fix joint_names "
+            "in the ROS params file to match the driver's joint names"
+        )
     return position[[index[n] for n in joint_names]]
 
 
-def joint_state_msg(types: MessageTypes, stamp_ns: int, names: Sequence[str], positions,
-                    velocities=None):
+def joint_state_msg(
+    types: MessageTypes, stamp_ns: int, names: Sequence[str], positions, velocities=None
+):
     """Build a sensor_msgs/JointState (as a ros2_control joint_state_broadcaster would)."""
     positions = np.asarray(positions, dtype=np.float64)
     if len(positions) != len(names):
@@ -150,8 +153,13 @@ def joint_state_msg(types: MessageTypes, stamp_ns: int, names: Sequence[str], po
 
 
 # ---- command interfaces -------------------------------------------------------------------------
-def joint_trajectory_msg(types: MessageTypes, stamp_ns: int, joint_names: Sequence[str],
-                         targets: np.ndarray, period_s: float):
+def joint_trajectory_msg(
+    types: MessageTypes,
+    stamp_ns: int,
+    joint_names: Sequence[str],
+    targets: np.ndarray,
+    period_s: float,
+):
     """A whole chunk of joint targets (N, J) as trajectory_msgs/JointTrajectory; point k is
     reached at time_from_start = (k + 1) * period_s (for a joint_trajectory_controller)."""
     targets = np.atleast_2d(np.asarray(targets, dtype=np.float64))
@@ -177,8 +185,9 @@ def joint_trajectory_msg(types: MessageTypes, stamp_ns: int, joint_names: Sequen
 def trajectory_targets(msg) -> tuple[list[str], np.ndarray, np.ndarray]:
     """trajectory_msgs/JointTrajectory -> (joint names, positions (N, J), times (N,) seconds)."""
     pos = np.array([np.asarray(p.positions, dtype=np.float64) for p in msg.points])
-    times = np.array([p.time_from_start.sec + p.time_from_start.nanosec / NS_PER_S
-                      for p in msg.points])
+    times = np.array(
+        [p.time_from_start.sec + p.time_from_start.nanosec / NS_PER_S for p in msg.points]
+    )
     return list(msg.joint_names), pos.reshape(len(msg.points), -1), times
 
 

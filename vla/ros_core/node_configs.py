@@ -59,14 +59,18 @@ class PolicyNodeConfig:
 
     def __post_init__(self):
         if self.command_interface not in COMMAND_INTERFACES:
-            raise ValueError(f"command_interface {self.command_interface!r}: choose one of "
-                             f"{COMMAND_INTERFACES}")
+            raise ValueError(
+                f"command_interface {self.command_interface!r}: choose one of {COMMAND_INTERFACES}"
+            )
         if self.gripper_interface not in GRIPPER_INTERFACES:
-            raise ValueError(f"gripper_interface {self.gripper_interface!r}: choose one of "
-                             f"{GRIPPER_INTERFACES}")
+            raise ValueError(
+                f"gripper_interface {self.gripper_interface!r}: choose one of {GRIPPER_INTERFACES}"
+            )
         if len(self.camera_names) != len(self.camera_topics):
-            raise ValueError(f"camera_names {self.camera_names} and camera_topics "
-                             f"{self.camera_topics} must have the same length")
+            raise ValueError(
+                f"camera_names {self.camera_names} and camera_topics "
+                f"{self.camera_topics} must have the same length"
+            )
         if len(self.joint_names) != 7:
             raise ValueError(f"joint_names must name the 7 arm joints, got {self.joint_names}")
         if not self.control_rate > 0:
@@ -137,8 +141,9 @@ class RecorderConfig:
 
     def __post_init__(self):
         if self.command_interface not in COMMAND_INTERFACES:
-            raise ValueError(f"command_interface {self.command_interface!r}: choose one of "
-                             f"{COMMAND_INTERFACES}")
+            raise ValueError(
+                f"command_interface {self.command_interface!r}: choose one of {COMMAND_INTERFACES}"
+            )
         if len(self.camera_names) != len(self.camera_topics):
             raise ValueError("camera_names and camera_topics must have the same length")
         if not self.fps > 0:

@@ -53,9 +53,13 @@ def _check_type(name: str, value: Any, default: Any) -> Any:
     elif isinstance(default, str):
         ok = isinstance(value, str)
     elif isinstance(default, (list, tuple)):
-        ok = isinstance(value, (list, tuple)) and bool(value) and all(
-            type(v) is type(default[0]) for v in value
-        ) if default else isinstance(value, (list, tuple))
+        ok = (
+            isinstance(value, (list, tuple))
+            and bool(value)
+            and all(type(v) is type(default[0]) for v in value)
+            if default
+            else isinstance(value, (list, tuple))
+        )
     else:
         ok = True
     if not ok:
@@ -72,15 +76,16 @@ def config_from_params(cls: type[T], params: dict[str, Any], *, strict: bool = T
     if strict:
         unknown = sorted(set(params) - set(defaults))
         if unknown:
-            raise KeyError(f"unknown parameters {unknown} for {cls.__name__}; known: "
-                           f"{sorted(defaults)}")
+            raise KeyError(
+                f"unknown parameters {unknown} for {cls.__name__}; known: {sorted(defaults)}"
+            )
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         sub = hints[f.name]
         if dataclasses.is_dataclass(sub):
             prefix = f.name + "."
-            nested = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+            nested = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
             kwargs[f.name] = config_from_params(sub, nested, strict=strict)
         elif f.name in params:
             kwargs[f.name] = _check_type(f.name, params[f.name], defaults[f.name])

@@ -67,22 +67,29 @@ def warmup_observation(metadata: dict, task: str = "warm up") -> dict:
 class PolicyLoop:
     """Observation bookkeeping + chunk scheduling + IK + safety for one policy."""
 
-    def __init__(self, config: PolicyNodeConfig, act: Callable[[dict], np.ndarray],
-                 metadata: dict):
+    def __init__(self, config: PolicyNodeConfig, act: Callable[[dict], np.ndarray], metadata: dict):
         self.config = config
         self.act = act
         self.action_space = metadata.get("action_space", ACTION_SPACE_EEF_DELTA)
         hz = metadata.get("control_hz")
         if hz is not None and abs(float(hz) - config.control_rate) > 1e-6:
-            raise ValueError(f"the policy was trained at {hz} Hz but control_rate is "
-                             f"{config.control_rate}: set control_rate: {float(hz)} in the params")
-        self.camera_keys = list(metadata.get(
-            "camera_keys", [OBS_IMAGES_PREFIX + c for c in config.camera_names]))
-        missing = [k for k in self.camera_keys
-                   if k.removeprefix(OBS_IMAGES_PREFIX) not in config.camera_names]
+            raise ValueError(
+                f"the policy was trained at {hz} Hz but control_rate is "
+                f"{config.control_rate}: set control_rate: {float(hz)} in the params"
+            )
+        self.camera_keys = list(
+            metadata.get("camera_keys", [OBS_IMAGES_PREFIX + c for c in config.camera_names])
+        )
+        missing = [
+            k
+            for k in self.camera_keys
+            if k.removeprefix(OBS_IMAGES_PREFIX) not in config.camera_names
+        ]
         if missing:
-            raise ValueError(f"the policy needs cameras {missing}; add them to camera_names / "
-                             "camera_topics in the params file")
+            raise ValueError(
+                f"the policy needs cameras {missing}; add them to camera_names / "
+                "camera_topics in the params file"
+            )
         self.image_size = tuple(metadata.get("image_size", (128, 128)))
         steps = config.execute_steps or int(metadata.get("execution_horizon", 1))
         action_dim = 8 if self.action_space != ACTION_SPACE_EEF_DELTA else 7
@@ -142,11 +149,14 @@ class PolicyLoop:
     # ---- the control tick ------------------------------------------------------------------------
     def tick(self, now_ns: int) -> TickOutput:
         with self._lock:
-            stamps = {k: (self._images[k][1] if k in self._images else None)
-                      for k in self.camera_keys}
+            stamps = {
+                k: (self._images[k][1] if k in self._images else None) for k in self.camera_keys
+            }
             joints = self._joints
             verdict = self.safety.check(
-                now_ns, stamps, None if joints is None else joints[2],
+                now_ns,
+                stamps,
+                None if joints is None else joints[2],
                 active=self.enabled and self._task is not None,
             )
             if not verdict.ok:
@@ -154,8 +164,9 @@ class PolicyLoop:
                 if verdict.just_stopped and joints is not None:
                     # hold where the arm *is*: pre-empts a trajectory still being executed
                     q = joints[0].copy()
-                    return TickOutput("hold", verdict, q=q, trajectory=q[None],
-                                      twist=np.zeros(6), flushed=flushed)
+                    return TickOutput(
+                        "hold", verdict, q=q, trajectory=q[None], twist=np.zeros(6), flushed=flushed
+                    )
                 return TickOutput("none", verdict, flushed=flushed)
             q_meas, opening, _ = joints
             obs = None
@@ -172,15 +183,21 @@ class PolicyLoop:
                 # e-stopped while the policy was thinking: drop its chunk, hold
                 self.safety.check(now_ns, stamps, joints[2])
                 flushed = self.scheduler.flush()
-                return TickOutput("hold", self.safety.last, q=q_meas.copy(),
-                                  trajectory=q_meas[None].copy(), twist=np.zeros(6),
-                                  flushed=flushed)
+                return TickOutput(
+                    "hold",
+                    self.safety.last,
+                    q=q_meas.copy(),
+                    trajectory=q_meas[None].copy(),
+                    twist=np.zeros(6),
+                    flushed=flushed,
+                )
             action = self.scheduler.pop()
             rest = self.scheduler.peek_all()
         return self._command(verdict, q_meas, action, rest)
 
-    def _command(self, verdict: Verdict, q_meas: np.ndarray, action: np.ndarray,
-                 rest: np.ndarray) -> TickOutput:
+    def _command(
+        self, verdict: Verdict, q_meas: np.ndarray, action: np.ndarray, rest: np.ndarray
+    ) -> TickOutput:
         damping = self.config.ik_damping
         target, closed = action_to_joint_target(action, q_meas, self.action_space, damping)
         res = self.filter.apply(q_meas, target)
@@ -190,10 +207,18 @@ class PolicyLoop:
             traj.append(self.filter.apply(traj[-1], nxt).q)
         twist = jacobian(q_meas) @ (res.q - q_meas) / self.config.period_s
         return TickOutput(
-            "command", verdict, q=res.q, trajectory=np.stack(traj), twist=twist,
-            gripper_closed=closed, action=np.asarray(action),
-            clamped={"step": res.step_clamped, "limits": res.limit_clamped,
-                     "workspace": res.workspace_clamped},
+            "command",
+            verdict,
+            q=res.q,
+            trajectory=np.stack(traj),
+            twist=twist,
+            gripper_closed=closed,
+            action=np.asarray(action),
+            clamped={
+                "step": res.step_clamped,
+                "limits": res.limit_clamped,
+                "workspace": res.workspace_clamped,
+            },
         )
 
     def status(self) -> dict:

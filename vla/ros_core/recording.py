@@ -170,5 +170,9 @@ class EpisodeRecorder:
         return True
 
     def status(self) -> dict:
-        return {"recording": self.recording, "task": self._task, **vars(self.stats),
-                "buffered": 0 if self._writer is None else self._writer.episode_buffer_length}
+        return {
+            "recording": self.recording,
+            "task": self._task,
+            **vars(self.stats),
+            "buffered": 0 if self._writer is None else self._writer.episode_buffer_length,
+        }

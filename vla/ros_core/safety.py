@@ -51,13 +51,18 @@ class SafetyConfig:
     dry_run: bool = False
 
     def __post_init__(self):
-        for name in ("heartbeat_timeout_s", "max_image_age_periods", "max_joint_state_age_s",
-                     "max_joint_step"):
+        for name in (
+            "heartbeat_timeout_s",
+            "max_image_age_periods",
+            "max_joint_state_age_s",
+            "max_joint_step",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"safety.{name} must be positive, got {getattr(self, name)}")
         if self.joint_limit_margin < 0:
-            raise ValueError(f"safety.joint_limit_margin must be >= 0, got "
-                             f"{self.joint_limit_margin}")
+            raise ValueError(
+                f"safety.joint_limit_margin must be >= 0, got {self.joint_limit_margin}"
+            )
         lo, hi = np.asarray(self.workspace_min, float), np.asarray(self.workspace_max, float)
         if lo.shape != (3,) or hi.shape != (3,) or not np.all(lo < hi):
             raise ValueError(
@@ -128,8 +133,13 @@ class SafetyMonitor:
     def max_image_age_ns(self) -> int:
         return int(self.config.max_image_age_periods * self.period_ns)
 
-    def check(self, now_ns: int, image_stamps_ns: Mapping[str, int | None],
-              joint_stamp_ns: int | None, active: bool = True) -> Verdict:
+    def check(
+        self,
+        now_ns: int,
+        image_stamps_ns: Mapping[str, int | None],
+        joint_stamp_ns: int | None,
+        active: bool = True,
+    ) -> Verdict:
         """Decide this tick. ``image_stamps_ns`` maps each camera the policy needs to the stamp of
         its latest image (None: none yet); ``joint_stamp_ns`` likewise for /joint_states."""
         state, reason = SafetyState.OK, "ok"
@@ -139,9 +149,13 @@ class SafetyMonitor:
         elif not active:
             state, reason = SafetyState.HOLD, "not active (no instruction or node inactive)"
         elif cfg.heartbeat_enabled and not self._heartbeat_fresh(now_ns):
-            state, reason = SafetyState.HOLD, (
-                "no heartbeat yet" if self._last_heartbeat_ns is None
-                else f"heartbeat lost (> {cfg.heartbeat_timeout_s} s)"
+            state, reason = (
+                SafetyState.HOLD,
+                (
+                    "no heartbeat yet"
+                    if self._last_heartbeat_ns is None
+                    else f"heartbeat lost (> {cfg.heartbeat_timeout_s} s)"
+                ),
             )
         elif joint_stamp_ns is None:
             state, reason = SafetyState.HOLD, "no joint state yet"

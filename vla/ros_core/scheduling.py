@@ -40,8 +40,10 @@ class ChunkScheduler:
         if chunk.ndim == 1:
             chunk = chunk[None]
         if chunk.ndim != 2 or chunk.shape[1] != self.action_dim or len(chunk) == 0:
-            raise ValueError(f"policy returned a chunk of shape {chunk.shape}; expected "
-                             f"(H, {self.action_dim}) with H >= 1")
+            raise ValueError(
+                f"policy returned a chunk of shape {chunk.shape}; expected "
+                f"(H, {self.action_dim}) with H >= 1"
+            )
         if not np.all(np.isfinite(chunk)):
             raise ValueError("policy returned non-finite actions; refusing to queue them")
         self._queue = deque(chunk[: self.execute_steps])

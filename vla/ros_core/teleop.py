@@ -43,8 +43,11 @@ class TeleopMapper:
             if 0 <= axis < len(axes):
                 v = axes[axis]
                 # rescale outside the deadband so the stick's full travel is still usable
-                v = 0.0 if abs(v) < cfg.deadband else np.sign(v) * (abs(v) - cfg.deadband) / (
-                    1 - cfg.deadband)
+                v = (
+                    0.0
+                    if abs(v) < cfg.deadband
+                    else np.sign(v) * (abs(v) - cfg.deadband) / (1 - cfg.deadband)
+                )
                 delta[i] = v * scale
         delta[6] = 1.0 if self.gripper_closed else -1.0
         return np.clip(delta, EEF_ACTION_LOW, EEF_ACTION_HIGH)

@@ -43,7 +43,8 @@ class HeartbeatNode(Node):
         # joy mode: a joystick that stops publishing (unplugged, driver crash) stops the beat
         now = self.get_clock().now().nanoseconds
         if self.mode == 'timer' or (
-                self.pressed_at is not None and now - self.pressed_at <= self.joy_timeout_ns):
+            self.pressed_at is not None and now - self.pressed_at <= self.joy_timeout_ns
+        ):
             self.pub.publish(Empty())
 
 

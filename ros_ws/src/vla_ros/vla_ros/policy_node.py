@@ -34,8 +34,10 @@ def load_policy(cfg):
     """Load the in-process Policy, or connect to the policy server when policy_host is set."""
     if cfg.policy_host:
         from vla.serving.client import PolicyClient
+
         return PolicyClient(cfg.policy_host, cfg.policy_port, token=cfg.policy_token or None)
     from vla.policy import Policy
+
     return Policy.from_pretrained(cfg.policy_path, device=cfg.device)
 
 
@@ -75,7 +77,8 @@ class PolicyNode(Node):
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         self.loop.enabled = True
         self.timer = self.create_timer(
-            self.cfg.period_s, self._on_tick, callback_group=MutuallyExclusiveCallbackGroup())
+            self.cfg.period_s, self._on_tick, callback_group=MutuallyExclusiveCallbackGroup()
+        )
         return super().on_activate(state)  # activates the lifecycle publishers
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
@@ -131,7 +134,8 @@ class PolicyNode(Node):
         self.gripper_pub = None
         if cfg.gripper_interface == 'topic' or cfg.safety.dry_run:
             self.gripper_pub = self.create_lifecycle_publisher(
-                Float64, prefix + cfg.gripper_topic, COMMAND_QOS)
+                Float64, prefix + cfg.gripper_topic, COMMAND_QOS
+            )
         else:
             self.gripper_action = ActionClient(self, GripperCommand, cfg.gripper_action)
         self.status_pub = self.create_lifecycle_publisher(String, cfg.status_topic, LATCHED_QOS)
@@ -139,20 +143,44 @@ class PolicyNode(Node):
         subs = self._subs
         for name, topic in zip(cfg.camera_names, cfg.camera_topics, strict=True):
             if cfg.compressed_images:
-                subs.append(self.create_subscription(
-                    self.types.CompressedImage, topic + '/compressed',
-                    lambda m, n=name: self._on_image(n, m, True), qos_profile_sensor_data))
+                subs.append(
+                    self.create_subscription(
+                        self.types.CompressedImage,
+                        topic + '/compressed',
+                        lambda m, n=name: self._on_image(n, m, True),
+                        qos_profile_sensor_data,
+                    )
+                )
             else:
-                subs.append(self.create_subscription(
-                    self.types.Image, topic, lambda m, n=name: self._on_image(n, m, False),
-                    qos_profile_sensor_data))
-        subs.append(self.create_subscription(
-            self.types.JointState, cfg.joint_states_topic, self._on_joints,
-            qos_profile_sensor_data))
-        subs.append(self.create_subscription(
-            String, cfg.instruction_topic, self._on_instruction, COMMAND_QOS))
-        subs.append(self.create_subscription(
-            Empty, cfg.heartbeat_topic, lambda _: self.loop.heartbeat(now_ns(self)), COMMAND_QOS))
+                subs.append(
+                    self.create_subscription(
+                        self.types.Image,
+                        topic,
+                        lambda m, n=name: self._on_image(n, m, False),
+                        qos_profile_sensor_data,
+                    )
+                )
+        subs.append(
+            self.create_subscription(
+                self.types.JointState,
+                cfg.joint_states_topic,
+                self._on_joints,
+                qos_profile_sensor_data,
+            )
+        )
+        subs.append(
+            self.create_subscription(
+                String, cfg.instruction_topic, self._on_instruction, COMMAND_QOS
+            )
+        )
+        subs.append(
+            self.create_subscription(
+                Empty,
+                cfg.heartbeat_topic,
+                lambda _: self.loop.heartbeat(now_ns(self)),
+                COMMAND_QOS,
+            )
+        )
         subs.append(self.create_subscription(Bool, cfg.estop_topic, self._on_estop, COMMAND_QOS))
         self._services = [
             self.create_service(Trigger, '~/estop', self._srv_estop),
@@ -213,7 +241,8 @@ class PolicyNode(Node):
         cfg, types, stamp = self.cfg, self.types, now_ns(self)
         if cfg.command_interface == 'joint_trajectory':
             msg = messages.joint_trajectory_msg(
-                types, stamp, cfg.joint_names, out.trajectory, cfg.period_s)
+                types, stamp, cfg.joint_names, out.trajectory, cfg.period_s
+            )
         elif cfg.command_interface == 'forward_position':
             msg = messages.float64_multiarray_msg(types, out.q)
         else:

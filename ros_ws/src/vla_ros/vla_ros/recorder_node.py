@@ -35,8 +35,10 @@ def open_writer(cfg):
     if root.exists() and any(root.iterdir()):
         return DatasetWriter.resume(root)
     features = default_features(
-        image_size=(cfg.image_height, cfg.image_width), fps=cfg.fps,
-        image_keys=tuple(OBS_IMAGES_PREFIX + c for c in cfg.camera_names))
+        image_size=(cfg.image_height, cfg.image_width),
+        fps=cfg.fps,
+        image_keys=tuple(OBS_IMAGES_PREFIX + c for c in cfg.camera_names),
+    )
     return DatasetWriter(root, fps=cfg.fps, features=features, robot_type=cfg.robot_type)
 
 
@@ -51,31 +53,51 @@ class RecorderNode(Node):
         self.mcap = None
         if cfg.mcap_path:
             from vla.ros_core.mcap_log import McapLog
+
             self.mcap = McapLog(cfg.mcap_path)
         for name, topic in zip(cfg.camera_names, cfg.camera_topics, strict=True):
             if cfg.compressed_images:
-                self._sub(types.CompressedImage, topic + '/compressed',
-                          lambda m, n=name: self._on_image(n, m, True), qos_profile_sensor_data)
+                self._sub(
+                    types.CompressedImage,
+                    topic + '/compressed',
+                    lambda m, n=name: self._on_image(n, m, True),
+                    qos_profile_sensor_data,
+                )
             else:
-                self._sub(types.Image, topic, lambda m, n=name: self._on_image(n, m, False),
-                          qos_profile_sensor_data)
-        self._sub(types.JointState, cfg.joint_states_topic, self._on_joints,
-                  qos_profile_sensor_data)
+                self._sub(
+                    types.Image,
+                    topic,
+                    lambda m, n=name: self._on_image(n, m, False),
+                    qos_profile_sensor_data,
+                )
+        self._sub(
+            types.JointState, cfg.joint_states_topic, self._on_joints, qos_profile_sensor_data
+        )
         command = {
             'joint_trajectory': (types.JointTrajectory, cfg.trajectory_topic, self._on_traj),
-            'forward_position': (types.Float64MultiArray, cfg.forward_command_topic,
-                                 self._on_forward),
+            'forward_position': (
+                types.Float64MultiArray,
+                cfg.forward_command_topic,
+                self._on_forward,
+            ),
             'twist': (types.TwistStamped, cfg.twist_topic, self._on_twist),
         }[cfg.command_interface]
         self._sub(command[0], command[1], command[2], COMMAND_QOS)
-        self._sub(Float64, cfg.gripper_topic,
-                  lambda m: self.recorder.set_gripper_command(m.data), COMMAND_QOS)
-        self._sub(String, cfg.instruction_topic,
-                  lambda m: self.recorder.set_instruction(m.data), COMMAND_QOS)
+        self._sub(
+            Float64,
+            cfg.gripper_topic,
+            lambda m: self.recorder.set_gripper_command(m.data),
+            COMMAND_QOS,
+        )
+        self._sub(
+            String,
+            cfg.instruction_topic,
+            lambda m: self.recorder.set_instruction(m.data),
+            COMMAND_QOS,
+        )
         self.create_subscription(String, cfg.control_topic, self._on_control, COMMAND_QOS)
         for word in ('start', 'stop', 'discard'):
-            self.create_service(Trigger, f'~/{word}',
-                                lambda req, res, w=word: self._srv(w, res))
+            self.create_service(Trigger, f'~/{word}', lambda req, res, w=word: self._srv(w, res))
         self.status_pub = self.create_publisher(String, '~/status', LATCHED_QOS)
         self.create_timer(1.0 / cfg.fps, self._on_sample)
         self.create_timer(1.0, self._publish_status)
@@ -89,6 +111,7 @@ class RecorderNode(Node):
         def logged(msg):
             self.mcap.write(topic, ros_type, now_ns(self), serialize_message(msg))
             callback(msg)
+
         return self.create_subscription(msg_type, topic, logged, qos)
 
     def _on_image(self, camera, msg, compressed):
@@ -103,7 +126,8 @@ class RecorderNode(Node):
             self.get_logger().error(str(exc), throttle_duration_sec=5.0)
             return
         self.recorder.set_joint_state(
-            q, float(fingers.sum()), messages.stamp_to_ns(msg.header.stamp))
+            q, float(fingers.sum()), messages.stamp_to_ns(msg.header.stamp)
+        )
 
     def _on_traj(self, msg):
         names, positions, _ = messages.trajectory_targets(msg)

@@ -34,27 +34,36 @@ class SimRobotNode(Node):
         self.world = make_sim_world(cfg.backend, cfg.task, cfg.seed, cfg.camera_names)
         self.bridge = SimRobotBridge(self.world.physics, start_ns=now_ns(self))
         self.joint_pub = self.create_publisher(
-            self.types.JointState, cfg.joint_states_topic, qos_profile_sensor_data)
+            self.types.JointState, cfg.joint_states_topic, qos_profile_sensor_data
+        )
         self.image_pubs = {
             name: self.create_publisher(self.types.Image, topic, qos_profile_sensor_data)
             for name, topic in zip(cfg.camera_names, cfg.camera_topics, strict=True)
         }
-        self.compressed_pubs = {
-            name: self.create_publisher(
-                self.types.CompressedImage, topic + '/compressed', qos_profile_sensor_data)
-            for name, topic in zip(cfg.camera_names, cfg.camera_topics, strict=True)
-        } if cfg.publish_compressed else {}
+        self.compressed_pubs = (
+            {
+                name: self.create_publisher(
+                    self.types.CompressedImage, topic + '/compressed', qos_profile_sensor_data
+                )
+                for name, topic in zip(cfg.camera_names, cfg.camera_topics, strict=True)
+            }
+            if cfg.publish_compressed
+            else {}
+        )
         self.instruction_pub = self.create_publisher(String, cfg.instruction_topic, COMMAND_QOS)
         self.create_subscription(
-            Float64MultiArray, cfg.forward_command_topic, self._on_forward, COMMAND_QOS)
+            Float64MultiArray, cfg.forward_command_topic, self._on_forward, COMMAND_QOS
+        )
         self.create_subscription(
-            JointTrajectory, cfg.trajectory_topic, self._on_trajectory, COMMAND_QOS)
+            JointTrajectory, cfg.trajectory_topic, self._on_trajectory, COMMAND_QOS
+        )
         self.create_subscription(Float64, cfg.gripper_topic, self._on_gripper, COMMAND_QOS)
         self.create_timer(1.0 / cfg.physics_rate, self._on_physics)
         self.create_timer(1.0 / cfg.camera_rate, self._on_camera)
         self.create_timer(1.0, self._on_instruction)
         self.get_logger().info(
-            f'{cfg.backend} sim running task {cfg.task!r}: "{self.world.instruction}"')
+            f'{cfg.backend} sim running task {cfg.task!r}: "{self.world.instruction}"'
+        )
 
     def _on_forward(self, msg):
         try:
@@ -82,11 +91,17 @@ class SimRobotNode(Node):
         stamp = now_ns(self)
         for name, pub in self.image_pubs.items():
             rgb = self.bridge.render(name)
-            pub.publish(images.rgb_to_image(
-                self.types, rgb, stamp, f'{name}_camera', self.cfg.image_encoding))
+            pub.publish(
+                images.rgb_to_image(
+                    self.types, rgb, stamp, f'{name}_camera', self.cfg.image_encoding
+                )
+            )
             if name in self.compressed_pubs:
-                self.compressed_pubs[name].publish(images.rgb_to_compressed(
-                    self.types, rgb, stamp, 'jpeg', frame_id=f'{name}_camera'))
+                self.compressed_pubs[name].publish(
+                    images.rgb_to_compressed(
+                        self.types, rgb, stamp, 'jpeg', frame_id=f'{name}_camera'
+                    )
+                )
 
     def _on_instruction(self):
         self.instruction_pub.publish(String(data=self.world.instruction))

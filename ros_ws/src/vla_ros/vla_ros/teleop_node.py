@@ -34,9 +34,11 @@ class TeleopNode(Node):
         self.q_stamp = None
         self.create_subscription(Joy, cfg.joy_topic, self._on_joy, qos_profile_sensor_data)
         self.create_subscription(
-            JointState, cfg.joint_states_topic, self._on_joints, qos_profile_sensor_data)
+            JointState, cfg.joint_states_topic, self._on_joints, qos_profile_sensor_data
+        )
         self.cmd_pub = self.create_publisher(
-            self.types.Float64MultiArray, cfg.forward_command_topic, COMMAND_QOS)
+            self.types.Float64MultiArray, cfg.forward_command_topic, COMMAND_QOS
+        )
         self.gripper_pub = self.create_publisher(Float64, cfg.gripper_topic, COMMAND_QOS)
         self.create_timer(1.0 / cfg.control_rate, self._on_tick)
 
