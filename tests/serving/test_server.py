@@ -157,3 +157,43 @@ def test_temporal_ensemble_predicts_every_step() -> None:
         assert sum(policy.batch_sizes) == 2  # a forward on every step
     finally:
         handle.stop()
+
+
+class PickyPolicy(FakePolicy):
+    """Refuses (ValueError) any batch holding an instruction with 'juggle' in it."""
+
+    attempts: list[int]
+
+    def predict_batch(self, observations: list[dict]) -> np.ndarray:
+        self.attempts = [*getattr(self, "attempts", []), len(observations)]
+        if any("juggle" in o[TASK] for o in observations):
+            raise ValueError("instruction has 40 tokens, over the model's max_text_tokens=32")
+        return super().predict_batch(observations)
+
+
+def test_one_bad_request_does_not_sink_its_batch() -> None:
+    policy = PickyPolicy(delay_s=0.05)
+    handle = PolicyServer(policy, ServerConfig(port=0, batch_window_ms=300)).start_in_thread()
+    barrier, out = threading.Barrier(3), {}
+
+    def robot(i: int, task: str) -> None:
+        with PolicyClient(port=handle.port) as client:
+            barrier.wait()
+            try:
+                out[i] = client.act(make_obs(i, task=task))
+            except PolicyServerError as exc:
+                out[i] = exc
+
+    threads = [threading.Thread(target=robot, args=(i, t)) for i, t in
+               enumerate(["pick the cube", "juggle the cube", "stack the cube"])]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    handle.stop()
+    assert isinstance(out[1], PolicyServerError) and out[1].code == "bad_request"
+    assert "max_text_tokens" in str(out[1])
+    np.testing.assert_array_equal(out[0], policy.act(make_obs(0, task="pick the cube")))
+    np.testing.assert_array_equal(out[2], policy.act(make_obs(2, task="stack the cube")))
+    assert max(policy.attempts) >= 2  # they shared a forward, which failed, then ran one by one
+    assert sorted(policy.batch_sizes) == [1, 1]

@@ -107,17 +107,29 @@ class MicroBatcher:
                 actions = await loop.run_in_executor(
                     self._executor, self._forward, [obs for obs, _ in live]
                 )
-            except Exception as exc:  # the policy failed: every waiting request learns why
-                for _, fut in live:
-                    if not fut.done():
-                        fut.set_exception(exc)
+            except Exception as exc:
+                if len(live) == 1:
+                    _settle(live[0][1], exc=exc)
+                    continue
+                # one request may have sunk the batch (e.g. an instruction over the model's
+                # token limit): run them one by one so only the culprit gets the error
+                for obs, fut in live:
+                    try:
+                        one = await loop.run_in_executor(self._executor, self._forward, [obs])
+                    except Exception as single_exc:
+                        _settle(fut, exc=single_exc)
+                    else:
+                        self._count(1)
+                        _settle(fut, result=one[0])
                 continue
-            self.stats.forwards += 1
-            self.stats.requests += len(live)
-            self.stats.batch_sizes.append(len(live))
+            self._count(len(live))
             for i, (_, fut) in enumerate(live):
-                if not fut.done():
-                    fut.set_result(actions[i])
+                _settle(fut, result=actions[i])
+
+    def _count(self, batch: int) -> None:
+        self.stats.forwards += 1
+        self.stats.requests += batch
+        self.stats.batch_sizes.append(batch)
 
     def _forward(self, observations: list[dict]) -> np.ndarray:
         actions = np.asarray(self._predict_batch(observations), dtype=np.float32)
@@ -129,3 +141,12 @@ class MicroBatcher:
         if not np.all(np.isfinite(actions)):
             raise RuntimeError("the policy produced non-finite actions")
         return actions
+
+
+def _settle(fut: asyncio.Future, result: object = None, exc: BaseException | None = None) -> None:
+    if fut.done():  # the connection went away meanwhile
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)

@@ -218,13 +218,19 @@ class PolicyServer:
                 session.broker.reset()
                 return {"ok": True}
             obs = validate_observation(raw_obs, self.spec, session.task)
-            session.task = obs["task"]
             if op == "act":
-                return {"ok": True, "actions": await self._forward(obs)}
-            return {"ok": True, "action": await session.step(obs, self._forward)}
+                reply = {"ok": True, "actions": await self._forward(obs)}
+            else:
+                reply = {"ok": True, "action": await session.step(obs, self._forward)}
+            session.task = obs["task"]  # remembered only once the policy accepted it
+            return reply
         except RequestError as exc:
             session.errors += 1
             return error_reply(str(exc))
+        except (ValueError, KeyError, TypeError) as exc:  # the policy refused this input
+            session.errors += 1
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            return error_reply(f"the policy refused the observation: {message}")
         except Exception as exc:  # the policy failed; keep serving and tell the robot
             session.errors += 1
             log.exception("policy forward failed")
