@@ -88,6 +88,7 @@ class EpisodeJob:
     backend: str
     split: str
     image_size: tuple[int, int]
+    base_seed: int = 0  # builds the env: the same in every worker, whatever job comes first
 
 
 @dataclass
@@ -146,10 +147,10 @@ def sim_rollout(job: EpisodeJob) -> EpisodeResult:
     import sim
 
     t0 = time.perf_counter()
-    key = (job.family, job.backend, job.image_size, job.split)
+    key = (job.family, job.backend, job.image_size, job.split, job.base_seed)
     env = _ENVS.get(key)
-    if env is None:
-        env = sim.make(job.family, backend=job.backend, seed=job.seed,
+    if env is None:  # reset(seed=job.seed) below decides the episode; construction does not
+        env = sim.make(job.family, backend=job.backend, seed=job.base_seed,
                        image_size=job.image_size, split=job.split)  # fmt: skip
         _ENVS[key] = env
     expert = make_expert(env)
