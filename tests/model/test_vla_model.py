@@ -62,7 +62,7 @@ def test_loss_ignores_masked_targets():
 def test_autoregressive_has_no_lookahead_and_kv_cache_matches_full_recompute():
     torch.manual_seed(0)
     model = VLAModel(tiny_config(decode_mode="autoregressive")).eval()
-    x = inputs()
+    x = inputs()  # sample 1 has text padding: cached positions must skip it too
     t1 = torch.randint(0, VOCAB, (B, 6))
     t2 = t1.clone()
     t2[:, 3:] = (t1[:, 3:] + 5) % VOCAB
@@ -98,6 +98,12 @@ def test_text_padding_is_ignored_and_prefix_is_bidirectional():
         a = model(images, state, text, mask)["logits"]
         b = model(images, state, noisy, mask)["logits"]
     assert torch.allclose(a, b, atol=1e-5)
+    # padding to a longer instruction (as a batch with a longer one does) changes nothing
+    longer = torch.cat([text, torch.randn(B, 4, 384)], dim=1)
+    longer_mask = torch.cat([mask, torch.zeros(B, 4, dtype=torch.bool)], dim=1)
+    with torch.no_grad():
+        c = model(images, state, longer, longer_mask)["logits"]
+    assert torch.allclose(a, c, atol=1e-5)
     # the prefix is bidirectional: vision tokens see the instruction (which comes after them)
     p, valid = model.embed_prefix(images, state, text, mask)
     m = model.prefix_lm_mask(valid, p.shape[1], causal_suffix=False)

@@ -49,3 +49,15 @@ def write_dataset(root: Path, episodes: int = 4, length: int = 16) -> Path:
         w.save_episode()
     w.finalize()
     return root
+
+
+def overrides(dataset: Path, out: Path, *extra: str) -> list[str]:
+    """Fast CPU settings on top of configs/train/tiny_cpu.yaml."""
+    return [
+        f"--dataset={dataset}",
+        f"--output_dir={out}",
+        "--model.text_encoder=trainable",
+        "--progress=false",
+        "--warmup_steps=2",
+        *extra,
+    ]

@@ -153,6 +153,13 @@ class VLAModel(PreTrainedModel):
         allowed = in_prefix | (suffix_q & ((k <= q) if causal_suffix else True))  # (Q, K)
         return (allowed[None] & valid[:, None, :]).unsqueeze(1)  # (B, 1, Q, K)
 
+    @staticmethod
+    def positions(valid: torch.Tensor) -> torch.Tensor:
+        """Position ids (B, N) counting valid tokens only, so text padding never shifts the
+        RoPE positions of later tokens (a batch padded to a longer instruction gives the same
+        result as the instruction alone)."""
+        return (valid.long().cumsum(1) - 1).clamp(min=0)
+
     # ---- training forward -------------------------------------------------------------------
     def forward(
         self,
@@ -186,7 +193,10 @@ class VLAModel(PreTrainedModel):
         x = torch.cat([prefix, suffix], dim=1)  # (B, P+T, d)
         valid = torch.cat([valid, torch.ones(b, t, dtype=torch.bool, device=x.device)], dim=1)
         mask = self.prefix_lm_mask(valid, p, self.config.decode_mode == "autoregressive")
-        h = self.backbone(inputs_embeds=x, attention_mask=mask, use_cache=False).last_hidden_state
+        h = self.backbone(
+            inputs_embeds=x, attention_mask=mask, position_ids=self.positions(valid),
+            use_cache=False,
+        ).last_hidden_state  # fmt: skip
         logits = self.action_head(h[:, p:])  # (B, T, V+2)
         if self.config.decode_mode == "parallel":
             logits = logits[..., : self.config.action_vocab_size]  # bins only
@@ -235,8 +245,10 @@ class VLAModel(PreTrainedModel):
         valid = torch.cat([valid, torch.ones(b, 1, dtype=torch.bool, device=x.device)], dim=1)
         mask = self.prefix_lm_mask(valid, p, causal_suffix=True)
         cache = DynamicCache(config=self.backbone.config)
-        out = self.backbone(inputs_embeds=x, attention_mask=mask, past_key_values=cache,
-                            use_cache=True)  # fmt: skip
+        pos = self.positions(valid)  # (B, P+1)
+        out = self.backbone(inputs_embeds=x, attention_mask=mask, position_ids=pos,
+                            past_key_values=cache, use_cache=True)  # fmt: skip
+        next_pos = pos[:, -1:]  # (B, 1)
         # constrain decoding to the action vocabulary (+ EOS for variable-length tokenizers)
         allowed = torch.zeros(cfg.output_vocab_size, dtype=torch.bool, device=x.device)
         allowed[: cfg.action_vocab_size] = True
@@ -254,7 +266,8 @@ class VLAModel(PreTrainedModel):
             valid = torch.cat([valid, torch.ones(b, 1, dtype=torch.bool, device=x.device)], 1)
             step_mask = valid[:, None, None, :]  # (B, 1, 1, K): the new token sees everything
             emb = self.action_embed(nxt[:, None]).to(prefix.dtype)  # (B, 1, d)
-            out = self.backbone(inputs_embeds=emb, attention_mask=step_mask,
+            next_pos = next_pos + 1
+            out = self.backbone(inputs_embeds=emb, attention_mask=step_mask, position_ids=next_pos,
                                 past_key_values=out.past_key_values, use_cache=True)  # fmt: skip
             h = out.last_hidden_state[:, -1]
         return ids

@@ -1,0 +1,129 @@
+"""Training end to end on a real (small) LeRobot v3 dataset: overfit, resume, budget, modes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from vla_synthetic import TASKS, frame, overrides
+
+from vla.cli.main import main as vla_main
+from vla.data.torch_dataset import LeRobotTorchDataset
+from vla.policy import Policy
+from vla.train import load_config, train
+from vla.train.runtime import STATE_FILENAME
+
+PRESET = "configs/train/tiny_cpu.yaml"
+
+
+def run(dataset, out, *extra):
+    return train(load_config(PRESET, overrides(dataset, out, *extra)))
+
+
+def test_overfits_tiny_dataset_and_policy_reproduces_actions(small_dataset, tmp_path):
+    summary = run(
+        small_dataset, tmp_path, "--steps=300", "--batch_size=16", "--n_bins=32", "--lr=3e-3",
+        "--augment=false", "--log_every=10", "--save_every=1000",
+    )  # fmt: skip
+    losses = [h["loss"] for h in summary["history"]]
+    assert losses[-1] < 0.3 * losses[0], losses
+    policy = Policy.from_pretrained(summary["final_checkpoint"])
+    data = LeRobotTorchDataset(small_dataset, chunk_size=8)  # the decoded training frames
+    errors, widths = [], policy.tokenizer.bin_width
+    for idx in range(0, len(data), 2):
+        sample = data[idx]
+        obs = {k: v.numpy() if torch.is_tensor(v) else v for k, v in sample.items()}
+        chunk, want = policy.act(obs), obs["action"]
+        errors.append(np.abs(chunk - want)[:, :6] / widths[:6])  # in bins
+        assert np.array_equal(chunk[:, 6], want[:, 6])  # gripper open/close exact
+    errors = np.concatenate(errors)
+    assert np.median(errors) <= 1.0 and np.mean(errors <= 1.5) > 0.95, np.mean(errors)
+
+
+def test_resume_is_exact(dataset, tmp_path):
+    common = ("--steps=6", "--save_every=3", "--keep_checkpoints=5", "--batch_size=4")
+    run(dataset, tmp_path / "a", *common)
+    resumed = run(
+        dataset, tmp_path / "b", *common,
+        f"--resume={tmp_path / 'a' / 'checkpoints' / 'step_0000003'}",
+    )  # fmt: skip
+    assert resumed["steps"] == 6 and len(resumed["history"]) == 3 // 10 + 1
+    a = torch.load(tmp_path / "a/checkpoints/step_0000006" / STATE_FILENAME, weights_only=False)
+    b = torch.load(tmp_path / "b/checkpoints/step_0000006" / STATE_FILENAME, weights_only=False)
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"] == 6
+    # --resume=auto picks the latest checkpoint of the output folder: nothing left to do
+    again = run(dataset, tmp_path / "a", *common, "--resume=auto")
+    assert again["steps"] == 6 and again["history"] == []
+
+
+def test_time_budget_stops_cleanly_via_cli(dataset, tmp_path, capsys):
+    argv = ["train", "--config", PRESET, *overrides(dataset, tmp_path, "--steps=10000",
+            "--max_minutes=0.0001", "--log_every=1", "--batch_size=4")]  # fmt: skip
+    assert vla_main(argv) == 0
+    assert "final checkpoint" in capsys.readouterr().out
+    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert 1 <= log[-1]["step"] < 10000 and log[-1]["samples_per_s"] > 0
+    policy = Policy.from_pretrained(tmp_path / "final")
+    assert policy.act(frame(0, 0, 16)).shape == (8, 7)
+
+
+def test_dataloader_path_and_autoregressive_decoding(dataset, tmp_path):
+    summary = run(
+        dataset, tmp_path, "--steps=3", "--data_mode=loader", "--num_workers=0",
+        "--batch_size=4", "--model.decode_mode=autoregressive",
+    )  # fmt: skip
+    policy = Policy.from_pretrained(summary["final_checkpoint"], decode="autoregressive")
+    chunk = policy.act(frame(1, 3, 16))
+    assert chunk.shape == (8, 7) and chunk.dtype == np.float32
+    with pytest.raises(ValueError, match="autoregressive"):
+        Policy.from_pretrained(summary["final_checkpoint"], decode="parallel")
+
+
+def test_fast_tokenizer_trains_autoregressively(dataset, tmp_path):
+    summary = run(
+        dataset, tmp_path, "--steps=3", "--batch_size=4", "--tokenizer=fast",
+        "--fast_vocab_size=64", "--model.decode_mode=autoregressive",
+    )  # fmt: skip
+    assert np.isfinite(summary["history"][-1]["loss"])
+    cfg = json.loads((tmp_path / "final" / "config.json").read_text())
+    assert cfg["max_action_tokens"] < 8 * 7 + 1  # FAST compresses the chunk
+
+
+def test_precomputed_text_cache_and_missing_instruction(dataset, tmp_path, monkeypatch):
+    from vla.model import text as text_mod
+
+    monkeypatch.setattr(text_mod, "minilm_available", lambda: False)  # like the GPU machine
+    cache = text_mod.InstructionEmbeddings(32, {TASKS[0]: torch.randn(7, 384)})
+    cache.save(tmp_path / "partial.safetensors")
+    base = ["--steps=3", "--batch_size=4", "--model.text_encoder=minilm"]
+    with pytest.raises(text_mod.MissingInstructionError, match="--text-cache"):
+        run(dataset, tmp_path / "a", *base, f"--text_cache={tmp_path / 'partial.safetensors'}")
+    full = {t: torch.randn(5 + i, 384) for i, t in enumerate(TASKS)}
+    text_mod.InstructionEmbeddings(32, full).save(tmp_path / "full.safetensors")
+    summary = run(dataset, tmp_path / "b", *base, f"--text_cache={tmp_path / 'full.safetensors'}")
+    # the checkpoint carries the training instructions' states: loads without MiniLM
+    policy = Policy.from_pretrained(summary["final_checkpoint"])
+    assert policy.act(frame(0, 0, 16)).shape == (8, 7)
+    obs = {**frame(0, 0, 16), "task": "an instruction never seen"}
+    with pytest.raises(text_mod.MissingInstructionError, match="text-cache"):
+        policy.act(obs)
+
+
+def test_config_validation_names_the_fix(dataset):
+    with pytest.raises(ValueError, match="tokenizer"):
+        load_config(PRESET, [f"--dataset={dataset}", "--tokenizer=vq"])
+    with pytest.raises(ValueError, match="decode_mode=autoregressive"):
+        load_config(PRESET, [f"--dataset={dataset}", "--tokenizer=fast"])
+    with pytest.raises(ValueError, match="unknown training option"):
+        load_config(PRESET, ["--learning_rate=1"])
+    with pytest.raises(ValueError, match="--key=value"):
+        load_config(PRESET, ["lr=1"])
+    with pytest.raises(FileNotFoundError, match="known presets"):
+        train(load_config(PRESET, [f"--dataset={dataset}", "--model_preset=huge"]))
+    cfg = load_config("configs/train/pick_place.yaml", ["--train.lr=1e-4", "--model.num_layers=2"])
+    assert cfg.lr == 1e-4 and cfg.model_fields()["num_layers"] == 2
+    assert cfg.model_fields()["hidden_size"] == 384  # from configs/model/small.yaml
