@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from fake_policy import FakePolicy, make_obs
 from vla.constants import TASK
 from vla.serving.client import AuthenticationError, PolicyClient, PolicyServerError
 from vla.serving.server import PolicyServer, ServerConfig, read_token_file
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_actions_equal_calling_the_policy(server, fake_policy: FakePolicy) -> None:
@@ -136,7 +139,9 @@ def test_client_module_does_not_import_torch() -> None:
         "assert not bad, bad\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
@@ -197,3 +202,12 @@ def test_one_bad_request_does_not_sink_its_batch() -> None:
     np.testing.assert_array_equal(out[2], policy.act(make_obs(2, task="stack the cube")))
     assert max(policy.attempts) >= 2  # they shared a forward, which failed, then ran one by one
     assert sorted(policy.batch_sizes) == [1, 1]
+
+
+def test_cli_refuses_public_bind_without_token(tmp_path) -> None:
+    cmd = [sys.executable, "-m", "vla.cli.main", "serve", "--checkpoint", str(tmp_path),
+           "--host", "0.0.0.0"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 2
+    assert "refusing to bind to non-loopback host '0.0.0.0' without a token" in out.stderr
+    assert "Traceback" not in out.stderr
