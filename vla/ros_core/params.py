@@ -70,11 +70,13 @@ def _check_type(name: str, value: Any, default: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def config_from_params(cls: type[T], params: dict[str, Any], *, strict: bool = True) -> T:
+def config_from_params(
+    cls: type[T], params: dict[str, Any], *, strict: bool = True, prefix: str = ""
+) -> T:
     """Build config ``cls`` from flat parameters; unknown names raise when ``strict``."""
     defaults = param_defaults(cls())
     if strict:
-        unknown = sorted(set(params) - set(defaults))
+        unknown = [prefix + u for u in sorted(set(params) - set(defaults))]
         if unknown:
             raise KeyError(
                 f"unknown parameters {unknown} for {cls.__name__}; known: {sorted(defaults)}"
@@ -84,11 +86,11 @@ def config_from_params(cls: type[T], params: dict[str, Any], *, strict: bool = T
     for f in dataclasses.fields(cls):
         sub = hints[f.name]
         if dataclasses.is_dataclass(sub):
-            prefix = f.name + "."
-            nested = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
-            kwargs[f.name] = config_from_params(sub, nested, strict=strict)
+            head = f.name + "."
+            nested = {k[len(head) :]: v for k, v in params.items() if k.startswith(head)}
+            kwargs[f.name] = config_from_params(sub, nested, strict=strict, prefix=prefix + head)
         elif f.name in params:
-            kwargs[f.name] = _check_type(f.name, params[f.name], defaults[f.name])
+            kwargs[f.name] = _check_type(prefix + f.name, params[f.name], defaults[f.name])
     return cls(**kwargs)
 
 

@@ -63,6 +63,7 @@ class EpisodeRecorder:
         self._twist_cmd: tuple[np.ndarray, int] | None = None
         self._gripper_cmd: float | None = None
         self._task: str | None = None
+        self.last_action: np.ndarray | None = None  # the action of the last frame added
 
     # ---- streams --------------------------------------------------------------------------------
     def set_image(self, camera: str, rgb: np.ndarray, stamp_ns: int) -> None:
@@ -163,7 +164,7 @@ class EpisodeRecorder:
         q, opening, _ = self._joints
         frame = {OBS_IMAGES_PREFIX + c: self._images[c][0] for c in self.config.camera_names}
         frame[OBS_STATE] = build_state(q, opening)
-        frame[ACTION] = self._action(q, opening, now_ns)
+        frame[ACTION] = self.last_action = self._action(q, opening, now_ns)
         frame[TASK] = self._task
         self._writer.add_frame(frame)
         self.stats.frames += 1

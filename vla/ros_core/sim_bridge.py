@@ -14,6 +14,9 @@ under ``ros2 launch`` runs the very engines the evaluation suite runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from sim.physics.base import (
@@ -22,6 +25,7 @@ from sim.physics.base import (
     GRIPPER_MAX_OPENING,
     Physics,
 )
+from vla.constants import TASK
 
 NS = 1_000_000_000
 
@@ -104,3 +108,35 @@ class SimRobotBridge:
     @property
     def target(self) -> np.ndarray:
         return self._target.copy()
+
+
+@dataclass
+class SimWorld:
+    """What the simulated robot node runs: the engine, the episode's instruction, the env."""
+
+    physics: Physics
+    instruction: str
+    env: Any
+
+
+def make_sim_world(backend: str, task: str, seed: int, camera_names) -> SimWorld:
+    """Build the task's scene in ``backend`` through ``sim.make`` and reset it with ``seed``."""
+    import sim
+
+    if not hasattr(sim, "make"):
+        raise RuntimeError(
+            "this checkout's simulator has no sim.make(); update the repository (the ROS "
+            "sim robot node runs the same environments as `vla eval`)"
+        )
+    env = sim.make(task, backend=backend, seed=seed)
+    obs = env.reset(seed=seed)
+    if isinstance(obs, tuple):  # gymnasium style (obs, info)
+        obs = obs[0]
+    instruction = obs.get(TASK) if isinstance(obs, dict) else None
+    instruction = instruction or getattr(env, "instruction", None)
+    if not instruction:
+        raise RuntimeError(f"sim.make({task!r}) gave no instruction after reset")
+    physics = env.physics
+    for name in camera_names:
+        physics.render(name)  # fail now, naming the camera, rather than at the first frame
+    return SimWorld(physics=physics, instruction=str(instruction), env=env)
