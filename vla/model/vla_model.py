@@ -71,6 +71,8 @@ class VLAModel(PreTrainedModel):
             self.text_embed = nn.Embedding(config.text_vocab_size, d, padding_idx=0)
         self.state_proj = nn.Linear(config.state_dim, d)
         self.backbone = LlamaModel(llama_config_from(config))
+        # we always feed inputs_embeds: the decoder's token table is dead weight (frozen, 1 row)
+        self.backbone.embed_tokens.weight.requires_grad_(False)
         t = config.max_action_tokens
         if config.decode_mode == "parallel":
             self.action_queries = nn.Parameter(torch.randn(t, d) * 0.02)  # (T, d)
@@ -105,12 +107,15 @@ class VLAModel(PreTrainedModel):
         pretrained = LlamaModel.from_pretrained(str(path))
         lcfg = pretrained.config.to_dict()
         config.backbone_config = {k: v for k, v in lcfg.items() if not k.startswith("_")}
+        config.backbone_config["vocab_size"] = 1  # its token table is unused (inputs_embeds)
         config.hidden_size = pretrained.config.hidden_size
         config.num_layers = pretrained.config.num_hidden_layers
         config.num_heads = pretrained.config.num_attention_heads
         config.backbone_path = str(path)
         model = cls(config)
-        missing, unexpected = model.backbone.load_state_dict(pretrained.state_dict(), strict=False)
+        weights = {k: v for k, v in pretrained.state_dict().items() if "embed_tokens" not in k}
+        missing, unexpected = model.backbone.load_state_dict(weights, strict=False)
+        missing = [k for k in missing if "embed_tokens" not in k]
         if missing or unexpected:
             raise ValueError(
                 f"backbone weights mismatch: missing={missing} unexpected={unexpected}"
