@@ -16,8 +16,11 @@ from std_msgs.msg import Float64MultiArray, String
 @pytest.mark.launch_test
 def generate_test_description():
     sim = launch_ros.actions.Node(
-        package='vla_ros', executable='sim_robot_node', name='vla_sim_robot',
-        parameters=[{'backend': 'pybullet', 'camera_rate': 5.0}])
+        package='vla_ros',
+        executable='sim_robot_node',
+        name='vla_sim_robot',
+        parameters=[{'backend': 'pybullet', 'camera_rate': 5.0}],
+    )
     return launch.LaunchDescription([sim, launch_testing.actions.ReadyToTest()])
 
 
@@ -46,15 +49,18 @@ class TestSimRobot(unittest.TestCase):
     def test_topics_and_forward_command(self):
         states, imgs, instr = [], [], []
         self.node.create_subscription(
-            JointState, '/joint_states', states.append, qos_profile_sensor_data)
+            JointState, '/joint_states', states.append, qos_profile_sensor_data
+        )
         self.node.create_subscription(
-            Image, '/camera/scene/image_raw', imgs.append, qos_profile_sensor_data)
+            Image, '/camera/scene/image_raw', imgs.append, qos_profile_sensor_data
+        )
         self.node.create_subscription(String, '/vla/instruction', instr.append, 10)
         self.assertTrue(self._spin_until(lambda: states and imgs and instr, 30.0))
         self.assertIn('panda_joint1', list(states[-1].name))
         q0 = list(states[-1].position[:7])
         pub = self.node.create_publisher(
-            Float64MultiArray, '/forward_position_controller/commands', 10)
+            Float64MultiArray, '/forward_position_controller/commands', 10
+        )
         target = [q0[0] + 0.2] + q0[1:]
         end = time.monotonic() + 3.0
         while time.monotonic() < end:

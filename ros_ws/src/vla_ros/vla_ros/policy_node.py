@@ -189,7 +189,11 @@ class PolicyNode(Node):
 
     # ---- callbacks ------------------------------------------------------------------------
     def _on_image(self, camera, msg, compressed):
-        rgb = images.compressed_to_rgb(msg) if compressed else images.image_to_rgb(msg)
+        try:
+            rgb = images.compressed_to_rgb(msg) if compressed else images.image_to_rgb(msg)
+        except ValueError as exc:  # a bad frame is dropped (and goes stale), never fatal
+            self.get_logger().error(f'{camera}: {exc}', throttle_duration_sec=5.0)
+            return
         self.loop.set_image(camera, rgb, messages.stamp_to_ns(msg.header.stamp))
 
     def _on_joints(self, msg):

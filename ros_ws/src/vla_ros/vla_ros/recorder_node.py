@@ -115,7 +115,11 @@ class RecorderNode(Node):
         return self.create_subscription(msg_type, topic, logged, qos)
 
     def _on_image(self, camera, msg, compressed):
-        rgb = images.compressed_to_rgb(msg) if compressed else images.image_to_rgb(msg)
+        try:
+            rgb = images.compressed_to_rgb(msg) if compressed else images.image_to_rgb(msg)
+        except ValueError as exc:  # a bad frame is dropped (and goes stale), never fatal
+            self.get_logger().error(f'{camera}: {exc}', throttle_duration_sec=5.0)
+            return
         self.recorder.set_image(camera, rgb, messages.stamp_to_ns(msg.header.stamp))
 
     def _on_joints(self, msg):
