@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vla.eval.report import build_report, format_table, plot_success_chart
-    from vla.eval.runner import EvalConfig, evaluate, run_info
+    from vla.eval.runner import EvalConfig, evaluate, resolve_image_size, run_info
 
     splits = ("train", "heldout") if args.split == "both" else (args.split,)
     try:
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             videos_per_outcome=args.videos_per_outcome, device=args.device,
             image_size=args.image_size, max_steps=args.max_steps, progress=not args.no_progress,
         )  # fmt: skip
+        image_size = resolve_image_size(cfg)
         results, timing = evaluate(cfg)
     except (ValueError, FileNotFoundError, KeyError, TypeError) as exc:
         # bad input (mismatched checkpoint/environment, missing statistics, unknown task...):
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"vla eval: {message}", file=sys.stderr)
         return 2
-    report = build_report(results, run_info=run_info(cfg), timing=timing)
+    report = build_report(results, run_info=run_info(cfg, image_size), timing=timing)
     report["videos"] = sorted(r.video for r in results if r.video)
     chart = args.chart
     if chart is None and args.json is not None:

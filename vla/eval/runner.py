@@ -138,6 +138,8 @@ def run_job(job: EvalJob) -> EpisodeResult:
         source.check_compatible(sim_adapter.env_interface(env))
         _WORKER["envs"][key] = env
     agent = FrameRecorder(source.agent_for(env))
+    if not source.is_expert:
+        agent.reset()  # a fresh chunk broker per episode (the expert resets with its env)
     outcome = sim_adapter.run_episode(env, agent, job.seed, cfg.max_steps)
     video = None
     if agent.frames and _take_video_slot((job.split, job.family, outcome.success)):
@@ -150,6 +152,18 @@ def run_job(job: EvalJob) -> EpisodeResult:
 
 
 # ---- parent side ------------------------------------------------------------------------------
+def resolve_image_size(cfg: EvalConfig) -> tuple[int, int]:
+    """The render size: the checkpoint's unless asked otherwise, and then it must match."""
+    ckpt_size = checkpoint_image_size(cfg.checkpoint)
+    image_size = tuple(cfg.image_size or ckpt_size or sim_adapter.default_image_size())
+    if ckpt_size is not None and image_size != tuple(ckpt_size):
+        raise ValueError(
+            f"image size mismatch: the checkpoint expects {ckpt_size} (H, W), the environment "
+            f"was asked to render {image_size}: drop --image-size or pass {ckpt_size}"
+        )
+    return image_size  # type: ignore[return-value]
+
+
 def _results(cfg: EvalConfig, jobs: list[EvalJob], initargs: tuple) -> Iterator[EpisodeResult]:
     if cfg.workers == 0:
         init_worker(*initargs)
@@ -166,6 +180,7 @@ def evaluate(
     cfg: EvalConfig, on_result: Callable[[EpisodeResult], None] | None = None
 ) -> tuple[list[EpisodeResult], dict[str, Any]]:
     """Run every episode of ``cfg``; return the results (job order) and timing."""
+    image_size = resolve_image_size(cfg)
     families = list(cfg.families) if cfg.families else sim_adapter.suite_families(cfg.suite)
     unknown = sorted(set(families) - set(sim_adapter.suite_families(cfg.suite)))
     if unknown:
@@ -173,19 +188,12 @@ def evaluate(
             f"unknown task families {unknown} for suite {cfg.suite!r}; "
             f"known: {sim_adapter.suite_families(cfg.suite)}"
         )
-    ckpt_size = checkpoint_image_size(cfg.checkpoint)
-    image_size = cfg.image_size or ckpt_size or sim_adapter.default_image_size()
-    if ckpt_size is not None and tuple(image_size) != tuple(ckpt_size):
-        raise ValueError(
-            f"image size mismatch: the checkpoint expects {ckpt_size} (H, W), the environment "
-            f"was asked to render {tuple(image_size)}: drop --image-size or pass {ckpt_size}"
-        )
     if cfg.video_dir is not None:
         Path(cfg.video_dir).mkdir(parents=True, exist_ok=True)
     jobs = make_jobs(cfg, families)
     slots = [(s, f, ok) for s in cfg.splits for f in families for ok in (True, False)]
     quota = mp.get_context("spawn").Array("i", len(slots))
-    initargs = (cfg, tuple(image_size), quota, slots)
+    initargs = (cfg, image_size, quota, slots)
     bar = None
     if cfg.progress:
         from tqdm import tqdm
