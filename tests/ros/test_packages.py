@@ -74,12 +74,16 @@ def test_vla_ros_exec_depends_cover_its_imports():
     deps = {d.name for d in parse_package(str(SRC / "vla_ros" / "package.xml")).exec_depends}
     imported = set()
     for f in (SRC / "vla_ros" / "vla_ros").glob("*.py"):
+        if f.name == "__init__.py":
+            continue
         for node in ast.walk(ast.parse(f.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
                 imported.add(node.module.split(".")[0])
             elif isinstance(node, ast.Import):
                 imported.update(a.name.split(".")[0] for a in node.names)
-    ros = {m for m in imported if m.endswith(("_msgs", "_srvs")) or m == "rclpy"}
+    ros = {
+        m for m in imported if m.endswith(("_msgs", "_srvs")) or m in ("rclpy", "vla_interfaces")
+    }
     assert ros <= deps, f"missing exec_depend: {ros - deps}"
 
 
@@ -189,6 +193,16 @@ def test_readme_documents_build_and_every_launch_file():
 
 
 LINT_TARGETS = [SRC / "vla_ros", SRC / "vla_bringup", LAUNCH]
+
+
+def test_action_server_is_wired_into_the_policy_node():
+    text = (SRC / "vla_ros" / "vla_ros" / "instruction_action.py").read_text()
+    assert "from vla_interfaces.action import FollowInstruction" in text
+    assert "'~/follow_instruction'" in text and "cancel_callback" in text
+    assert (
+        "InstructionActionServer(self)"
+        in (SRC / "vla_ros" / "vla_ros" / "policy_node.py").read_text()
+    )
 
 
 @pytest.mark.parametrize("target", LINT_TARGETS, ids=lambda p: p.name)

@@ -7,7 +7,8 @@ Lifecycle policy node: cameras + joint states + instruction -> safe arm commands
                                                                               |
     JointTrajectory | Float64MultiArray | TwistStamped  (+ gripper: Float64 topic or
     control_msgs/GripperCommand action); dry_run: the same under /vla/dry_run/...;
-    /vla/status (String JSON, latched); services ~/estop and ~/reset_estop (std_srvs/Trigger)
+    /vla/status (String JSON, latched); services ~/estop and ~/reset_estop (std_srvs/Trigger);
+    action ~/follow_instruction (vla_interfaces/FollowInstruction: feedback, cancel)
 
 Lifecycle: configure = load + warm up the policy (in-process or policy server); activate = start
 the control timer; deactivate = hold position and stop; cleanup = release the policy.
@@ -26,6 +27,7 @@ from std_srvs.srv import Trigger
 from vla.ros_core import images, messages
 from vla.ros_core.node_configs import PolicyNodeConfig
 from vla.ros_core.policy_loop import PolicyLoop, warmup_observation
+from vla_ros.instruction_action import InstructionActionServer
 from vla_ros.ros_glue import COMMAND_QOS, declare_config, LATCHED_QOS, message_types, now_ns
 from vla_ros.ros_glue import to_json
 
@@ -53,6 +55,8 @@ class PolicyNode(Node):
         self.timer = None
         self._subs, self._services, self._pubs = [], [], []
         self.gripper_action = None
+        self.instruction_server = None
+        self.commands_sent = 0
         self._last_gripper = None
         self._last_status = None
 
@@ -116,6 +120,9 @@ class PolicyNode(Node):
         if self.gripper_action is not None:
             self.gripper_action.destroy()
             self.gripper_action = None
+        if self.instruction_server is not None:
+            self.instruction_server.destroy()
+            self.instruction_server = None
         if hasattr(self.policy, 'close'):
             self.policy.close()
         self.policy = None
@@ -186,6 +193,7 @@ class PolicyNode(Node):
             self.create_service(Trigger, '~/estop', self._srv_estop),
             self.create_service(Trigger, '~/reset_estop', self._srv_reset),
         ]
+        self.instruction_server = InstructionActionServer(self)
 
     # ---- callbacks ------------------------------------------------------------------------
     def _on_image(self, camera, msg, compressed):
@@ -252,6 +260,7 @@ class PolicyNode(Node):
         else:
             msg = messages.twist_stamped_msg(types, stamp, out.twist, cfg.twist_frame)
         self.cmd_pub.publish(msg)
+        self.commands_sent += out.kind == 'command'
         if out.gripper_closed is None or out.gripper_closed == self._last_gripper:
             return
         self._last_gripper = out.gripper_closed
