@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token-file", help="file whose first line is the shared token (>= 16 chars)")
+    p.add_argument("--tls-cert", help="PEM certificate chain: serve wss:// (with --tls-key)")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     p.add_argument("--max-batch", type=int, default=16, help="most requests in one forward")
     p.add_argument(
@@ -48,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
             batch_window_ms=args.batch_window_ms,
             max_message_bytes=args.max_message_bytes,
             temporal_ensemble=args.temporal_ensemble,
+            certfile=args.tls_cert,
+            keyfile=args.tls_key,
         )
     except ValueError as exc:  # refused before loading anything heavy
         print(f"vla serve: {exc}", file=sys.stderr)

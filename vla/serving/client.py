@@ -8,6 +8,9 @@
         action = client.select_action(obs)   # (7,) one action; the server re-plans as needed
 
 ``obs`` is the observation dict of the simulators and the dataset format:
+Across a network, serve with TLS and pass ``ssl_context=ssl.create_default_context(
+cafile="server.pem")`` (the URI becomes ``wss://``) so the token never travels in clear text.
+
 ``observation.images.<camera>`` uint8 (H, W, 3) for every camera in ``client.metadata``,
 ``observation.state`` float32 (S,), and ``task`` (the instruction). The client sends the
 instruction only when it changes; the server remembers it for the connection.
@@ -17,11 +20,12 @@ The module (and ``codec``/``protocol`` it imports) can be copied onto a robot as
 
 from __future__ import annotations
 
+import ssl
 from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
 
 from vla.serving import codec
@@ -50,9 +54,11 @@ class PolicyClient:
         token: str | None = None,
         timeout: float = 30.0,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """Connect (``wss://`` when ``ssl_context`` is given) and fetch the policy metadata."""
         headers = {"Authorization": f"Bearer {token}"} if token is not None else None
-        self.uri = f"ws://{host}:{port}"
+        self.uri = f"{'wss' if ssl_context is not None else 'ws'}://{host}:{port}"
         self.timeout = timeout
         # entering connect() as a context works on websockets 12..17+ (17.1 deprecates the
         # plain call); ExitStack keeps the connection open past __init__
@@ -65,6 +71,7 @@ class PolicyClient:
                     max_size=max_message_bytes,
                     compression=None,
                     open_timeout=timeout,
+                    ssl=ssl_context,
                 )
             )
         except InvalidStatus as exc:
@@ -76,6 +83,11 @@ class PolicyClient:
                     code="unauthorized",
                 ) from None
             raise PolicyServerError(f"{self.uri} refused the connection: HTTP {status}") from None
+        except InvalidHandshake as exc:
+            hint = "" if ssl_context is not None else "; if the server uses TLS, pass ssl_context"
+            raise PolicyServerError(
+                f"WebSocket handshake with {self.uri} failed: {exc}{hint}", code="handshake"
+            ) from None
         self._sent_task: str | None = None
         self.metadata: dict[str, Any] = self._call({"op": "metadata"})["metadata"]
 

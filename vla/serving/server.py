@@ -7,7 +7,8 @@
 Each connection has its own :class:`Session` (the last instruction, so a robot may send it only
 when it changes, and its own chunk broker for ``step``). A malformed request gets an error reply
 and the connection stays open; a frame above the size limit closes only that connection (code
-1009). Binds to loopback by default and refuses any other address without a token.
+1009). Binds to loopback by default and refuses any other address without a token; with a
+certificate it speaks TLS (wss://), which any non-loopback deployment should use.
 
 Start it with ``vla serve --checkpoint PATH`` or, in Python::
 
@@ -21,6 +22,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -88,6 +90,8 @@ class ServerConfig:
     max_instruction_chars: int = DEFAULT_MAX_INSTRUCTION_CHARS
     max_connections: int = 64
     temporal_ensemble: bool = False  # per-connection ACT-style ensembling for the step op
+    certfile: str | None = None  # TLS (wss://): PEM certificate chain; needs keyfile
+    keyfile: str | None = None
 
     def __post_init__(self) -> None:
         if not (0 <= self.port <= 65535):
@@ -107,6 +111,19 @@ class ServerConfig:
             raise ValueError(f"max_message_bytes must be >= 1024, got {self.max_message_bytes}")
         if self.max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, got {self.max_connections}")
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("TLS needs both a certificate file and a key file")
+        for f in (self.certfile, self.keyfile):
+            if f is not None and not Path(f).is_file():
+                raise ValueError(f"TLS file {f} does not exist")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context, or None for plain ws://."""
+        if self.certfile is None:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.certfile, self.keyfile)
+        return ctx
 
 
 class _NeedChunk(Exception):
@@ -250,6 +267,12 @@ class PolicyServer:
             expected=lambda: self._connections,
         )
         self.batcher.start()
+        if not is_loopback(self.config.host) and self.config.certfile is None:
+            log.warning(
+                "serving on %s without TLS: the token and observations cross the network in "
+                "clear text; pass a certificate (--tls-cert/--tls-key) or use an SSH tunnel",
+                self.config.host,
+            )
         try:
             async with serve(
                 self._handle,
@@ -259,9 +282,11 @@ class PolicyServer:
                 process_request=self._process_request,
                 compression=None,  # no per-message deflate: CPU cost and decompression bombs
                 max_queue=4,
+                ssl=self.config.ssl_context(),
             ) as server:
                 port = next(iter(server.sockets)).getsockname()[1]
-                log.info("serving on %s:%d", self.config.host, port)
+                scheme = "wss" if self.config.certfile else "ws"
+                log.info("serving on %s:%d (%s://)", self.config.host, port, scheme)
                 if ready is not None:
                     ready(port)
                 await stop.wait()
