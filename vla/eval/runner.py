@@ -18,7 +18,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -173,13 +173,23 @@ def _results(cfg: EvalConfig, jobs: list[EvalJob], initargs: tuple) -> Iterator[
     ctx = mp.get_context("spawn")  # fresh interpreters: no forked GL contexts or torch threads
     with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=init_worker,
                              initargs=initargs) as pool:  # fmt: skip
-        yield from pool.map(run_job, jobs)
+        futures = [pool.submit(run_job, job) for job in jobs]
+        try:
+            for fut in as_completed(futures):  # completion order: the progress bar never stalls
+                yield fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
 
 
 def evaluate(
     cfg: EvalConfig, on_result: Callable[[EpisodeResult], None] | None = None
 ) -> tuple[list[EpisodeResult], dict[str, Any]]:
-    """Run every episode of ``cfg``; return the results (job order) and timing."""
+    """Run every episode of ``cfg``; return the results (job order) and timing.
+
+    ``on_result`` sees each result as it completes (completion order).
+    """
     image_size = resolve_image_size(cfg)
     families = list(cfg.families) if cfg.families else sim_adapter.suite_families(cfg.suite)
     unknown = sorted(set(families) - set(sim_adapter.suite_families(cfg.suite)))
@@ -214,6 +224,8 @@ def evaluate(
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
+    order = {(j.split, j.family, j.seed): j.index for j in jobs}
+    results.sort(key=lambda r: order[(r.split, r.task, r.seed)])  # job order, whatever W is
     timing = {
         "wall_s": wall,
         "episodes_per_s": len(results) / wall if wall > 0 else 0.0,
