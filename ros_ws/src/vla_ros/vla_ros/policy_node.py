@@ -29,7 +29,7 @@ from vla.ros_core.node_configs import PolicyNodeConfig
 from vla.ros_core.policy_loop import PolicyLoop, warmup_observation
 from vla_ros.instruction_action import InstructionActionServer
 from vla_ros.ros_glue import COMMAND_QOS, declare_config, LATCHED_QOS, message_types, now_ns
-from vla_ros.ros_glue import to_json
+from vla_ros.ros_glue import read_config, to_json
 
 
 def load_policy(cfg):
@@ -62,8 +62,9 @@ class PolicyNode(Node):
 
     # ---- lifecycle ------------------------------------------------------------------------
     def on_configure(self, state: State) -> TransitionCallbackReturn:
-        cfg = self.cfg
         try:
+            # re-read: `ros2 param set` between cleanup and configure takes effect
+            self.cfg = cfg = read_config(self, PolicyNodeConfig)
             self.policy = load_policy(cfg)
             meta = dict(self.policy.metadata)
             self.loop = PolicyLoop(cfg, self.policy.act, meta)

@@ -31,11 +31,15 @@ COMMAND_QOS = QoSProfile(
 
 def declare_config(node, config_cls):
     """Declare one parameter per config field (its default) and read them into the dataclass."""
-    defaults = param_defaults(config_cls())
-    for name, default in defaults.items():
+    for name, default in param_defaults(config_cls()).items():
         node.declare_parameter(name, default)
-    values = {name: node.get_parameter(name).value for name in defaults}
-    return config_from_params(config_cls, values)
+    return read_config(node, config_cls)
+
+
+def read_config(node, config_cls):
+    """Read the declared parameters' current values into the config dataclass (validated)."""
+    names = param_defaults(config_cls())
+    return config_from_params(config_cls, {n: node.get_parameter(n).value for n in names})
 
 
 def now_ns(node):

@@ -3,7 +3,7 @@ rclpy is on no registry these machines reach. Runs on a machine with ROS 2 Humbl
 and the workspace built (see ros_ws/README.md):
 
     source /opt/ros/humble/setup.bash && source ros_ws/install/setup.bash
-    python -m pytest -q tests/ros/test_nodes_rclpy.py
+    python -m pytest -q tests/ros/test_ros_nodes_rclpy.py
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ rclpy = pytest.importorskip(
     "rclpy", reason="rclpy is not installable here (no registry ships it); runs where ROS 2 is"
 )
 
+pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "ros_ws" / "src" / "vla_ros"))
 

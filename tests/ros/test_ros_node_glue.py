@@ -1,0 +1,271 @@
+"""The real node classes driven through an in-memory fake of the rclpy API (fake_rclpy.py).
+
+Not a substitute for ROS (see test_ros_nodes_rclpy.py): this checks the adapters' wiring here,
+i.e. that each callback feeds the core and each tick publishes what the core decided.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import fake_rclpy
+import numpy as np
+import pytest
+
+from vla.ros_core import images, messages
+from vla.ros_core.kinematics import PANDA_HOME_Q
+from vla.ros_core.messages import MessageTypes
+
+SRC = Path(__file__).resolve().parents[2] / "ros_ws" / "src"
+MS = 1_000_000
+ARM = [f"panda_joint{i}" for i in range(1, 8)]
+META = {
+    "camera_keys": ["observation.images.scene", "observation.images.wrist"],
+    "image_size": [32, 32],
+    "action_space": "eef_delta",
+    "control_hz": 10.0,
+    "chunk_size": 8,
+    "execution_horizon": 4,
+}
+TRAJ = "/joint_trajectory_controller/joint_trajectory"
+
+
+@pytest.fixture
+def ros(monkeypatch):
+    fake_rclpy.install(monkeypatch, SRC)
+    yield fake_rclpy
+    for name in [n for n in sys.modules if n == "vla_ros" or n.startswith("vla_ros.")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def T():
+    return MessageTypes.from_rosbags(fake_rclpy.STORE)
+
+
+class FakePolicy:
+    metadata = META
+
+    def __init__(self):
+        self.calls, self.resets, self.closed, self.broken = 0, 0, False, False
+
+    def act(self, obs):
+        self.calls += 1
+        if self.broken:
+            return np.full((8, 7), np.nan, np.float32)
+        return np.tile(np.float32([0.01, 0, 0, 0, 0, 0, 1]), (8, 1))
+
+    def reset(self):
+        self.resets += 1
+
+    def close(self):
+        self.closed = True
+
+
+def robot_inputs(node, T, now, heartbeat=True, q=PANDA_HOME_Q, instruction=True):
+    """Deliver what a camera driver, joint_state_broadcaster and operator would publish."""
+    node.clock.ns = now
+    rgb = np.full((48, 64, 3), 80, np.uint8)
+    for cam in ("scene", "wrist"):
+        node.subs[f"/camera/{cam}/image_raw"][1](images.rgb_to_image(T, rgb, now))
+    names = ARM + ["panda_finger_joint1", "panda_finger_joint2"]
+    js = messages.joint_state_msg(T, now, names, list(q) + [0.04, 0.04])
+    node.subs["/joint_states"][1](js)
+    if instruction:
+        node.subs["/vla/instruction"][1](T.String(data="put the red cube in the bowl"))
+    if heartbeat:
+        node.subs["/vla/heartbeat"][1](fake_rclpy.STORE.types["std_msgs/msg/Empty"]())
+
+
+def make_policy_node(ros, monkeypatch, **params):
+    from vla_ros import policy_node
+
+    ros.PARAM_OVERRIDES.update(params)
+    fake = FakePolicy()
+    monkeypatch.setattr(policy_node, "load_policy", lambda cfg: fake)
+    return policy_node.PolicyNode(), fake
+
+
+def test_policy_node_lifecycle_commands_and_safety(ros, monkeypatch, T):
+    node, fake = make_policy_node(ros, monkeypatch)
+    SUCCESS = ros.TransitionCallbackReturn.SUCCESS
+    assert node.trigger_configure() == SUCCESS
+    assert fake.calls == 2 and fake.resets == 1  # warmed up, then reset
+    assert not node.timers  # no control timer before activation
+    assert node.trigger_activate() == SUCCESS
+    (timer,) = node.timers
+    assert timer.period == pytest.approx(0.1)
+    pub = node.pubs[TRAJ]
+    robot_inputs(node, T, 10_000 * MS)
+    timer.callback()
+    (msg,) = pub.messages
+    assert list(msg.joint_names) == ARM and len(msg.points) == 4
+    assert node.pubs["/gripper/command"].messages[-1].data == 0.0  # +1 = close
+    status = node.pubs["/vla/status"].messages[-1].data
+    assert '"state": "ok"' in status
+    # heartbeat lost: one hold at the measured position, then silence
+    robot_inputs(node, T, 10_700 * MS, heartbeat=False)
+    timer.callback()
+    timer.callback()
+    assert len(pub.messages) == 2
+    hold = pub.messages[-1]
+    assert len(hold.points) == 1
+    np.testing.assert_allclose(hold.points[0].positions, PANDA_HOME_Q)
+    assert '"heartbeat lost' in node.pubs["/vla/status"].messages[-1].data
+    # e-stop latches; reset needs a heartbeat
+    node.subs["/vla/estop"][1](T.Bool(data=True))
+    robot_inputs(node, T, 10_800 * MS)
+    timer.callback()
+    assert len(pub.messages) == 2
+    res = node.services["~/reset_estop"](None, fake_rclpy.SimpleNamespace())
+    assert res.success
+    robot_inputs(node, T, 10_900 * MS)
+    timer.callback()
+    assert len(pub.messages) == 3
+    # deactivate holds once and stops the timer; cleanup releases the policy
+    assert node.trigger_deactivate() == SUCCESS
+    assert len(pub.messages) == 4 and not node.timers and not pub.active
+    assert node.trigger_cleanup() == SUCCESS
+    assert fake.closed and not node.subs and not node.pubs
+
+
+@pytest.mark.parametrize(
+    "interface,topic",
+    [
+        ("forward_position", "/forward_position_controller/commands"),
+        ("twist", "/servo_node/delta_twist_cmds"),
+    ],
+)
+def test_policy_node_other_interfaces_and_dry_run(ros, monkeypatch, T, interface, topic):
+    node, _ = make_policy_node(ros, monkeypatch, command_interface=interface,
+                               **{"safety.dry_run": True})  # fmt: skip
+    node.trigger_configure()
+    node.trigger_activate()
+    assert topic not in node.pubs  # dry run: the robot's topic is never advertised
+    pub = node.pubs["/vla/dry_run" + topic]
+    robot_inputs(node, T, 5_000 * MS)
+    node.timers[0].callback()
+    (msg,) = pub.messages
+    if interface == "forward_position":
+        assert len(msg.data) == 7 and np.all(np.isfinite(msg.data))
+    else:
+        assert msg.header.frame_id == "panda_link0" and msg.twist.linear.x > 0
+    assert "/vla/dry_run/gripper/command" in node.pubs
+
+
+def test_policy_error_latches_estop_and_holds(ros, monkeypatch, T):
+    node, fake = make_policy_node(ros, monkeypatch)
+    node.trigger_configure()
+    node.trigger_activate()
+    robot_inputs(node, T, 5_000 * MS)
+    node.timers[0].callback()
+    fake.broken = True
+    for i in range(1, 5):  # drain the queued chunk until the policy is asked again
+        robot_inputs(node, T, (5_000 + 100 * i) * MS)
+        node.timers[0].callback()
+    assert node.loop.safety.estopped
+    assert any("e-stop latched" in line for _, line in node.logger.lines)
+    np.testing.assert_allclose(node.pubs[TRAJ].messages[-1].points[0].positions, PANDA_HOME_Q)
+
+
+def test_configure_failure_is_reported(ros, monkeypatch):
+    from vla_ros import policy_node
+
+    def broken(cfg):
+        raise FileNotFoundError("no config.json")
+
+    monkeypatch.setattr(policy_node, "load_policy", broken)
+    node = policy_node.PolicyNode()
+    assert node.trigger_configure() == ros.TransitionCallbackReturn.FAILURE
+    assert any("no config.json" in line for _, line in node.logger.lines)
+
+
+def test_recorder_node_records_an_episode(ros, tmp_path, T):
+    from vla.data import LeRobotDatasetReader
+
+    ros.PARAM_OVERRIDES.update(dataset_root=str(tmp_path / "ds"), image_height=32, image_width=32)
+    from vla_ros import recorder_node
+
+    node = recorder_node.RecorderNode()
+    sample = node.timers[0].callback
+    node.subs["/vla/instruction"][1](T.String(data="stack the cubes"))
+    assert node.services["~/start"](None, fake_rclpy.SimpleNamespace()).success
+    q = PANDA_HOME_Q.copy()
+    for i in range(4):
+        now = (1000 + 100 * i) * MS
+        robot_inputs(node, T, now, heartbeat=False, q=q, instruction=False)
+        node.subs["/forward_position_controller/commands"][1](
+            messages.float64_multiarray_msg(T, q + 0.01)
+        )
+        sample()
+        q = q + 0.01
+    node.subs["/vla/recorder/control"][1](T.String(data="stop"))
+    node.destroy_node()  # finalize
+    ds = LeRobotDatasetReader(tmp_path / "ds")
+    assert ds.num_episodes == 1 and ds.num_frames == 4
+    assert ds.episode_task(0) == "stack the cubes"
+    assert '"episodes_saved": 1' in node.pubs["~/status"].messages[-1].data
+
+
+def test_sim_robot_node_publishes_and_follows(ros, monkeypatch, T):
+    from sim.physics.pybullet_physics import PyBulletPhysics
+    from sim.scene import CameraSpec, SceneSpec
+    from vla.ros_core.sim_bridge import SimWorld
+
+    physics = PyBulletPhysics()
+    physics.build(SceneSpec(objects=[], cameras=[CameraSpec("scene", 32, 32),
+                                                 CameraSpec("wrist", 32, 32)]))  # fmt: skip
+    from vla_ros import sim_robot_node
+
+    monkeypatch.setattr(sim_robot_node, "make_sim_world",
+                        lambda *a: SimWorld(physics, "pick up the red cube", None))  # fmt: skip
+    node = sim_robot_node.SimRobotNode()
+    physics_timer, camera_timer, instruction_timer = node.timers
+    target = list(PANDA_HOME_Q + [0.2, 0, 0, 0, 0, 0, 0])
+    node.subs["/forward_position_controller/commands"][1](
+        messages.float64_multiarray_msg(T, target)
+    )
+    for _ in range(100):
+        node.clock.ns += 10 * MS
+        physics_timer.callback()
+    js = node.pubs["/joint_states"].messages[-1]
+    assert messages.joint_positions_by_name(js, ARM)[0] == pytest.approx(target[0], abs=0.03)
+    camera_timer.callback()
+    img = node.pubs["/camera/wrist/image_raw"].messages[-1]
+    assert images.image_to_rgb(img).shape == (32, 32, 3)
+    instruction_timer.callback()
+    assert node.pubs["/vla/instruction"].messages[-1].data == "pick up the red cube"
+    node.destroy_node()
+
+
+def test_teleop_and_heartbeat_nodes(ros, T):
+    from vla_ros import heartbeat_node, teleop_node
+
+    node = teleop_node.TeleopNode()
+    joy = fake_rclpy.STORE.types["sensor_msgs/msg/Joy"]
+    header = messages.make_header(T, 0)
+    node.clock.ns = 1000 * MS
+    js = messages.joint_state_msg(T, node.clock.ns, ARM, PANDA_HOME_Q)
+    node.subs["/joint_states"][1](js)
+    stick = joy(
+        header=header, axes=np.float32([0, 1, 0, 0, 0, 0]), buttons=np.int32([0, 0, 0, 0, 1])
+    )
+    node.subs["/joy"][1](stick)
+    node.timers[0].callback()
+    cmd = node.pubs["/forward_position_controller/commands"].messages[-1]
+    assert np.abs(np.asarray(cmd.data) - PANDA_HOME_Q).max() > 1e-4
+
+    hb = heartbeat_node.HeartbeatNode()  # mode timer: beats unconditionally
+    hb.timers[0].callback()
+    assert len(hb.pubs["/vla/heartbeat"].messages) == 1
+    importlib.reload(fake_rclpy)  # PARAM_OVERRIDES reset for the next node
+    fake_rclpy.PARAM_OVERRIDES.update(mode="joy")
+    hb = heartbeat_node.HeartbeatNode()
+    hb.clock.ns = 1000 * MS
+    hb.subs["/joy"][1](stick)
+    hb.timers[0].callback()
+    hb.clock.ns += 500 * MS  # the joystick went silent: the beat stops
+    hb.timers[0].callback()
+    assert len(hb.pubs["/vla/heartbeat"].messages) == 1
