@@ -62,7 +62,7 @@ def test_resume_is_exact(dataset, tmp_path):
 
 def test_time_budget_stops_cleanly_via_cli(dataset, tmp_path, capsys):
     argv = ["train", "--config", PRESET, *overrides(dataset, tmp_path, "--steps=10000",
-            "--max_minutes=0.0001", "--log_every=1", "--batch_size=4")]  # fmt: skip
+            "--max_minutes", "0.0001", "--log_every=1", "--batch_size=4")]  # fmt: skip
     assert vla_main(argv) == 0
     assert "final checkpoint" in capsys.readouterr().out
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]

@@ -40,12 +40,12 @@ def frame(e: int, t: int, length: int, image_size=IMAGE_SIZE) -> dict:
             TASK: TASKS[e % 2]}  # fmt: skip
 
 
-def write_dataset(root: Path, episodes: int = 4, length: int = 16) -> Path:
+def write_dataset(root: Path, episodes: int = 4, length: int = 16, image_size=IMAGE_SIZE) -> Path:
     """Write ``episodes`` episodes of ``length`` frames to ``root``; return it."""
-    w = DatasetWriter(root, fps=10, features=default_features(IMAGE_SIZE, fps=10))
+    w = DatasetWriter(root, fps=10, features=default_features(image_size, fps=10))
     for e in range(episodes):
         for t in range(length):
-            w.add_frame(frame(e, t, length))
+            w.add_frame(frame(e, t, length, image_size))
         w.save_episode()
     w.finalize()
     return root

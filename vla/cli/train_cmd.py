@@ -18,7 +18,14 @@ class _OverrideParser(argparse.ArgumentParser):
     are open-ended, so they cannot be declared one by one)."""
 
     def parse_known_args(self, args=None, namespace=None):
-        ns, extras = super().parse_known_args(args, namespace)
+        ns, raw = super().parse_known_args(args, namespace)
+        extras: list[str] = []
+        for item in raw:  # "--key value" is accepted as "--key=value"
+            if extras and extras[-1].startswith("--") and "=" not in extras[-1]:
+                if not item.startswith("--"):
+                    extras[-1] = f"{extras[-1]}={item}"
+                    continue
+            extras.append(item)
         bad = [e for e in extras if not (e.startswith("--") and "=" in e)]
         if bad:
             self.error(f"unrecognised arguments {bad}: overrides are written --key=value")
