@@ -55,6 +55,15 @@ def test_resume_is_exact(dataset, tmp_path):
     for k, v in a["model"].items():
         assert torch.equal(v, b["model"][k]), k
     assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"] == 6
+    # --init_from warm-starts from a Policy folder's (fp16) weights with a fresh optimiser
+    warm = run(dataset, tmp_path / "c", "--steps=3", "--batch_size=4", "--lr=1e-12",
+               f"--init_from={tmp_path / 'a' / 'final'}")  # fmt: skip
+    assert warm["steps"] == 3
+    from safetensors.torch import load_file
+
+    wa = load_file(str(tmp_path / "a/final/model.safetensors"))
+    wc = load_file(str(tmp_path / "c/final/model.safetensors"))
+    assert all(torch.allclose(wa[k].float(), wc[k].float(), atol=1e-3) for k in wa)
     # --resume=auto picks the latest checkpoint of the output folder: nothing left to do
     again = run(dataset, tmp_path / "a", *common, "--resume=auto")
     assert again["steps"] == 6 and again["history"] == []

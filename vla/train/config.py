@@ -76,6 +76,8 @@ class TrainConfig:
     save_dtype: str = "float16"
     seed: int = 0
     resume: str | None = None
+    init_from: str | None = None
+    compile: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -115,6 +117,11 @@ class TrainConfig:
             raise ValueError(
                 "tokenizer='fast' emits variable-length sequences: set --model.decode_mode="
                 "autoregressive (parallel decoding needs the fixed-length binning tokenizer)"
+            )
+        if self.resume is not None and self.init_from is not None:
+            raise ValueError(
+                "set either resume (exact continuation, needs training_state.pt) or init_from "
+                "(warm start from a Policy folder's weights), not both"
             )
         self.betas = tuple(float(b) for b in self.betas)
 

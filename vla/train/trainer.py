@@ -68,11 +68,12 @@ def build_tokenizer(cfg: TrainConfig, stats: dict, chunks: np.ndarray | None):
     return tok.fit(chunks)
 
 
-def build_text(cfg: TrainConfig, mf: dict, instructions: list[str]):
-    """The text side: frozen MiniLM states (cache/precomputed file) or a word vocabulary."""
+def build_text(cfg: TrainConfig, mf: dict, instructions: list[str], vocab_dir=None):
+    """The text side: frozen MiniLM states (cache/precomputed file) or a word vocabulary
+    (built from the instructions, or the one saved in ``vocab_dir`` when warm-starting)."""
     max_tokens = int(mf.get("max_text_tokens", 32))
     if mf.get("text_encoder", "minilm") == "trainable":
-        vocab = WordVocab.build(instructions)
+        vocab = WordVocab.load(vocab_dir) if vocab_dir else WordVocab.build(instructions)
         mf["text_vocab_size"] = len(vocab)
         return vocab, EmbedInstruction(vocab, max_tokens)
     entries = InstructionEmbeddings.read_file(cfg.text_cache) if cfg.text_cache else {}
@@ -83,6 +84,9 @@ def build_text(cfg: TrainConfig, mf: dict, instructions: list[str]):
 
 def train(cfg: TrainConfig) -> dict:
     """Run training; returns a summary dict (final checkpoint path, losses, throughput)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     info = rt.setup_distributed(cfg.device)
     rt.seed_everything(cfg.seed)
     dev = info.device
@@ -106,8 +110,9 @@ def train(cfg: TrainConfig) -> dict:
         instructions = sorted({reader.episode_task(e) for e in eps})
     load_s = time.time() - t_load
 
-    if resume_dir is not None:
-        tokenizer = load_tokenizer(resume_dir / TOKENIZER_DIRNAME)
+    init_dir = Path(cfg.init_from) if cfg.init_from else None
+    if resume_dir is not None or init_dir is not None:
+        tokenizer = load_tokenizer((resume_dir or init_dir) / TOKENIZER_DIRNAME)
     else:
         tokenizer = build_tokenizer(cfg, stats, None if arrays is None else arrays.chunks)
     longest = 0
@@ -126,10 +131,24 @@ def train(cfg: TrainConfig) -> dict:
         ),
         **cfg.model_fields(),
     }
-    text_src, text_tf = build_text(cfg, mf, instructions)
-    backbone_path = mf.pop("backbone_path", None)
-    vcfg = VLAConfig(**mf)
-    model = VLAModel.from_backbone(vcfg, backbone_path) if backbone_path else VLAModel(vcfg)
+    if init_dir is not None:  # warm start from a Policy folder (weights only, fresh optimiser)
+        model = VLAModel.from_pretrained(str(init_dir), dtype=torch.float32)
+        mf = model.config.to_dict()
+        text_src, text_tf = build_text(cfg, mf, instructions, vocab_dir=init_dir)
+        vcfg = model.config
+        if vcfg.chunk_size != cfg.chunk_size or tokenizer.action_dim != vcfg.action_dim:
+            raise ValueError(
+                f"init_from {init_dir}: the model predicts chunks of {vcfg.chunk_size}x"
+                f"{vcfg.action_dim}, this run asks for {cfg.chunk_size}x{tokenizer.action_dim}"
+                " (set --chunk_size to match)"
+            )
+    else:
+        text_src, text_tf = build_text(cfg, mf, instructions)
+        backbone_path = mf.pop("backbone_path", None)
+        vcfg = VLAConfig(**mf)
+        model = VLAModel.from_backbone(vcfg, backbone_path) if backbone_path else VLAModel(vcfg)
+    if cfg.compile:
+        model.forward = torch.compile(model.forward)  # opt-in: pays compile time up front
     model.to(dev)
     n_params = model.num_trainable_parameters()
 
