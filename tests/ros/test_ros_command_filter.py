@@ -81,3 +81,17 @@ def test_from_outside_the_band_never_moves_further_out(ref, target):
     out_after = np.maximum(LO - q, 0) + np.maximum(q - HI, 0)
     assert np.all(out_after <= out_before + 1e-12)
     assert np.abs(q - ref).max() <= CFG.max_joint_step + 1e-12
+
+
+def test_cell_limits_from_params_narrow_the_urdf():
+    lower = PANDA_JOINT_LIMITS[:, 0].tolist()
+    lower[3] = PANDA_HOME_Q[3] - 0.06  # a cell that keeps joint 4 close to home
+    cfg = SafetyConfig(joint_lower_limits=lower, workspace_enabled=False)
+    q = CommandFilter(cfg).apply(PANDA_HOME_Q, PANDA_HOME_Q - 0.04).q
+    assert q[3] == pytest.approx(PANDA_HOME_Q[3] - 0.01)  # stopped at the cell limit - margin
+    np.testing.assert_allclose(np.delete(q, 3), np.delete(PANDA_HOME_Q - 0.04, 3))
+    wider = (PANDA_JOINT_LIMITS[:, 1] + 0.1).tolist()
+    with pytest.raises(ValueError, match="only narrow"):
+        SafetyConfig(joint_upper_limits=wider)
+    with pytest.raises(ValueError, match="7 values"):
+        SafetyConfig(joint_upper_limits=[1.0])

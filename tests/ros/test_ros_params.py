@@ -82,3 +82,15 @@ def test_flatten_and_missing_section(tmp_path):
         load_params_file(f, "vla_recorder")
     f.write_text("/**:\n  ros__parameters: {x: 1}\n")
     assert load_params_file(f, "anything") == {"x": 1}
+
+
+@pytest.mark.parametrize("cls", [PolicyNodeConfig, SimRobotConfig, RecorderConfig, TeleopConfig])
+def test_defaults_are_plain_ros_parameter_types(cls):
+    # declare_parameter accepts bool, int, float, str and homogeneous non-empty lists of them;
+    # numpy scalars or empty lists fail at node start-up on the robot
+    for name, value in param_defaults(cls()).items():
+        if isinstance(value, list):
+            assert value, f"{name}: empty list default has no ROS type"
+            assert len({type(v) for v in value}) == 1, name
+            value = value[0]
+        assert type(value) in (bool, int, float, str), f"{name}: {type(value)}"

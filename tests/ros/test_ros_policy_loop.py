@@ -226,3 +226,17 @@ def test_no_unsafe_command_under_random_policies(events, chunks, start):
             elif out.kind == "hold":
                 np.testing.assert_array_equal(out.q, q)  # hold in place, never zeros
                 assert len(loop.scheduler) == 0
+
+
+def test_early_duplicate_tick_consumes_nothing():
+    loop = make_loop(FakePolicy())
+    feed(loop, 0)
+    assert loop.tick(MS).kind == "command"
+    queued = len(loop.scheduler)
+    assert loop.tick(20 * MS).kind == "none"  # a second timer call in the same period
+    assert len(loop.scheduler) == queued
+    feed(loop, PERIOD_NS)
+    assert loop.tick(PERIOD_NS).kind == "command"
+    feed(loop, 5 * PERIOD_NS)
+    loop.tick(5 * PERIOD_NS)  # late by 3 periods: one action, the gap is counted
+    assert loop.status()["missed_periods"] == 3

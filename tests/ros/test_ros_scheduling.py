@@ -53,5 +53,8 @@ def test_rate_controller_ticks_once_per_period_and_counts_missed():
     assert r.missed == 2 and r.ticks == 3
     assert not r.due(450 * MS)
     assert r.due(500 * MS)  # back on the original grid
+    assert r.due(599 * MS)  # 1 ms early (timer jitter) still counts ...
+    assert not r.due(601 * MS)  # ... and the next tick stays on the grid (700 ms)
+    assert r.due(690 * MS) and r.missed == 2
     with pytest.raises(ValueError, match="positive"):
         RateController(0.0)

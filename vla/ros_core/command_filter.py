@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vla.ros_core.kinematics import PANDA_JOINT_LIMITS, forward_kinematics
+from vla.ros_core.kinematics import forward_kinematics
 from vla.ros_core.safety import SafetyConfig
 
 
@@ -32,14 +32,11 @@ class FilterResult:
 class CommandFilter:
     """Clamp joint targets to the limits, the per-step change and the workspace box."""
 
-    def __init__(self, config: SafetyConfig, joint_limits: np.ndarray = PANDA_JOINT_LIMITS):
-        limits = np.asarray(joint_limits, dtype=float)
+    def __init__(self, config: SafetyConfig):
         margin = config.joint_limit_margin
-        if np.any(limits[:, 1] - limits[:, 0] <= 2 * margin):
-            raise ValueError(f"joint_limit_margin {margin} leaves no range for some joint")
         self.config = config
-        self.lower = limits[:, 0] + margin
-        self.upper = limits[:, 1] - margin
+        self.lower = np.asarray(config.joint_lower_limits, dtype=float) + margin
+        self.upper = np.asarray(config.joint_upper_limits, dtype=float) - margin
         self.ws_min = np.asarray(config.workspace_min, dtype=float)
         self.ws_max = np.asarray(config.workspace_max, dtype=float)
 

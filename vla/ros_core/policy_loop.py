@@ -27,7 +27,7 @@ from vla.ros_core.images import resize_rgb
 from vla.ros_core.kinematics import forward_kinematics, jacobian
 from vla.ros_core.node_configs import PolicyNodeConfig
 from vla.ros_core.safety import SafetyMonitor, SafetyState, Verdict
-from vla.ros_core.scheduling import ChunkScheduler
+from vla.ros_core.scheduling import ChunkScheduler, RateController
 
 
 @dataclass
@@ -94,6 +94,7 @@ class PolicyLoop:
         steps = config.execute_steps or int(metadata.get("execution_horizon", 1))
         action_dim = 8 if self.action_space != ACTION_SPACE_EEF_DELTA else 7
         self.scheduler = ChunkScheduler(action_dim, steps)
+        self.rate = RateController(config.control_rate)  # drops early duplicate timer calls
         self.safety = SafetyMonitor(config.safety, config.period_s)
         self.filter = CommandFilter(config.safety)
         self._lock = threading.Lock()
@@ -168,6 +169,8 @@ class PolicyLoop:
                         "hold", verdict, q=q, trajectory=q[None], twist=np.zeros(6), flushed=flushed
                     )
                 return TickOutput("none", verdict, flushed=flushed)
+            if not self.rate.due(now_ns):
+                return TickOutput("none", verdict)
             q_meas, opening, _ = joints
             obs = None
             if self.scheduler.needs_chunk():
@@ -232,6 +235,7 @@ class PolicyLoop:
             "task": self._task,
             "queued_actions": len(self.scheduler),
             "chunks": self.scheduler.chunks_received,
+            "missed_periods": self.rate.missed,
         }
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vla.ros_core.kinematics import PANDA_JOINT_LIMITS as _URDF_LIMITS
+
 NS = 1_000_000_000
 
 
@@ -43,7 +45,10 @@ class SafetyConfig:
     max_image_age_periods: float = 2.0  # images older than this many control periods are dropped
     max_joint_state_age_s: float = 0.2
     joint_limits_enabled: bool = True
-    joint_limit_margin: float = 0.05  # rad kept clear of each URDF limit
+    # joint position limits (rad); defaults: the Panda URDF's. Narrow them for a cell, never widen
+    joint_lower_limits: list[float] = field(default_factory=lambda: _URDF_LIMITS[:, 0].tolist())
+    joint_upper_limits: list[float] = field(default_factory=lambda: _URDF_LIMITS[:, 1].tolist())
+    joint_limit_margin: float = 0.05  # rad kept clear of each limit
     max_joint_step: float = 0.05  # rad per control period per joint
     workspace_enabled: bool = True
     workspace_min: list[float] = field(default_factory=lambda: [0.15, -0.5, 0.0])
@@ -62,6 +67,22 @@ class SafetyConfig:
         if self.joint_limit_margin < 0:
             raise ValueError(
                 f"safety.joint_limit_margin must be >= 0, got {self.joint_limit_margin}"
+            )
+        jlo = np.asarray(self.joint_lower_limits, float)
+        jhi = np.asarray(self.joint_upper_limits, float)
+        if jlo.shape != (7,) or jhi.shape != (7,) or not np.all(jlo < jhi):
+            raise ValueError(
+                "safety.joint_lower_limits/joint_upper_limits need 7 values each with lower < "
+                f"upper, got {self.joint_lower_limits} / {self.joint_upper_limits}"
+            )
+        if np.any(jlo < _URDF_LIMITS[:, 0] - 1e-9) or np.any(jhi > _URDF_LIMITS[:, 1] + 1e-9):
+            raise ValueError(
+                "safety.joint_*_limits may only narrow the Panda URDF limits "
+                f"{_URDF_LIMITS.tolist()}"
+            )
+        if np.any(jhi - jlo <= 2 * self.joint_limit_margin):
+            raise ValueError(
+                f"safety.joint_limit_margin {self.joint_limit_margin} leaves no range for a joint"
             )
         lo, hi = np.asarray(self.workspace_min, float), np.asarray(self.workspace_max, float)
         if lo.shape != (3,) or hi.shape != (3,) or not np.all(lo < hi):

@@ -71,15 +71,19 @@ class ChunkScheduler:
 class RateController:
     """Fixed-rate ticks over a nanosecond clock: ``due(now)`` is True once per period.
 
-    A late timer callback still yields one tick; the periods it skipped are counted in
-    ``missed`` (the control loop never tries to catch up by executing several actions at once).
+    A timer callback up to ``early_fraction`` of a period early still counts (timer jitter must
+    not halve the rate); a late one yields one tick and the periods it skipped are counted in
+    ``missed`` (the loop never catches up by executing several actions at once).
     """
 
-    def __init__(self, rate_hz: float):
+    def __init__(self, rate_hz: float, early_fraction: float = 0.25):
         if not rate_hz > 0:
             raise ValueError(f"control rate must be positive, got {rate_hz}")
+        if not 0 <= early_fraction < 1:
+            raise ValueError(f"early_fraction must be in [0, 1), got {early_fraction}")
         self.rate_hz = float(rate_hz)
         self.period_ns = round(NS / rate_hz)
+        self.early_ns = int(early_fraction * self.period_ns)
         self._next_ns: int | None = None
         self.ticks = 0
         self.missed = 0
@@ -93,9 +97,9 @@ class RateController:
             self._next_ns = now_ns + self.period_ns
             self.ticks += 1
             return True
-        if now_ns < self._next_ns:
+        if now_ns < self._next_ns - self.early_ns:
             return False
-        behind = (now_ns - self._next_ns) // self.period_ns
+        behind = max(0, now_ns - self._next_ns) // self.period_ns
         self.missed += int(behind)
         self._next_ns += (behind + 1) * self.period_ns
         self.ticks += 1
