@@ -12,6 +12,7 @@ per batch in the main process.
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -69,7 +70,9 @@ def load_episode_arrays(
         tasks.append(np.full(len(c), tindex[reader.episode_task(e)], dtype=np.int64))
     jobs = [(str(root), e, cams) for e in eps]
     if workers > 1 and len(eps) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(eps))) as pool:
+        # once CUDA is initialised, forked children are unsafe: spawn them instead
+        ctx = multiprocessing.get_context("spawn" if torch.cuda.is_initialized() else None)
+        with ProcessPoolExecutor(max_workers=min(workers, len(eps)), mp_context=ctx) as pool:
             decoded = list(pool.map(_decode_episode, jobs, chunksize=4))
     else:
         decoded = [_decode_episode(j) for j in jobs]
