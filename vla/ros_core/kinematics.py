@@ -5,15 +5,14 @@ the same robot description the simulators load (pybullet_data's ``franka_panda/p
 the joint origins below are copied from that file, and ``tests/ros/test_kinematics.py`` holds
 them against PyBullet's own forward kinematics.
 
-    q (7,) --FK--> TCP pose (pos, quat wxyz) + Jacobian (6, 7)
-    EEF delta (dx, dy, dz, droll, dpitch, dyaw) --DLS--> dq --> q + dq (joint targets)
+    q (7,) --FK--> TCP pose (pos, quat wxyz) + Jacobian (6, 7)  --> sim.controller's DLS step
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.physics.base import HOME_Q, TCP_OFFSET
+from sim.physics.base import ARM_JOINT_LIMITS, HOME_Q, TCP_OFFSET
 
 _HALF_PI = 1.57079632679  # as spelled in the URDF
 # (xyz, rpy) of each revolute joint's origin in its parent link frame; every axis is +z.
@@ -28,18 +27,7 @@ PANDA_JOINT_ORIGINS: tuple[tuple[tuple[float, float, float], tuple[float, float,
 )
 FLANGE_OFFSET = 0.107  # panda_joint8: link7 -> link8 along z
 HAND_YAW = -0.785398163397  # panda_hand_joint: link8 -> hand, rotation about z
-# URDF joint limits (lower, upper) in radians.
-PANDA_JOINT_LIMITS = np.array(
-    [
-        [-2.9671, 2.9671],
-        [-1.8326, 1.8326],
-        [-2.9671, 2.9671],
-        [-3.1416, 0.0],
-        [-2.9671, 2.9671],
-        [-0.0873, 3.8223],
-        [-2.9671, 2.9671],
-    ]
-)
+PANDA_JOINT_LIMITS = np.array(ARM_JOINT_LIMITS, dtype=float)  # (7, 2) URDF limits, radians
 PANDA_HOME_Q = np.asarray(HOME_Q, dtype=float)
 
 
@@ -154,13 +142,3 @@ def pose_delta(q_from, q_to) -> np.ndarray:
     _, a = joint_frames(q_from)
     _, b = joint_frames(q_to)
     return np.concatenate([b[:3, 3] - a[:3, 3], rotation_vector(b[:3, :3] @ a[:3, :3].T)])
-
-
-def dls_step(jac: np.ndarray, twist: np.ndarray, damping: float = 0.05) -> np.ndarray:
-    """Damped least squares: dq = J^T (J J^T + damping^2 I)^-1 twist (6,) -> (7,)."""
-    jac = np.asarray(jac, dtype=float)
-    twist = np.asarray(twist, dtype=float)
-    if jac.shape != (6, 7) or twist.shape != (6,):
-        raise ValueError(f"need a (6, 7) Jacobian and a (6,) twist, got {jac.shape}, {twist.shape}")
-    lhs = jac @ jac.T + (damping**2) * np.eye(6)
-    return jac.T @ np.linalg.solve(lhs, twist)
