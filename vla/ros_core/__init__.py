@@ -7,8 +7,8 @@ classes from the ``rosbags`` type store standing in for rclpy's.
     messages.py        stamps, JointState re-indexing, JointTrajectory / Float64MultiArray /
                        TwistStamped builders (duck-typed over rclpy or rosbags classes)
     images.py          Image (rgb8/bgr8/rgba8/bgra8/mono8) and CompressedImage (JPEG/PNG) <-> RGB
-    kinematics.py      Panda forward kinematics + Jacobian (from the URDF) and the DLS step
-    arm_control.py     policy action -> joint target
+    kinematics.py      Panda forward kinematics + Jacobian (from the URDF)
+    arm_control.py     policy action -> joint target (sim.controller on numpy kinematics)
     safety.py          heartbeat / e-stop / freshness state machine
     command_filter.py  joint limits, per-step change, workspace box
     scheduling.py      chunk scheduler, fixed-rate ticks
