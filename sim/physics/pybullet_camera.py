@@ -1,0 +1,93 @@
+"""Offscreen cameras for the PyBullet backend: the fixed scene camera and the wrist camera.
+
+Both use the same pinhole conventions as MuJoCo (vertical field of view in degrees, look-at
+from an eye point), so the same CameraSpec gives the same picture geometry in both engines.
+
+Renderers (PyBulletConfig.renderer):
+  "tiny" -- ER_TINY_RENDERER, PyBullet's built-in CPU rasteriser; works everywhere.
+  "egl"  -- the eglRenderer plugin (ER_BULLET_HARDWARE_OPENGL through EGL): a GPU when one is
+            present, Mesa's llvmpipe otherwise. If the plugin cannot load, a RuntimeWarning says
+            so and the backend renders with "tiny".
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import warnings
+
+import numpy as np
+import pybullet
+from pybullet_utils.bullet_client import BulletClient
+
+from sim.physics.base import WRIST_CAMERA_POS
+
+RENDERERS = ("tiny", "egl")
+NEAR = 0.01  # metres; MuJoCo's default znear for a scene of about 1 m extent
+FAR = 10.0
+# Wrist camera axes in the hand frame: it looks along the hand's +z (towards the fingertips)
+# and the image's "up" is the hand's +x (the side the camera is mounted on), so the fingers
+# appear at the bottom of the picture.
+WRIST_FORWARD = np.array([0.0, 0.0, 1.0])
+WRIST_UP = np.array([1.0, 0.0, 0.0])
+
+
+def load_egl_plugin(bc: BulletClient) -> int | None:
+    """Load the eglRenderer plugin into this client; None (with a warning) if unavailable."""
+    loader = pkgutil.get_loader("eglRenderer")
+    if loader is None:
+        warnings.warn(
+            "PyBullet eglRenderer plugin not found (module 'eglRenderer' missing from the "
+            "pybullet install); rendering with ER_TINY_RENDERER instead. Reinstall pybullet "
+            "from a wheel that ships eglRenderer, or use renderer='tiny'.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    plugin = bc.loadPlugin(loader.get_filename(), "_eglRendererPlugin")
+    if plugin < 0:
+        warnings.warn(
+            "PyBullet could not start its EGL renderer (no usable EGL display: install "
+            "libegl1 / a GPU driver, or Mesa's libegl-mesa0); rendering with "
+            "ER_TINY_RENDERER instead.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return plugin
+
+
+def projection_matrix(fovy: float, width: int, height: int) -> tuple[float, ...]:
+    """OpenGL projection for a vertical field of view `fovy` (degrees), as MuJoCo's fovy."""
+    return tuple(pybullet.computeProjectionMatrixFOV(fovy, width / height, NEAR, FAR))
+
+
+def wrist_view(hand_pos: np.ndarray, hand_rot: np.ndarray) -> tuple[list, list, list]:
+    """(eye, target, up) of the wrist camera for a hand at `hand_pos` with rotation `hand_rot`."""
+    eye = hand_pos + hand_rot @ np.asarray(WRIST_CAMERA_POS)
+    target = eye + hand_rot @ WRIST_FORWARD
+    up = hand_rot @ WRIST_UP
+    return eye.tolist(), target.tolist(), up.tolist()
+
+
+def grab(bc: BulletClient, width: int, height: int, view, proj, use_egl: bool) -> np.ndarray:
+    """Render one RGB frame: uint8 (height, width, 3), alpha dropped, no shadows."""
+    _, _, rgba, _, _ = bc.getCameraImage(
+        width,
+        height,
+        viewMatrix=view,
+        projectionMatrix=proj,
+        shadow=0,
+        renderer=bc.ER_BULLET_HARDWARE_OPENGL if use_egl else bc.ER_TINY_RENDERER,
+        flags=bc.ER_NO_SEGMENTATION_MASK,
+    )
+    rgb = np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
+    return np.ascontiguousarray(rgb)
+
+
+__all__ = [
+    "RENDERERS",
+    "grab",
+    "load_egl_plugin",
+    "projection_matrix",
+    "wrist_view",
+]

@@ -1,0 +1,173 @@
+"""Build a :class:`~sim.scene.SceneSpec` in PyBullet from primitive shapes.
+
+Every object becomes one rigid multibody made of the spec's primitives: a single shape for a
+cube or cylinder, a compound shape for a container (bowl walls, plate rim), a visual-only body
+for a region marker. Sizes, colours, masses and initial poses are exactly those of the spec, so
+the scene matches the MuJoCo one built from the same spec.
+
+Quaternions: the spec (and the Physics API) use (w, x, y, z); PyBullet uses (x, y, z, w).
+Convert only through :func:`wxyz_to_xyzw` / :func:`xyzw_to_wxyz`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pybullet_utils.bullet_client import BulletClient
+
+from sim.scene import TABLE_CENTER, TABLE_HALF_EXTENTS, TABLE_HEIGHT, GeomSpec, ObjectSpec
+
+# Table slab and floor (purely scenery: only the table top matters to the tasks). Sizes and
+# colours are those of the MuJoCo model (sim/robot/panda_mujoco.py) so images look alike.
+TABLE_HALF_THICKNESS = 0.02
+TABLE_RGBA = (0.62, 0.5, 0.38, 1.0)
+FLOOR_Z = TABLE_HEIGHT - 0.75
+FLOOR_RGBA = (0.35, 0.37, 0.4, 1.0)
+
+
+@dataclass(frozen=True)
+class ContactConfig:
+    """Friction of the table and the objects (PyBullet multiplies the two bodies' coefficients)."""
+
+    object_lateral_friction: float = 1.0
+    object_spinning_friction: float = 0.002
+    object_rolling_friction: float = 0.0002
+    table_lateral_friction: float = 0.6
+    restitution: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("object_lateral_friction", "table_lateral_friction"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"ContactConfig.{name} must be > 0 (got {getattr(self, name)})")
+
+
+def wxyz_to_xyzw(q) -> list[float]:
+    """(w, x, y, z) -> PyBullet's (x, y, z, w)."""
+    w, x, y, z = (float(v) for v in q)
+    return [x, y, z, w]
+
+
+def xyzw_to_wxyz(q) -> np.ndarray:
+    """PyBullet's (x, y, z, w) -> (w, x, y, z)."""
+    x, y, z, w = q
+    return np.array([w, x, y, z], dtype=np.float64)
+
+
+_SHAPE_KINDS = ("box", "cylinder", "sphere")
+
+
+def _shape_kwargs(bc: BulletClient, geom: GeomSpec) -> dict:
+    """createCollisionShape/createVisualShape arguments for one primitive."""
+    if geom.kind == "box":
+        if len(geom.size) != 3:
+            raise ValueError(f"box geom needs 3 half extents, got size={geom.size}")
+        return {"shapeType": bc.GEOM_BOX, "halfExtents": list(geom.size)}
+    if geom.kind == "cylinder":
+        if len(geom.size) != 2:
+            raise ValueError(f"cylinder geom needs (radius, half_height), got size={geom.size}")
+        radius, half_height = geom.size
+        # PyBullet cylinders take the full length (MuJoCo takes the half height).
+        return {"shapeType": bc.GEOM_CYLINDER, "radius": radius, "height": 2 * half_height}
+    if geom.kind == "sphere":
+        if len(geom.size) != 1:
+            raise ValueError(f"sphere geom needs (radius,), got size={geom.size}")
+        return {"shapeType": bc.GEOM_SPHERE, "radius": geom.size[0]}
+    raise ValueError(f"unknown geom kind {geom.kind!r}; valid kinds: {_SHAPE_KINDS}")
+
+
+def _collision_shape(bc: BulletClient, geoms: tuple[GeomSpec, ...]) -> int:
+    """One collision shape for the colliding geoms (compound when several), -1 when none."""
+    colliding = [g for g in geoms if g.collide]
+    if not colliding:
+        return -1
+    if len(colliding) == 1:
+        kw = _shape_kwargs(bc, colliding[0])
+        return bc.createCollisionShape(**kw, collisionFramePosition=list(colliding[0].pos))
+    kws = [_shape_kwargs(bc, g) for g in colliding]
+    # createCollisionShapeArray wants one list per argument; `lengths` is the cylinder length.
+    return bc.createCollisionShapeArray(
+        shapeTypes=[k["shapeType"] for k in kws],
+        radii=[k.get("radius", 0.0) for k in kws],
+        halfExtents=[k.get("halfExtents", [0.0, 0.0, 0.0]) for k in kws],
+        lengths=[k.get("height", 0.0) for k in kws],
+        collisionFramePositions=[list(g.pos) for g in colliding],
+    )
+
+
+def _visual_shape(bc: BulletClient, geoms: tuple[GeomSpec, ...]) -> int:
+    """One visual shape for all geoms (colliding or not); colours are set per shape afterwards."""
+    if len(geoms) == 1:
+        kw = _shape_kwargs(bc, geoms[0])
+        if "height" in kw:  # createVisualShape calls the cylinder length `length`
+            kw["length"] = kw.pop("height")
+        return bc.createVisualShape(
+            **kw, rgbaColor=list(geoms[0].rgba), visualFramePosition=list(geoms[0].pos)
+        )
+    kws = [_shape_kwargs(bc, g) for g in geoms]
+    return bc.createVisualShapeArray(
+        shapeTypes=[k["shapeType"] for k in kws],
+        radii=[k.get("radius", 0.0) for k in kws],
+        halfExtents=[k.get("halfExtents", [0.0, 0.0, 0.0]) for k in kws],
+        lengths=[k.get("height", 0.0) for k in kws],
+        visualFramePositions=[list(g.pos) for g in geoms],
+    )
+
+
+def add_object(bc: BulletClient, obj: ObjectSpec, contact: ContactConfig) -> int:
+    """Create one spec object; returns its PyBullet body id.
+
+    The body's inertial frame is its body frame, so getBasePositionAndOrientation reports the
+    spec's body frame (the pose tasks reason about), not a shifted centre of mass.
+    """
+    if not obj.geoms:
+        raise ValueError(f"object {obj.name!r} has no geoms; give it at least one GeomSpec")
+    if obj.movable and obj.mass <= 0:
+        raise ValueError(f"movable object {obj.name!r} needs mass > 0 (got {obj.mass})")
+    col = _collision_shape(bc, obj.geoms)
+    vis = _visual_shape(bc, obj.geoms)
+    body = bc.createMultiBody(
+        baseMass=obj.mass if (obj.movable and col >= 0) else 0.0,
+        baseCollisionShapeIndex=col,
+        baseVisualShapeIndex=vis,
+        basePosition=list(obj.pos),
+        baseOrientation=wxyz_to_xyzw(obj.quat),
+    )
+    if len(obj.geoms) > 1:
+        for i, g in enumerate(obj.geoms):
+            bc.changeVisualShape(body, -1, shapeIndex=i, rgbaColor=list(g.rgba))
+    if col >= 0:
+        bc.changeDynamics(
+            body,
+            -1,
+            lateralFriction=contact.object_lateral_friction,
+            spinningFriction=contact.object_spinning_friction,
+            rollingFriction=contact.object_rolling_friction,
+            restitution=contact.restitution,
+        )
+    return body
+
+
+def add_table_and_floor(bc: BulletClient, contact: ContactConfig) -> tuple[int, int]:
+    """Static table slab (top at TABLE_HEIGHT) and a floor plane; returns (table, floor) ids."""
+    half = [TABLE_HALF_EXTENTS[0], TABLE_HALF_EXTENTS[1], TABLE_HALF_THICKNESS]
+    table = bc.createMultiBody(
+        baseMass=0.0,
+        baseCollisionShapeIndex=bc.createCollisionShape(bc.GEOM_BOX, halfExtents=half),
+        baseVisualShapeIndex=bc.createVisualShape(
+            bc.GEOM_BOX, halfExtents=half, rgbaColor=list(TABLE_RGBA)
+        ),
+        basePosition=[TABLE_CENTER[0], TABLE_CENTER[1], TABLE_HEIGHT - TABLE_HALF_THICKNESS],
+    )
+    bc.changeDynamics(
+        table, -1, lateralFriction=contact.table_lateral_friction, restitution=contact.restitution
+    )
+    floor = bc.createMultiBody(
+        baseMass=0.0,
+        baseCollisionShapeIndex=bc.createCollisionShape(bc.GEOM_PLANE),
+        baseVisualShapeIndex=bc.createVisualShape(
+            bc.GEOM_BOX, halfExtents=[3.0, 3.0, 0.001], rgbaColor=list(FLOOR_RGBA)
+        ),
+        basePosition=[0.0, 0.0, FLOOR_Z],
+    )
+    return table, floor
