@@ -128,6 +128,18 @@ def test_missing_statistics_error_names_the_fix(checkpoint, tmp_path):
         Policy.from_pretrained(broken)
 
 
+def test_inconsistent_checkpoint_is_refused(checkpoint, tmp_path):
+    import json
+
+    broken = tmp_path / "mixed"
+    shutil.copytree(checkpoint, broken)
+    meta = json.loads((broken / "policy_meta.json").read_text())
+    meta["chunk_size"], meta["execution_horizon"] = 8, 4
+    (broken / "policy_meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="chunk_size.*4 vs 8"):
+        Policy.from_pretrained(broken)
+
+
 def test_checkpoint_is_small_and_half_precision(checkpoint):
     from safetensors import safe_open
 

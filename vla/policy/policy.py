@@ -51,6 +51,28 @@ def build_text_encoder(
     return EmbedInstruction(cache, config.max_text_tokens)
 
 
+def check_consistent(config: VLAConfig, meta: PolicyMeta, tokenizer) -> None:
+    """The checkpoint's parts must agree with each other (a hand-edited or mixed-up folder
+    fails here, at load time, not mid-episode)."""
+    pairs = {
+        "chunk_size (config.json vs policy_meta.json)": (config.chunk_size, meta.chunk_size),
+        "image_size (config.json vs policy_meta.json)": (
+            list(config.image_size), list(meta.image_size)
+        ),
+        "cameras (config.json vs policy_meta.json)": (config.num_cameras, len(meta.camera_keys)),
+        "state size (config.json vs policy_meta.json)": (config.state_dim, len(meta.state_names)),
+        "action_dim (config.json vs action_tokenizer/)": (config.action_dim, tokenizer.action_dim),
+        "action vocabulary (config.json vs action_tokenizer/)": (
+            config.action_vocab_size, tokenizer.vocab_size
+        ),
+    }  # fmt: skip
+    for what, (a, b) in pairs.items():
+        if a != b:
+            raise ValueError(
+                f"inconsistent checkpoint: {what}: {a} vs {b}; re-save it with save_policy"
+            )
+
+
 class Policy:
     """Inference wrapper; see the module docstring. Build with ``Policy.from_pretrained``."""
 
@@ -78,6 +100,7 @@ class Policy:
                 f"checkpoint was trained for decode={model.config.decode_mode!r}, not "
                 f"{self.decode!r}: pass decode={model.config.decode_mode!r}"
             )
+        check_consistent(model.config, meta, tokenizer)
         self.chain = input_transforms(
             meta.camera_keys, meta.image_size, stats, text, meta.state_norm_mode, train=False
         )
