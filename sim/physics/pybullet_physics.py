@@ -2,7 +2,7 @@
 
 One DIRECT client per instance (a ``BulletClient``, which passes ``physicsClientId`` on every
 call), so several instances in one process never share state. The Panda is pybullet_data's
-``franka_panda/panda.urdf`` loaded as is, with a fixed base at the world origin; the table and
+``franka_panda/panda.urdf`` (pybullet_robot), with a fixed base at the world origin; the table and
 every object are built from the SceneSpec's primitives (``pybullet_scene``).
 
 Conventions shared with the MuJoCo backend (so observations mean the same in both engines):
@@ -18,12 +18,10 @@ symmetrically, like MuJoCo's equality-coupled fingers.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet
-import pybullet_data
 from pybullet_utils.bullet_client import BulletClient
 
 from sim.physics import pybullet_camera as cam
@@ -39,6 +37,7 @@ from sim.physics.base import (
     WRIST_CAMERA_FOVY,
     Physics,
 )
+from sim.physics.pybullet_robot import ROBOT_MESHES, panda_urdf
 from sim.physics.pybullet_scene import (
     ContactConfig,
     add_object,
@@ -48,7 +47,6 @@ from sim.physics.pybullet_scene import (
 )
 from sim.scene import CameraSpec, SceneSpec
 
-PANDA_URDF = os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")
 FINGER_OPEN = GRIPPER_MAX_OPENING / 2  # per-finger joint position when open
 LINK_RGBA = (0.9, 0.9, 0.9, 1.0)
 FINGER_RGBA = (0.25, 0.25, 0.27, 1.0)
@@ -66,6 +64,7 @@ class PyBulletConfig:
     timestep: float = 1.0 / 240.0
     solver_iterations: int = 50
     renderer: str = "tiny"
+    robot_meshes: str = "collision"  # what the robot is drawn with (see pybullet_robot)
     arm_forces: tuple[float, ...] = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
     arm_position_gain: float = 0.3
     arm_velocity_gain: float = 1.0
@@ -82,6 +81,8 @@ class PyBulletConfig:
             raise ValueError(f"timestep must be in (0, 0.02] s, got {self.timestep}")
         if self.renderer not in cam.RENDERERS:
             raise ValueError(f"unknown renderer {self.renderer!r}; valid: {cam.RENDERERS}")
+        if self.robot_meshes not in ROBOT_MESHES:
+            raise ValueError(f"unknown robot_meshes {self.robot_meshes!r}; valid: {ROBOT_MESHES}")
         if len(self.arm_forces) != ARM_JOINTS:
             raise ValueError(f"arm_forces needs {ARM_JOINTS} values, got {len(self.arm_forces)}")
         if self.finger_force <= 0:
@@ -122,6 +123,7 @@ class PyBulletPhysics(Physics):
         self._egl_plugin = cam.load_egl_plugin(self._bc) if use_egl else None
         #: the renderer actually in use ("egl" only when the plugin loaded)
         self.renderer = "egl" if self._egl_plugin is not None else "tiny"
+        self._urdf = panda_urdf(cfg.robot_meshes)
         self._scene: SceneSpec | None = None
         self._bodies: dict[str, int] = {}
 
@@ -144,7 +146,7 @@ class PyBulletPhysics(Physics):
         )
         bc.setGravity(0.0, 0.0, -9.81)
         self.robot = bc.loadURDF(
-            PANDA_URDF,
+            self._urdf,
             basePosition=[0.0, 0.0, 0.0],
             useFixedBase=True,
             flags=bc.URDF_ENABLE_CACHED_GRAPHICS_SHAPES,
