@@ -54,6 +54,7 @@ class TrainConfig:
     batch_size: int = 64
     steps: int = 2000
     max_minutes: float | None = None
+    time_schedule: bool = True
     lr: float = 3e-4
     min_lr_ratio: float = 0.1
     warmup_steps: int = 100

@@ -14,6 +14,7 @@ import math
 import os
 import random
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,20 +77,57 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device):
-    """AdamW (fused on CUDA) + linear warm-up then cosine decay to ``min_lr_ratio * lr``."""
+    """AdamW (fused on CUDA) and its ``LRSchedule``."""
     opt = torch.optim.AdamW(
         param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas,
         fused=device.type == "cuda",
     )  # fmt: skip
+    return opt, LRSchedule(opt, cfg)
 
-    def factor(step: int) -> float:
+
+class LRSchedule:
+    """Linear warm-up over ``warmup_steps``, then cosine decay to ``min_lr_ratio * lr``.
+
+    The decay follows training progress in [0, 1]: ``step / steps``, or, with a time budget
+    (``max_minutes`` and ``time_schedule``), the larger of that and the share of the budget
+    spent, so a run cut short by its budget still ends at the low learning rate instead of
+    stopping mid-schedule. A resumed run decays the remaining progress over its new budget.
+    """
+
+    def __init__(self, opt: torch.optim.Optimizer, cfg: TrainConfig):
+        self.opt, self.cfg = opt, cfg
+        self.progress = self.start_progress = 0.0
+        self.t0 = time.time()
+        self.lr = cfg.lr
+
+    def factor(self, step: int, progress: float) -> float:
+        cfg = self.cfg
         if step < cfg.warmup_steps:
             return (step + 1) / cfg.warmup_steps
-        progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-        cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine
+        warm = cfg.warmup_steps / cfg.steps
+        x = min(max((progress - warm) / max(1e-9, 1 - warm), 0.0), 1.0)
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * x))
 
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    def update(self, step: int) -> float:
+        """Set the learning rate for optimiser step ``step`` (0-based); return it."""
+        cfg = self.cfg
+        progress = step / cfg.steps
+        if cfg.max_minutes is not None and cfg.time_schedule:
+            spent = (time.time() - self.t0) / (cfg.max_minutes * 60)
+            progress = max(progress, self.start_progress + (1 - self.start_progress) * spent)
+        self.progress = min(progress, 1.0)
+        self.lr = cfg.lr * self.factor(step, self.progress)
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr
+        return self.lr
+
+    def state_dict(self) -> dict:
+        return {"progress": self.progress, "lr": self.lr}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.progress = self.start_progress = float(state["progress"])
+        self.lr = float(state["lr"])
+        self.t0 = time.time()
 
 
 def batch_generator(seed: int, rank: int, step: int) -> torch.Generator:

@@ -254,6 +254,7 @@ def train(cfg: TrainConfig) -> dict:
                 continue
         raw["aug_rand"] = torch.rand(cfg.batch_size, 4, generator=g)
         batch = apply_transforms(chain, raw)
+        sched.update(step)
         with autocast:
             res = ddp_model(
                 batch["images"], batch[OBS_STATE], batch["text"], batch["text_mask"],
@@ -262,7 +263,6 @@ def train(cfg: TrainConfig) -> dict:
         res["loss"].backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        sched.step()
         opt.zero_grad(set_to_none=True)
         step += 1
         bar.update(1)
@@ -273,7 +273,8 @@ def train(cfg: TrainConfig) -> dict:
                 "loss": res["loss"].item(),
                 "accuracy": res["accuracy"].item(),
                 "grad_norm": gnorm.item(),
-                "lr": sched.get_last_lr()[0],
+                "lr": sched.lr,
+                "progress": sched.progress,
                 "samples_per_s": (step - start_step) * cfg.batch_size * info.world / elapsed,
                 "elapsed_s": elapsed,
             }

@@ -1,0 +1,44 @@
+"""Learning-rate schedule: warm-up, cosine by step, and decay that follows a time budget."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vla.train.config import TrainConfig
+from vla.train.runtime import LRSchedule
+
+
+def schedule(**kw) -> LRSchedule:
+    cfg = TrainConfig(dataset="unused", lr=1.0, steps=100, warmup_steps=10, min_lr_ratio=0.1,
+                      **kw)  # fmt: skip
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    return LRSchedule(opt, cfg)
+
+
+def test_warmup_then_cosine_to_the_floor():
+    s = schedule()
+    assert s.update(0) == pytest.approx(0.1)
+    assert s.update(9) == pytest.approx(1.0)
+    assert s.update(10) == pytest.approx(1.0)
+    assert s.update(55) == pytest.approx(0.1 + 0.9 * 0.5, abs=1e-6)  # halfway through decay
+    assert s.update(100) == pytest.approx(0.1)
+    assert s.opt.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
+def test_time_budget_drives_the_decay(monkeypatch):
+    import vla.train.runtime as rt
+
+    now = [1000.0]
+    monkeypatch.setattr(rt.time, "time", lambda: now[0])
+    s = schedule(max_minutes=1.0)
+    now[0] += 60.0  # the whole budget spent at step 20 of 100
+    assert s.update(20) == pytest.approx(0.1) and s.progress == 1.0
+    off = schedule(max_minutes=1.0, time_schedule=False)
+    now[0] += 60.0
+    assert off.update(20) > 0.9  # by steps only: barely decayed
+    resumed = schedule(max_minutes=1.0)
+    resumed.load_state_dict({"progress": 0.5, "lr": 0.5})
+    now[0] += 30.0  # half the new budget: progress 0.5 + 0.5 * 0.5
+    resumed.update(50)
+    assert resumed.progress == pytest.approx(0.75)
