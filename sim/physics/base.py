@@ -18,6 +18,11 @@ from sim.scene import SceneSpec
 ARM_JOINTS = 7
 ARM_JOINT_NAMES = tuple(f"panda_joint{i}" for i in range(1, 8))
 FINGER_JOINT_NAMES = ("panda_finger_joint1", "panda_finger_joint2")
+# (lower, upper) limits in radians of the 7 arm joints, as in the URDF.
+ARM_JOINT_LIMITS = (
+    (-2.9671, 2.9671), (-1.8326, 1.8326), (-2.9671, 2.9671), (-3.1416, 0.0),
+    (-2.9671, 2.9671), (-0.0873, 3.8223), (-2.9671, 2.9671),
+)  # fmt: skip
 HAND_LINK = "panda_hand"
 # Tool centre point: between the fingertips, this far along the hand link's +z axis.
 TCP_OFFSET = 0.1034

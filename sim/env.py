@@ -1,0 +1,265 @@
+"""The generic stepping loop (Environment) and its gymnasium face (PickPlaceEnv, sim.make).
+
+    reset(seed) -> Task.sample_episode(rng(seed)) -> Physics.build(scene) -> observation
+    step(action) -> Controller.step (validate/clip -> IK -> N substeps) -> observation,
+                    Task.success(physics) -> reward / terminated, step count -> truncated
+
+Observation (dict, keys from vla.constants):
+    observation.images.scene, observation.images.wrist: uint8 (H, W, 3) (absent with render=False)
+    observation.state: float32 (15,), layout vla.constants.STATE_NAMES
+    task: the instruction (gymnasium.spaces.Text; also in info["task"])
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from sim.controller import JOINT_ACTION_DIM, Controller, ControllerConfig
+from sim.physics.base import Physics
+from sim.tasks import SPLITS, SUITES, Episode, Task, get_task
+from vla.constants import (
+    ACTION_SPACE_EEF_DELTA,
+    ACTION_SPACES,
+    CAMERAS,
+    EEF_ACTION_HIGH,
+    EEF_ACTION_LOW,
+    OBS_IMAGES_PREFIX,
+    OBS_STATE,
+    STATE_DIM,
+    TASK,
+)
+
+SETTLE_SUBSTEPS = 20  # after building a scene, let objects come to rest before observing
+INSTRUCTION_CHARSET = string.ascii_letters + string.digits + " ,.'-"
+INSTRUCTION_MAX_LEN = 200
+
+
+def _mujoco(image_size: tuple[int, int], render: bool) -> Physics:
+    from sim.physics.mujoco_physics import MuJoCoPhysics
+
+    return MuJoCoPhysics(image_size=image_size, render=render)
+
+
+def _pybullet(image_size: tuple[int, int], render: bool) -> Physics:
+    from sim.physics.pybullet_physics import PyBulletPhysics
+
+    return PyBulletPhysics(image_size=image_size, render=render)
+
+
+#: backend name -> factory(image_size, render) -> Physics (engines are imported lazily)
+BACKENDS: dict[str, Callable[[tuple[int, int], bool], Physics]] = {
+    "mujoco": _mujoco,
+    "pybullet": _pybullet,
+}
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Everything that defines an environment instance (validated on construction)."""
+
+    task: str = "pick"
+    backend: str = "mujoco"
+    suite: str = "pick_place"
+    image_size: tuple[int, int] = (128, 128)
+    split: str = "train"
+    max_steps: int | None = None  # None -> the family's default
+    action_space: str = ACTION_SPACE_EEF_DELTA
+    render: bool = True
+
+    def __post_init__(self) -> None:
+        get_task(self.suite, self.task)  # raises with the valid names
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; valid backends: {list(BACKENDS)}")
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; valid splits: {list(SPLITS)}")
+        if self.action_space not in ACTION_SPACES:
+            raise ValueError(f"unknown action_space {self.action_space!r}; valid: {ACTION_SPACES}")
+        h, w = self.image_size
+        if not (isinstance(h, int) and isinstance(w, int) and 16 <= h <= 1024 and 16 <= w <= 1024):
+            raise ValueError(f"image_size must be two ints (height, width) in [16, 1024], got "
+                             f"{self.image_size}")  # fmt: skip
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
+
+
+class Environment:
+    """Engine-agnostic episode loop over one Task, one Physics and one Controller."""
+
+    def __init__(self, task: Task, physics: Physics, config: EnvConfig):
+        self.task, self.physics, self.config = task, physics, config
+        self.controller = Controller(physics, ControllerConfig(action_space=config.action_space))
+        self.max_steps = config.max_steps or task.max_steps
+        self.episode: Episode | None = None
+        self.steps = 0
+
+    def reset(self, seed: int) -> dict:
+        """Sample and build the episode of `seed`; return the first observation."""
+        rng = np.random.default_rng(seed)
+        self.episode = self.task.sample_episode(rng, self.config.split, self.config.image_size)
+        self.physics.build(self.episode.scene)
+        self.physics.step(SETTLE_SUBSTEPS)
+        self.steps = 0
+        return self.observation()
+
+    def step(self, action) -> tuple[dict, bool, np.ndarray]:
+        """Apply one action. Returns (observation, success, clipped action)."""
+        if self.episode is None:
+            raise RuntimeError("call reset() before step()")
+        applied = self.controller.step(action)  # raises ValueError before touching physics
+        self.steps += 1
+        return self.observation(), self.success(), applied
+
+    def success(self) -> bool:
+        return self.task.success(self.physics, self.episode)
+
+    def state(self) -> np.ndarray:
+        """observation.state: TCP position, TCP quaternion (w >= 0), gripper opening, joints."""
+        pos, quat = self.physics.ee_pose()
+        quat = quat if quat[0] >= 0 else -quat
+        state = np.concatenate([pos, quat, [self.physics.gripper_opening()],
+                                self.physics.joint_positions()])  # fmt: skip
+        return state.astype(np.float32)
+
+    def observation(self) -> dict:
+        obs = {OBS_STATE: self.state(), TASK: self.episode.instruction}
+        if self.config.render:
+            for cam in CAMERAS:
+                obs[OBS_IMAGES_PREFIX + cam] = self.physics.render(cam)
+        return obs
+
+
+class PickPlaceEnv(gym.Env):
+    """gymnasium environment of one task family in one engine.
+
+    Reward: 1.0 on the step the goal holds, else 0.0. terminated: the goal holds
+    (info["is_success"]); truncated: max_steps control steps elapsed. render() returns the scene
+    and wrist images side by side (render_mode "rgb_array").
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, config: EnvConfig | None = None, render_mode: str | None = None):
+        self.config = config or EnvConfig()
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if render_mode == "rgb_array" and not self.config.render:
+            raise ValueError("render_mode='rgb_array' needs render=True")
+        self.render_mode = render_mode
+        task = get_task(self.config.suite, self.config.task)
+        physics = BACKENDS[self.config.backend](self.config.image_size, self.config.render)
+        self.env = Environment(task, physics, self.config)
+        h, w = self.config.image_size
+        spaces: dict[str, gym.Space] = {
+            OBS_STATE: gym.spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float32),
+            TASK: gym.spaces.Text(INSTRUCTION_MAX_LEN, charset=INSTRUCTION_CHARSET),
+        }
+        if self.config.render:
+            for cam in CAMERAS:
+                spaces[OBS_IMAGES_PREFIX + cam] = gym.spaces.Box(0, 255, (h, w, 3), np.uint8)
+        self.observation_space = gym.spaces.Dict(spaces)
+        if self.config.action_space == ACTION_SPACE_EEF_DELTA:
+            self.action_space = gym.spaces.Box(EEF_ACTION_LOW, EEF_ACTION_HIGH, dtype=np.float32)
+        else:
+            lo, hi = Controller.joint_limits()
+            self.action_space = gym.spaces.Box(
+                np.append(lo, -1.0).astype(np.float32), np.append(hi, 1.0).astype(np.float32),
+                shape=(JOINT_ACTION_DIM,), dtype=np.float32,
+            )
+        self._last_obs: dict | None = None
+        self.episode_seed: int | None = None
+
+    @property
+    def physics(self) -> Physics:
+        return self.env.physics
+
+    @property
+    def episode(self) -> Episode | None:
+        return self.env.episode
+
+    @property
+    def family(self) -> str:
+        return self.env.task.family
+
+    def _info(self, success: bool) -> dict:
+        ep = self.env.episode
+        return {
+            "task": ep.instruction, "family": ep.family, "is_success": bool(success),
+            "target": ep.target, "goal": ep.goal, "split": ep.split,
+            "heldout_object": ep.heldout_object, "heldout_phrasing": ep.heldout_phrasing,
+            "episode_seed": self.episode_seed, "steps": self.env.steps,
+        }  # fmt: skip
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start an episode. With `seed`, the episode is exactly that seed's (same scene, same
+        instruction in every engine); without, the next seed drawn from the env's generator."""
+        super().reset(seed=seed)
+        self.episode_seed = int(seed) if seed is not None else int(
+            self.np_random.integers(2**31 - 1))  # fmt: skip
+        obs = self.env.reset(self.episode_seed)
+        self._last_obs = obs
+        return obs, self._info(False)
+
+    def step(self, action):
+        obs, success, _ = self.env.step(action)
+        self._last_obs = obs
+        truncated = bool(not success and self.env.steps >= self.env.max_steps)
+        return obs, float(success), bool(success), truncated, self._info(success)
+
+    def render(self):
+        if self.render_mode != "rgb_array" or self._last_obs is None:
+            return None
+        return np.concatenate([self._last_obs[OBS_IMAGES_PREFIX + c] for c in CAMERAS], axis=1)
+
+    def close(self):
+        self.env.physics.close()
+
+
+def make(
+    task: str = "pick",
+    backend: str = "mujoco",
+    *,
+    suite: str = "pick_place",
+    seed: int | None = None,
+    image_size: tuple[int, int] = (128, 128),
+    split: str = "train",
+    max_steps: int | None = None,
+    action_space: str = ACTION_SPACE_EEF_DELTA,
+    render: bool = True,
+    render_mode: str | None = None,
+) -> PickPlaceEnv:
+    """A gymnasium environment of `task` (a family of `suite`) in `backend`.
+
+    Unknown names raise ValueError listing the valid ones. `seed` seeds the env's generator
+    (episodes without an explicit reset seed draw from it).
+    """
+    config = EnvConfig(task, backend, suite, tuple(int(s) for s in image_size), split,
+                       max_steps, action_space, render)  # fmt: skip
+    env = PickPlaceEnv(config, render_mode=render_mode)
+    if seed is not None:
+        env.np_random, _ = gym.utils.seeding.np_random(seed)
+    return env
+
+
+def gym_id(suite: str, task: str, backend: str) -> str:
+    """gymnasium id of a suite/task/backend, e.g. "sim/PickPlace-pick-mujoco-v0"."""
+    camel = "".join(part.capitalize() for part in suite.split("_"))
+    return f"sim/{camel}-{task}-{backend}-v0"
+
+
+def register_envs() -> list[str]:
+    """Register every suite x task x backend with gymnasium (idempotent); returns the ids."""
+    ids = []
+    for suite, tasks in SUITES.items():
+        for task in tasks:
+            for backend in BACKENDS:
+                env_id = gym_id(suite, task, backend)
+                if env_id not in gym.registry:
+                    gym.register(env_id, entry_point=make, kwargs=dict(
+                        task=task, backend=backend, suite=suite), disable_env_checker=False)
+                ids.append(env_id)
+    return ids

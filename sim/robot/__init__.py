@@ -1,0 +1,1 @@
+"""Robot model builders (one module per engine that needs one)."""
