@@ -65,7 +65,10 @@ class PyBulletConfig:
     solver_iterations: int = 50
     renderer: str = "tiny"
     robot_meshes: str = "collision"  # what the robot is drawn with (see pybullet_robot)
-    arm_forces: tuple[float, ...] = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
+    # 3x the URDF effort limits: MuJoCo's model adds gravity compensation on top of its 87/12
+    # N m actuators; PyBullet has none, so its motors carry gravity as well. At 1x the shoulder
+    # saturates on a 5 cm step and overshoots by ~0.07 rad (measured), which breaks grasps.
+    arm_forces: tuple[float, ...] = (261.0, 261.0, 261.0, 261.0, 36.0, 36.0, 36.0)
     arm_position_gain: float = 0.3
     arm_velocity_gain: float = 1.0
     finger_force: float = 20.0
