@@ -23,6 +23,8 @@ FAMILIES = ["pick_cube", "stack"]
 
 
 class FakeEnv:
+    metadata = {"render_fps": 10}
+
     def __init__(self, family: str, image_size, cameras=IMAGE_KEYS) -> None:
         self.family, self.image_size, self.cameras = family, tuple(image_size), cameras
         self.episodes = 0  # outcomes alternate per env: success, failure, success, ...

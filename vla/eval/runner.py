@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from vla.constants import CONTROL_HZ
 from vla.eval import sim_adapter
 from vla.eval.agents import AgentSource, FrameRecorder, checkpoint_image_size
 from vla.eval.report import EpisodeResult
@@ -145,7 +144,7 @@ def run_job(job: EvalJob) -> EpisodeResult:
     if agent.frames and _take_video_slot((job.split, job.family, outcome.success)):
         tag = "success" if outcome.success else "failure"
         path = Path(cfg.video_dir) / f"{job.split}_{job.family}_ep{job.episode:03d}_{tag}.mp4"
-        fps = sim_adapter.control_hz(env) or CONTROL_HZ
+        fps = sim_adapter.control_hz(env)
         video = str(sim_adapter.write_video(path, agent.frames, fps))
     return EpisodeResult(job.family, job.split, job.seed, outcome.success, outcome.length,
                          outcome.instruction, time.perf_counter() - t0, video)  # fmt: skip

@@ -12,13 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from vla.constants import (
-    ACTION_SPACE_EEF_DELTA,
-    DEFAULT_IMAGE_SIZE,
-    IMAGE_KEYS,
-    OBS_IMAGES_PREFIX,
-    TASK,
-)
+from vla.constants import DEFAULT_IMAGE_SIZE, OBS_IMAGES_PREFIX, TASK
 
 
 @dataclass(frozen=True)
@@ -45,37 +39,28 @@ def default_image_size() -> tuple[int, int]:
 
 def make_env(suite: str, family: str, backend: str, split: str, seed: int,
              image_size: tuple[int, int], max_steps: int | None) -> Any:  # fmt: skip
-    """A gymnasium environment for one task family."""
+    """A gymnasium environment for one task family (``sim.make``)."""
     import sim
 
-    kwargs: dict[str, Any] = {}
-    if max_steps is not None:
-        kwargs["max_episode_steps"] = max_steps
-    return sim.make(family, backend=backend, seed=seed, image_size=tuple(image_size),
-                    split=split, **kwargs)  # fmt: skip
+    return sim.make(family, backend, suite=suite, seed=seed, image_size=tuple(image_size),
+                    split=split, max_steps=max_steps)  # fmt: skip
 
 
 def env_interface(env: Any) -> dict[str, Any]:
     """What the environment offers, in ``Policy.check_compatible`` keywords."""
-    space = getattr(env, "observation_space", None)
-    keys = list(getattr(space, "spaces", {}) or IMAGE_KEYS)
-    cams = [k for k in keys if k.startswith(OBS_IMAGES_PREFIX)]
-    shape = space.spaces[cams[0]].shape if cams and hasattr(space, "spaces") else None
-    base = getattr(env, "unwrapped", env)
+    spaces = env.observation_space.spaces
+    cams = [k for k in spaces if k.startswith(OBS_IMAGES_PREFIX)]
     return {
-        "action_space": getattr(base, "action_space_name", ACTION_SPACE_EEF_DELTA),
+        "action_space": env.unwrapped.config.action_space,
         "camera_keys": cams,
-        "image_size": tuple(shape[:2]) if shape is not None else None,
+        "image_size": tuple(spaces[cams[0]].shape[:2]) if cams else None,
         "control_hz": control_hz(env),
     }
 
 
-def control_hz(env: Any) -> float | None:
-    base = getattr(env, "unwrapped", env)
-    hz = getattr(base, "control_hz", None)
-    if hz is None:
-        hz = getattr(env, "metadata", {}).get("render_fps")
-    return float(hz) if hz else None
+def control_hz(env: Any) -> float:
+    """The environment's control rate (gymnasium ``metadata["render_fps"]``)."""
+    return float(env.metadata["render_fps"])
 
 
 def run_episode(env: Any, agent: Any, seed: int, max_steps: int | None) -> Outcome:
