@@ -27,7 +27,8 @@ _DOWN = Rotation.from_matrix(np.diag([1.0, -1.0, -1.0]))
 
 def _yaw_of(quat_wxyz: np.ndarray) -> float:
     w, x, y, z = quat_wxyz
-    return float(Rotation.from_quat([x, y, z, w]).as_euler("xyz")[2])
+    mat = Rotation.from_quat([x, y, z, w]).as_matrix()
+    return float(np.arctan2(mat[1, 0], mat[0, 0]))  # heading of the body's x axis
 
 
 def _face_yaw(obj_yaw: float, period: float = np.pi / 2) -> float:
@@ -49,6 +50,7 @@ class ScriptedExpert:
         self.phase = "approach"
         self.timer = 0
         self.grasp_yaw = 0.0
+        self.yaw_plan: list[float] = []  # grasp yaws, the one in use first
 
     @property
     def physics(self):
@@ -90,10 +92,37 @@ class ScriptedExpert:
 class _GraspMixin(ScriptedExpert):
     """Approach, descend, close on `target`; then hand over to `after_grasp`."""
 
-    def grasp_action(self, target: str):
+    FINGER_REACH = 0.065  # open fingertip (outer edge) distance from the TCP along hand y
+    # Radius around each object's centre the open fingers must avoid (bin: its corners).
+    KEEP_OUT = {"cube": 0.03, "cylinder": 0.022, "bowl": 0.1, "bin": 0.125, "plate": 0.078}
+    STUCK_STEPS = 8  # descending this long without arriving: try the next grasp yaw
+
+    def grasp_yaws(self, target: str) -> list[float]:
+        """Yaws that grasp the target (cube faces; any for a cylinder), safest first: the open
+        fingers must not land on a neighbour or on a container wall. Ties keep the smallest
+        wrist rotation."""
         pos, yaw = self.obj(target)
-        category = self.episode.scene.object(target).category
-        face = _face_yaw(yaw) if category == "cube" else 0.0
+        if self.episode.scene.object(target).category == "cube":
+            face = _face_yaw(yaw)
+            candidates = [face, face - np.pi / 2 if face > 0 else face + np.pi / 2]
+        else:
+            candidates = [0.0, np.pi / 2, np.pi / 4, -np.pi / 4]
+        others = [(self.physics.object_pose(o.name)[0][:2], self.KEEP_OUT[o.category])
+                  for o in self.episode.scene.objects
+                  if o.name != target and o.category != "region"]  # fmt: skip
+
+        def clearance(y: float) -> float:
+            axis = np.array([np.sin(y), -np.cos(y)])  # hand y in the world at this yaw
+            tips = [pos[:2] + s * self.FINGER_REACH * axis for s in (-1.0, 1.0)]
+            return min([np.linalg.norm(t - c) - r for t in tips for c, r in others] + [0.02])
+
+        return sorted(candidates, key=lambda y: -min(clearance(y), 0.02))
+
+    def grasp_action(self, target: str):
+        pos, _ = self.obj(target)
+        if self.phase == "approach" and not self.yaw_plan:
+            self.yaw_plan = self.grasp_yaws(target)
+        face = self.yaw_plan[0]
         tcp, _ = self.physics.ee_pose()
         grasp = np.array([pos[0], pos[1], max(pos[2], 0.015)])
         if self.phase == "approach":
@@ -101,12 +130,16 @@ class _GraspMixin(ScriptedExpert):
             action, _ = self.move(hover, face, OPEN)
             near = np.linalg.norm(hover[:2] - tcp[:2]) < 0.01 and abs(hover[2] - tcp[2]) < 0.03
             if near and self.physics.gripper_opening() > 0.07:
-                self.phase = "descend"
+                self.phase, self.timer = "descend", 0
             return action
         if self.phase == "descend":
+            self.timer += 1
             action, reached = self.move(grasp, face, OPEN)
             if np.linalg.norm(grasp[:2] - tcp[:2]) > 0.02:  # object moved: re-approach
-                self.phase = "approach"
+                self.phase, self.yaw_plan = "approach", []
+            elif self.timer > self.STUCK_STEPS:  # blocked (a wall, a neighbour): rotate
+                self.phase, self.yaw_plan = "approach", self.yaw_plan[1:] + self.yaw_plan[:1]
+                action[:3] = [0.0, 0.0, EEF_ACTION_HIGH[2]]
             elif reached or np.linalg.norm(grasp - tcp) < 0.012:
                 self.phase, self.timer, self.grasp_yaw = "close", 0, face
             return action
@@ -134,7 +167,7 @@ class PickExpert(_GraspMixin):
         if self.phase != "carry":
             return self.grasp_action(target)
         if not self.holding(target):
-            self.phase = "approach"
+            self.phase, self.yaw_plan = "approach", []
             return self.grasp_action(target)
         tcp, _ = self.physics.ee_pose()
         lift = np.array([tcp[0], tcp[1], self.episode.target_rest_z + 0.12])
@@ -156,7 +189,7 @@ class _CarryExpert(_GraspMixin):
         drop, yaw = self.drop_point()
         if self.phase == "carry":
             if not self.holding(target):
-                self.phase = "approach"
+                self.phase, self.yaw_plan = "approach", []
                 return self.grasp_action(target)
             if tcp[2] < CARRY_Z - 0.03 and np.linalg.norm(drop[:2] - tcp[:2]) > 0.03:
                 return self.move(np.array([tcp[0], tcp[1], CARRY_Z]), yaw, CLOSE)[0]
@@ -221,8 +254,8 @@ class PushExpert(ScriptedExpert):
         d = to_goal / max(dist, 1e-6)
         # fingers' wide side (hand y) across the push direction: hand x along +-d
         yaw = _face_yaw(float(np.arctan2(d[1], d[0])), np.pi)
-        radius = 0.028 if self.episode.scene.object(target).category == "cube" else 0.02
-        z = self.episode.target_rest_z
+        radius = 0.02  # cube half size / cylinder radius
+        z = 0.015  # push low (pads 6-24 mm above the table): objects slide, never tip
         behind = pos[:2] - d * (radius + self.CONTACT + 0.02)
         rel = tcp[:2] - pos[:2]
         lateral = abs(rel[0] * d[1] - rel[1] * d[0])  # distance of the TCP from the push line
@@ -240,7 +273,7 @@ class PushExpert(ScriptedExpert):
                 self.phase = "push"
             return action
         if self.phase == "push":
-            if lateral > 0.015 or along > -radius:  # off the line: lift and re-approach
+            if lateral > 0.015 or along > -0.012:  # off the line: lift and re-approach
                 self.phase = "lift"
                 return self.select_action(obs)
             ahead = pos[:2] - d * (radius + self.CONTACT) + d * min(0.03, dist)

@@ -51,6 +51,12 @@ ROBOT_CONTYPE, ROBOT_CONAFFINITY = 2, 0
 # Only the distal links touch the workspace; the proximal ones never reach the table top.
 COLLIDING_LINKS = ("panda_link6", "panda_link7", HAND_LINK)
 GRASP_FRICTION = (1.5, 0.01, 0.0001)  # slide, torsion, roll (condim 4 uses slide + torsion)
+OBJECT_FRICTION = (1.0, 0.005, 0.0001)
+# Objects slide on the table rather than tip over when pushed low: a 5 cm cylinder pushed at
+# height h tips when mu * h > radius. Geom priority makes a pair use the higher-priority geom's
+# friction (instead of MuJoCo's default element-wise max): table 0.4, finger pads 1.5.
+TABLE_FRICTION = (0.4, 0.005, 0.0001)
+TABLE_PRIORITY, PAD_PRIORITY = 1, 2
 OBJECT_CONDIM = 4
 
 
@@ -146,6 +152,7 @@ def _robot_box(body, name: str, half, pos) -> None:
         conaffinity=ROBOT_CONAFFINITY,
         condim=OBJECT_CONDIM,
         friction=GRASP_FRICTION,
+        priority=PAD_PRIORITY,
         mass=0.0,
         group=3,  # hidden in renders: the finger meshes are drawn instead
     )
@@ -185,6 +192,8 @@ def _add_world(spec: mujoco.MjSpec, cameras: list[CameraSpec]) -> None:
         contype=WORLD_CONTYPE,
         conaffinity=WORLD_CONAFFINITY,
         condim=3,
+        friction=TABLE_FRICTION,
+        priority=TABLE_PRIORITY,
     )
     world.add_geom(
         name="floor",
@@ -226,7 +235,7 @@ def _add_objects(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
             if g.collide:
                 geom.contype, geom.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
                 geom.condim = OBJECT_CONDIM
-                geom.friction = GRASP_FRICTION
+                geom.friction = OBJECT_FRICTION
                 geom.mass = obj.mass / len(colliding)
             else:  # visual-only marker (e.g. a region patch)
                 geom.contype, geom.conaffinity = 0, 0

@@ -30,7 +30,7 @@ CONTAINER_INNER_RADIUS = {"bowl": BOWL_RADIUS - 0.02, "bin": BIN_HALF - 0.02, "p
 CONTAINER_SUPPORT = {"bowl": 2 * BASE_HALF_HEIGHT, "bin": 2 * BASE_HALF_HEIGHT,
                      "plate": 2 * PLATE_HALF_HEIGHT}  # fmt: skip
 # Radius of the disc each object keeps free of others when scenes are sampled.
-FOOTPRINT = {"cube": 0.035, "cylinder": 0.035, "bowl": 0.1, "bin": 0.1, "plate": 0.09,
+FOOTPRINT = {"cube": 0.035, "cylinder": 0.035, "bowl": 0.105, "bin": 0.12, "plate": 0.09,
              "region": 0.075}  # fmt: skip
 
 

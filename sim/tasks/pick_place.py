@@ -16,7 +16,7 @@ from sim.tasks.base import SPLITS, Episode, Task
 from sim.tasks.language import HELDOUT_OBJECTS, describe, instruction
 
 OBJ_X, OBJ_Y = (0.38, 0.64), (-0.2, 0.2)  # where graspable objects are sampled
-CONT_X, CONT_Y = (0.42, 0.6), (-0.16, 0.16)  # where containers are sampled
+CONT_X, CONT_Y = (0.42, 0.62), (0.06, 0.2)  # containers: one on each side (y sign random)
 LIFT_HEIGHT = 0.05  # pick: lifted this far above the resting height
 HOLD_DISTANCE = 0.04  # pick: object centre this close to the TCP counts as held
 # Scene camera: in front of the table, looking back at the robot (the same in every engine).
@@ -52,7 +52,7 @@ class _Layout:
         return x, y
 
     def sample(self, r: float, xr=OBJ_X, yr=OBJ_Y, avoid=lambda x, y: False) -> tuple[float, float]:
-        for _ in range(500):
+        for _ in range(2000):
             x, y = self.rng.uniform(*xr), self.rng.uniform(*yr)
             if self.free(x, y, r) and not avoid(x, y):
                 return self.add(x, y, r)
@@ -145,8 +145,9 @@ class PlaceTask(PickPlaceTask):
         other = _choice(rng, [k for k in kinds if k != kind])
         ccol, ocol = (list(COLORS)[i] for i in rng.permutation(len(COLORS))[:2])
         objs = []
-        for k, c in ((kind, ccol), (other, ocol)):
-            x, y = layout.sample(ob.FOOTPRINT[k], CONT_X, CONT_Y)
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        for k, c, sgn in ((kind, ccol, side), (other, ocol, -side)):
+            x, y = layout.sample(ob.FOOTPRINT[k], CONT_X, tuple(sorted(sgn * v for v in CONT_Y)))
             objs.append(ob.container(k, c, x, y))
         objs.insert(0, self._target(rng, layout, color, shape))
         prep = "on" if kind == "plate" else "in"
