@@ -106,14 +106,14 @@ def test_action_is_clipped_and_checked():
 def test_same_joint_targets_as_the_simulator_controller(seed):
     """The robot side runs sim.controller on numpy kinematics; on the same state it must agree
     with the controller running on the PyBullet engine's own pose and Jacobian."""
+    import sim
     from sim.controller import Controller
-    from sim.physics.pybullet_physics import PyBulletPhysics
-    from sim.scene import SceneSpec
 
     rng = np.random.default_rng(seed)
-    physics = PyBulletPhysics()
+    env = sim.make("pick", "pybullet", seed=0, image_size=(32, 32), render=False)
+    env.reset(seed=seed)
+    physics = env.physics
     try:
-        physics.build(SceneSpec(objects=[]))
         q = k.PANDA_HOME_Q + rng.uniform(-0.3, 0.3, 7)
         physics.set_joint_positions(q)
         action = np.r_[rng.uniform(-0.04, 0.04, 3), rng.uniform(-0.2, 0.2, 3), 1.0]
@@ -122,7 +122,7 @@ def test_same_joint_targets_as_the_simulator_controller(seed):
         np.testing.assert_allclose(got, expected, atol=1e-6)
         assert closed
     finally:
-        physics.close()
+        env.close()
 
 
 def test_rotation_vector_and_quaternions():

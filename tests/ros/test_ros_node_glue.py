@@ -209,18 +209,10 @@ def test_recorder_node_records_an_episode(ros, tmp_path, T):
     assert '"episodes_saved": 1' in node.pubs["~/status"].messages[-1].data
 
 
-def test_sim_robot_node_publishes_and_follows(ros, monkeypatch, T):
-    from sim.physics.pybullet_physics import PyBulletPhysics
-    from sim.scene import CameraSpec, SceneSpec
-    from vla.ros_core.sim_bridge import SimWorld
-
-    physics = PyBulletPhysics()
-    physics.build(SceneSpec(objects=[], cameras=[CameraSpec("scene", 32, 32),
-                                                 CameraSpec("wrist", 32, 32)]))  # fmt: skip
+def test_sim_robot_node_publishes_and_follows(ros, T):
+    ros.PARAM_OVERRIDES.update(backend="pybullet", image_height=32, image_width=32)
     from vla_ros import sim_robot_node
 
-    monkeypatch.setattr(sim_robot_node, "make_sim_world",
-                        lambda *a: SimWorld(physics, "pick up the red cube", None))  # fmt: skip
     node = sim_robot_node.SimRobotNode()
     physics_timer, camera_timer, instruction_timer = node.timers
     target = list(PANDA_HOME_Q + [0.2, 0, 0, 0, 0, 0, 0])
@@ -236,7 +228,10 @@ def test_sim_robot_node_publishes_and_follows(ros, monkeypatch, T):
     img = node.pubs["/camera/wrist/image_raw"].messages[-1]
     assert images.image_to_rgb(img).shape == (32, 32, 3)
     instruction_timer.callback()
-    assert node.pubs["/vla/instruction"].messages[-1].data == "pick up the red cube"
+    assert node.pubs["/vla/instruction"].messages[-1].data == node.world.instruction
+    assert node.pubs["/vla/sim/success"].messages[-1].data is False
+    res = node.services["~/reset"](None, fake_rclpy.SimpleNamespace())
+    assert res.success and node.world.instruction in res.message
     node.destroy_node()
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from sim.physics.base import ARM_JOINT_NAMES, GRIPPER_MAX_OPENING, HOME_Q
-from sim.scene import CameraSpec, SceneSpec
 from vla.ros_core import messages as m
 from vla.ros_core.sim_bridge import SimRobotBridge
 
@@ -15,12 +14,11 @@ NS = 1_000_000_000
 
 @pytest.fixture(scope="module")
 def physics():
-    from sim.physics.pybullet_physics import PyBulletPhysics
+    from vla.ros_core.sim_bridge import make_sim_world
 
-    p = PyBulletPhysics()
-    p.build(SceneSpec(objects=[], cameras=[CameraSpec("scene", 32, 32)]))
-    yield p
-    p.close()
+    world = make_sim_world("pybullet", "pick_place", "pick", 0, (32, 32))
+    yield world.physics
+    world.close()
 
 
 @pytest.fixture
@@ -72,15 +70,22 @@ def test_gripper_command_and_camera(bridge):
     assert img.shape == (32, 32, 3) and img.dtype == np.uint8
 
 
-def test_make_sim_world_uses_sim_make():
+def test_sim_world_runs_the_evaluation_environment():
     import sim
 
     if not hasattr(sim, "make"):
         pytest.skip("sim.make has not landed in this checkout yet")
     from vla.ros_core.sim_bridge import make_sim_world
 
-    world = make_sim_world("pybullet", "pick_place", 0, ["scene"])
+    world = make_sim_world("pybullet", "pick_place", "pick", 0, (32, 32))
     try:
-        assert world.instruction and world.physics.render("scene").ndim == 3
+        _, info = sim.make("pick", "pybullet", seed=0, image_size=(32, 32)).reset(seed=0)
+        assert world.instruction == info["task"]  # seed 0's episode, as `vla eval` sees it
+        assert world.physics.render("wrist").shape == (32, 32, 3)
+        assert world.success() is False
+        bridge = SimRobotBridge(world.physics)
+        names, pos, _ = bridge.joint_state()
+        assert names[0] == "panda_joint1" and pos.shape == (9,)
+        assert world.reset(seed=1) and world.instruction
     finally:
-        world.physics.close()
+        world.close()

@@ -88,8 +88,11 @@ class SimRobotConfig:
     """Parameters of ``vla_ros sim_robot_node`` (a simulated ros2_control-like Panda)."""
 
     backend: str = "mujoco"  # or "pybullet"
-    task: str = "pick_place"
+    suite: str = "pick_place"
+    task: str = "pick"  # a task family of the suite (sim.tasks.SUITES)
     seed: int = 0
+    image_height: int = 128
+    image_width: int = 128
     physics_rate: float = 100.0  # joint_states publishing + physics stepping rate
     camera_rate: float = 10.0
     camera_names: list[str] = field(default_factory=lambda: list(CAMERAS))
@@ -101,6 +104,7 @@ class SimRobotConfig:
     forward_command_topic: str = "/forward_position_controller/commands"
     gripper_topic: str = "/gripper/command"
     instruction_topic: str = "/vla/instruction"  # the task's instruction is published here
+    success_topic: str = "/vla/sim/success"  # std_msgs/Bool: the task's goal holds
     frame_id: str = "panda_link0"
 
     def __post_init__(self):

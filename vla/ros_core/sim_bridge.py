@@ -14,9 +14,6 @@ under ``ros2 launch`` runs the very engines the evaluation suite runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from sim.physics.base import (
@@ -110,33 +107,40 @@ class SimRobotBridge:
         return self._target.copy()
 
 
-@dataclass
 class SimWorld:
-    """What the simulated robot node runs: the engine, the episode's instruction, the env."""
+    """One task of the simulator behind the node: its engine, instruction and success test.
 
-    physics: Physics
-    instruction: str
-    env: Any
+    Wraps the gymnasium environment of ``sim.make`` (the very environments ``vla eval`` runs);
+    the node moves the arm through :class:`SimRobotBridge` on ``physics``, not ``env.step``,
+    because ROS commands are joint targets.
+    """
+
+    def __init__(self, env, seed: int):
+        self.env = env
+        self.instruction = ""
+        self.reset(seed)
+
+    @property
+    def physics(self) -> Physics:
+        return self.env.physics
+
+    def reset(self, seed: int | None = None) -> str:
+        """A new episode (that seed's scene and instruction; None: the next seed)."""
+        _, info = self.env.reset(seed=seed)
+        self.instruction = str(info[TASK])
+        return self.instruction
+
+    def success(self) -> bool:
+        """Whether the episode's goal holds now (the task's own predicate)."""
+        return bool(self.env.env.success())
+
+    def close(self) -> None:
+        self.env.close()
 
 
-def make_sim_world(backend: str, task: str, seed: int, camera_names) -> SimWorld:
-    """Build the task's scene in ``backend`` through ``sim.make`` and reset it with ``seed``."""
+def make_sim_world(backend: str, suite: str, task: str, seed: int, image_size) -> SimWorld:
+    """The ``sim.make`` environment of ``suite``/``task`` in ``backend``, reset with ``seed``."""
     import sim
 
-    if not hasattr(sim, "make"):
-        raise RuntimeError(
-            "this checkout's simulator has no sim.make(); update the repository (the ROS "
-            "sim robot node runs the same environments as `vla eval`)"
-        )
-    env = sim.make(task, backend=backend, seed=seed)
-    obs = env.reset(seed=seed)
-    if isinstance(obs, tuple):  # gymnasium style (obs, info)
-        obs = obs[0]
-    instruction = obs.get(TASK) if isinstance(obs, dict) else None
-    instruction = instruction or getattr(env, "instruction", None)
-    if not instruction:
-        raise RuntimeError(f"sim.make({task!r}) gave no instruction after reset")
-    physics = env.physics
-    for name in camera_names:
-        physics.render(name)  # fail now, naming the camera, rather than at the first frame
-    return SimWorld(physics=physics, instruction=str(instruction), env=env)
+    env = sim.make(task, backend, suite=suite, seed=seed, image_size=tuple(image_size))
+    return SimWorld(env, seed)

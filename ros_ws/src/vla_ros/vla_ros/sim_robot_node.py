@@ -7,6 +7,8 @@ Simulated Panda node: the topics a ros2_control arm exposes, backed by MuJoCo or
     /joint_states (JointState) <------------------------------------------+
     /camera/<name>/image_raw (Image, sensor-data QoS) <-- camera timer
     /vla/instruction (String) <-- the sampled task's instruction, once per second
+    /vla/sim/success (Bool) <-- the task's goal predicate, once per second
+    ~/reset (std_srvs/Trigger) --> a new episode (next seed): new scene and instruction
 
 Lets the whole stack (policy node, recorder) run under ``ros2 launch`` without hardware.
 """
@@ -15,7 +17,8 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from std_msgs.msg import Float64, Float64MultiArray, String
+from std_msgs.msg import Bool, Float64, Float64MultiArray, String
+from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from vla.ros_core import images, messages
@@ -31,7 +34,8 @@ class SimRobotNode(Node):
         super().__init__('vla_sim_robot')
         self.cfg = cfg = declare_config(self, SimRobotConfig)
         self.types = message_types()
-        self.world = make_sim_world(cfg.backend, cfg.task, cfg.seed, cfg.camera_names)
+        self.world = make_sim_world(
+            cfg.backend, cfg.suite, cfg.task, cfg.seed, (cfg.image_height, cfg.image_width))
         self.bridge = SimRobotBridge(self.world.physics, start_ns=now_ns(self))
         self.joint_pub = self.create_publisher(
             self.types.JointState, cfg.joint_states_topic, qos_profile_sensor_data
@@ -51,6 +55,8 @@ class SimRobotNode(Node):
             else {}
         )
         self.instruction_pub = self.create_publisher(String, cfg.instruction_topic, COMMAND_QOS)
+        self.success_pub = self.create_publisher(Bool, cfg.success_topic, COMMAND_QOS)
+        self.create_service(Trigger, '~/reset', self._on_reset)
         self.create_subscription(
             Float64MultiArray, cfg.forward_command_topic, self._on_forward, COMMAND_QOS
         )
@@ -105,9 +111,17 @@ class SimRobotNode(Node):
 
     def _on_instruction(self):
         self.instruction_pub.publish(String(data=self.world.instruction))
+        self.success_pub.publish(Bool(data=self.world.success()))
+
+    def _on_reset(self, request, response):
+        instruction = self.world.reset()
+        self.bridge = SimRobotBridge(self.world.physics, start_ns=now_ns(self))
+        self._on_instruction()
+        response.success, response.message = True, f'new episode: "{instruction}"'
+        return response
 
     def destroy_node(self):
-        self.world.physics.close()
+        self.world.close()
         super().destroy_node()
 
 
