@@ -60,7 +60,7 @@ class MessageTypes:
         return cls(
             classes={k: typestore.types[v] for k, v in _ROS_TYPES.items()},
             uint8_array=lambda b: np.frombuffer(bytes(b), dtype=np.uint8).copy(),
-            float64_array=lambda v: np.asarray(v, dtype=np.float64),
+            float64_array=lambda v: np.ascontiguousarray(v, dtype=np.float64),
         )
 
     @classmethod
