@@ -4,12 +4,15 @@ How to run (from the repository root)::
 
     # on a LeRobot v3 dataset (expert demonstrations, e.g. from `vla data generate`)
     nice .venv/bin/python benchmarks/tokenizers_bench.py --dataset DIR --horizon 10
-    # without a dataset: smooth min-jerk chunks (vla/tokenizers/synthetic.py)
+    # scripted experts rolled out directly (no rendering, no dataset written)
+    nice .venv/bin/python benchmarks/tokenizers_bench.py --sim-experts 200 --backend mujoco
+    # without a simulator: smooth min-jerk chunks (vla/tokenizers/synthetic.py)
     nice .venv/bin/python benchmarks/tokenizers_bench.py --synthetic --horizon 10
 
-Episodes are split by index (every ``--test-every``-th episode is held out); FAST's BPE is fitted
+Episodes are split at random (``--test-fraction`` held out, seeded); FAST's BPE is fitted
 on the training episodes' chunks and everything is measured on the held-out chunks, with the
-dataset's own ``meta/stats.json`` for normalisation (synthetic data: stats of its training part).
+dataset's own ``meta/stats.json`` for normalisation (experts / synthetic: stats of the training
+episodes).
 Errors are against the raw actions, in action units, so they include clipping at q01/q99.
 Speed: median over ``--repeats`` of a batch encode/decode of all test chunks (chunks/s), and of
 single-chunk calls (microseconds, the latency a policy sees per step). Prints a table and writes
@@ -37,7 +40,11 @@ from vla.tokenizers import (  # noqa: E402
     FastActionTokenizer,
     FastConfig,
 )
-from vla.tokenizers.chunks import dataset_episode_actions, sliding_chunks  # noqa: E402
+from vla.tokenizers.chunks import (  # noqa: E402
+    dataset_episode_actions,
+    expert_episode_actions,
+    sliding_chunks,
+)
 from vla.tokenizers.normalization import compute_action_stats  # noqa: E402
 from vla.tokenizers.synthetic import min_jerk_episode  # noqa: E402
 
@@ -52,11 +59,15 @@ def _median_time(fn, repeats: int) -> float:
 
 
 def load_episodes(args: argparse.Namespace) -> tuple[list[np.ndarray], dict | None, str]:
-    """Episodes (T, D) and the dataset's action stats (None for synthetic data)."""
+    """Episodes (T, D) and the dataset's action stats (None: computed from the train split)."""
     if args.synthetic:
         rng = np.random.default_rng(args.seed)
         episodes = [min_jerk_episode(args.episode_length, rng) for _ in range(args.episodes)]
         return episodes, None, f"synthetic min-jerk ({args.episodes} episodes)"
+    if args.sim_experts:
+        episodes = expert_episode_actions(args.sim_experts, args.backend, args.seed)
+        name = f"{args.backend} scripted experts ({len(episodes)}/{args.sim_experts} succeeded)"
+        return episodes, None, name
     episodes, stats = dataset_episode_actions(args.dataset)
     return episodes, stats, str(args.dataset)
 
@@ -142,9 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", type=Path, help="LeRobot v3 dataset folder")
     src.add_argument("--synthetic", action="store_true", help="min-jerk synthetic episodes")
+    src.add_argument(
+        "--sim-experts", type=int, metavar="N", help="roll out N scripted-expert episodes"
+    )
+    p.add_argument("--backend", default="mujoco", help="simulator for --sim-experts")
     p.add_argument("--horizon", type=int, default=10, help="chunk length H")
     p.add_argument("--stride", type=int, default=1, help="steps between chunk starts")
-    p.add_argument("--test-every", type=int, default=10, help="hold out every k-th episode")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="episodes held out")
     p.add_argument("--episodes", type=int, default=300, help="synthetic episodes")
     p.add_argument("--episode-length", type=int, default=120, help="synthetic episode length")
     p.add_argument("--n-bins", type=int, default=256)
@@ -156,8 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     episodes, stats, data_name = load_episodes(args)
-    test_eps = [e for i, e in enumerate(episodes) if i % args.test_every == args.test_every - 1]
-    train_eps = [e for i, e in enumerate(episodes) if i % args.test_every != args.test_every - 1]
+    held_out = set(
+        np.random.default_rng(args.seed)
+        .permutation(len(episodes))[: int(round(args.test_fraction * len(episodes)))]
+        .tolist()
+    )
+    test_eps = [e for i, e in enumerate(episodes) if i in held_out]
+    train_eps = [e for i, e in enumerate(episodes) if i not in held_out]
     if not test_eps or not train_eps:  # tiny datasets: measure on what there is, say so
         print("note: too few episodes to hold any out; fitting and measuring on all of them")
         train_eps = test_eps = episodes

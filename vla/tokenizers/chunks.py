@@ -41,3 +41,39 @@ def dataset_episode_actions(root: str | Path) -> tuple[list[np.ndarray], dict]:
     reader = LeRobotDatasetReader(root)
     episodes = [reader.episode_arrays(i)[ACTION] for i in range(reader.num_episodes)]
     return episodes, reader.stats.get(ACTION, {})
+
+
+def expert_episode_actions(
+    n_episodes: int, backend: str = "mujoco", seed: int = 0, suite: str = "pick_place"
+) -> list[np.ndarray]:
+    """Actions of scripted-expert rollouts (no rendering), cycling over the suite's families.
+
+    Only successful episodes are kept (as ``vla data generate`` does), each
+    ``(T, ACTION_DIM)`` float32. Attempt ``i`` uses reset seed
+    ``seed + i``. For measuring tokenizers on real expert motion without writing a dataset.
+    """
+    import sim  # the simulator is only needed here
+    from sim.experts import make_expert
+    from sim.tasks import SUITES
+
+    families = list(SUITES[suite])
+    envs = {f: sim.make(f, backend, suite=suite, render=False) for f in families}
+    episodes: list[np.ndarray] = []
+    try:
+        for i in range(n_episodes):
+            env = envs[families[i % len(families)]]
+            expert = make_expert(env)
+            obs, _ = env.reset(seed=seed + i)
+            expert.reset()
+            actions, done, success = [], False, False
+            while not done:
+                action = np.asarray(expert.select_action(obs), dtype=np.float32)
+                actions.append(action)
+                obs, _, success, truncated, _ = env.step(action)
+                done = success or truncated
+            if success:
+                episodes.append(np.stack(actions))
+    finally:
+        for env in envs.values():
+            env.close()
+    return episodes
