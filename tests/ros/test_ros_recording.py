@@ -104,6 +104,21 @@ def test_twist_commands_are_integrated_over_the_frame(tmp_path):
     assert rec.stats.clipped_actions == 1
 
 
+def test_shutdown_discards_an_unfinished_episode(tmp_path):
+    rec = make(tmp_path)
+    rec.set_instruction("stack")
+    rec.start()
+    feed(rec, 0, PANDA_HOME_Q)
+    assert rec.sample(MS)
+    assert rec.stop()[0]
+    rec.start()
+    feed(rec, 100 * MS, PANDA_HOME_Q)
+    assert rec.sample(101 * MS)
+    assert rec.finalize().startswith("discarded the unfinished episode")
+    ds = LeRobotDatasetReader(tmp_path / "ds")
+    assert ds.num_episodes == 1 and ds.num_frames == 1
+
+
 def test_control_words(tmp_path):
     rec = make(tmp_path)
     rec.set_instruction("x")

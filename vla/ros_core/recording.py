@@ -125,12 +125,17 @@ class EpisodeRecorder:
             return False, f"unknown recorder control {word!r}; use one of {sorted(handlers)}"
         return handlers[word]()
 
-    def finalize(self) -> None:
-        """Save nothing pending; merge the dataset's files (call on shutdown)."""
-        if self._writer is not None:
-            if self.recording:
-                self.stop()
-            self._writer.finalize()
+    def finalize(self) -> str:
+        """Merge the dataset's files (call on shutdown). An episode still recording is discarded:
+        a demonstration cut off by a shutdown is incomplete. Returns what happened."""
+        if self._writer is None:
+            return "nothing recorded"
+        note = ""
+        if self.recording:
+            self.discard()
+            note = "discarded the unfinished episode; "
+        self._writer.finalize()
+        return note + f"dataset finalized ({self.stats.episodes_saved} episodes saved)"
 
     # ---- sampling -------------------------------------------------------------------------------
     def _fresh(self, stamp: int | None, now_ns: int) -> bool:

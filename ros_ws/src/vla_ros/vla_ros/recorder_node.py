@@ -162,7 +162,7 @@ class RecorderNode(Node):
         self.status_pub.publish(String(data=to_json(self.recorder.status())))
 
     def destroy_node(self):
-        self.recorder.finalize()  # saves a running episode, merges the dataset files
+        self.get_logger().info(self.recorder.finalize())  # merges the dataset files
         if self.mcap is not None:
             self.mcap.close()
         super().destroy_node()
