@@ -108,7 +108,6 @@ def spin_for(executor, robot, seconds, heartbeat=True):
 
 
 def test_policy_node_commands_only_with_heartbeat_and_without_estop(ros, monkeypatch):
-    from rclpy.lifecycle import TransitionCallbackReturn
     from vla_ros import policy_node
 
     fake = FakePolicy()
@@ -119,9 +118,11 @@ def test_policy_node_commands_only_with_heartbeat_and_without_estop(ros, monkeyp
     executor.add_node(node)
     executor.add_node(robot.node)
     try:
-        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-        assert fake.calls == node.cfg.warmup_steps  # warmed up in on_configure
-        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        # (the return type of trigger_* differs between distros: check effects instead)
+        node.trigger_configure()
+        assert node.loop is not None and fake.calls == node.cfg.warmup_steps  # warmed up
+        node.trigger_activate()
+        assert node.timer is not None
         spin_for(executor, robot, 1.5)
         assert robot.trajs, "no JointTrajectory while the heartbeat was present"
         msg = robot.trajs[-1][1]
@@ -139,8 +140,10 @@ def test_policy_node_commands_only_with_heartbeat_and_without_estop(ros, monkeyp
         t_estop = time.monotonic()
         spin_for(executor, robot, 1.0)
         assert len([1 for t, _ in robot.trajs if t > t_estop + 0.2]) == 0
-        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
-        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        node.trigger_deactivate()
+        assert node.timer is None
+        node.trigger_cleanup()
+        assert node.loop is None
     finally:
         executor.shutdown()
         node.destroy_node()
