@@ -30,6 +30,7 @@ def register(subparsers) -> None:
     gen.add_argument("--task", default=None, help="only this task family (default: all)")
     gen.add_argument("--split", default="train", help="task split (train / test objects)")
     gen.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"))
+    gen.add_argument("--max-steps", type=int, default=None, help="cap on an attempt's steps")
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     gen.add_argument("--json", type=Path, default=None, help="also write the summary here")
     gen.set_defaults(func=run_generate)
@@ -57,7 +58,7 @@ def run_generate(args: argparse.Namespace) -> int:
         workers=args.workers, seed=args.seed,
         families=(args.task,) if args.task else None, split=args.split,
         image_size=tuple(args.image_size) if args.image_size else DEFAULT_IMAGE_SIZE,
-        progress=not args.no_progress,
+        max_steps=args.max_steps, progress=not args.no_progress,
     )  # fmt: skip
     summary = generate(cfg)
     print(

@@ -58,6 +58,7 @@ class GenerateConfig:
     split: str = "train"
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
     fps: float = CONTROL_HZ
+    max_steps: int | None = None  # cap on an attempt's steps (None: the task's own limit)
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -73,7 +74,7 @@ class GenerateConfig:
         return {
             "suite": self.suite, "backend": self.backend, "seed": self.seed,
             "families": list(self.families) if self.families else None, "split": self.split,
-            "image_size": list(self.image_size), "fps": self.fps,
+            "image_size": list(self.image_size), "fps": self.fps, "max_steps": self.max_steps,
         }  # fmt: skip
 
 
@@ -89,6 +90,7 @@ class EpisodeJob:
     split: str
     image_size: tuple[int, int]
     base_seed: int = 0  # builds the env: the same in every worker, whatever job comes first
+    max_steps: int | None = None
 
 
 @dataclass
@@ -121,7 +123,9 @@ def make_jobs(cfg: GenerateConfig, families: list[str], start: int) -> list[Epis
             cfg.backend,
             cfg.split,
             tuple(cfg.image_size),
-        )  # fmt: skip
+            base_seed=cfg.seed,
+            max_steps=cfg.max_steps,
+        )
         for i in range(start, cfg.episodes)
     ]
 
@@ -141,20 +145,20 @@ def sim_families(suite: str) -> list[str]:
 
 def sim_rollout(job: EpisodeJob) -> EpisodeResult:
     """Run the scripted expert for one attempt in the real simulator."""
+    import sim
     from sim.experts import make_expert
     from sim.rollout import run_episode
 
-    import sim
-
     t0 = time.perf_counter()
-    key = (job.family, job.backend, job.image_size, job.split, job.base_seed)
+    key = (job.family, job.backend, job.suite, job.image_size, job.split, job.base_seed,
+           job.max_steps)  # fmt: skip
     env = _ENVS.get(key)
     if env is None:  # reset(seed=job.seed) below decides the episode; construction does not
-        env = sim.make(job.family, backend=job.backend, seed=job.base_seed,
-                       image_size=job.image_size, split=job.split)  # fmt: skip
+        env = sim.make(job.family, job.backend, suite=job.suite, seed=job.base_seed,
+                       image_size=job.image_size, split=job.split, max_steps=job.max_steps)  # fmt: skip
         _ENVS[key] = env
     expert = make_expert(env)
-    result = run_episode(env, expert, seed=job.seed)
+    result = run_episode(env, expert, seed=job.seed, record=True)
     return result_from_rollout(job.index, result, time.perf_counter() - t0)
 
 
