@@ -264,3 +264,50 @@ def test_teleop_and_heartbeat_nodes(ros, T):
     hb.clock.ns += 500 * MS  # the joystick went silent: the beat stops
     hb.timers[0].callback()
     assert len(hb.pubs["/vla/heartbeat"].messages) == 1
+
+
+class GoalHandle:
+    def __init__(self, instruction, time_limit_s, cancel_after=None):
+        self.request = fake_rclpy.SimpleNamespace(
+            instruction=instruction, time_limit_s=time_limit_s
+        )
+        self.feedback, self.status, self._cancel_after = [], None, cancel_after
+
+    @property
+    def is_cancel_requested(self):
+        return self._cancel_after is not None and len(self.feedback) >= self._cancel_after
+
+    def publish_feedback(self, fb):
+        self.feedback.append(dict(vars(fb)))
+
+    def succeed(self):
+        self.status = "succeeded"
+
+    def canceled(self):
+        self.status = "canceled"
+
+    def abort(self):
+        self.status = "aborted"
+
+
+@pytest.mark.parametrize(
+    "limit,cancel_after,status",
+    [(0.25, None, "succeeded"), (0.0, 1, "canceled")],
+)
+def test_follow_instruction_action(ros, monkeypatch, T, limit, cancel_after, status):
+    from vla_ros import instruction_action
+
+    monkeypatch.setattr(instruction_action, "FEEDBACK_PERIOD_S", 0.05)
+    node, _ = make_policy_node(ros, monkeypatch)
+    node.trigger_configure()
+    server = node.instruction_server
+    accept = server.server.callbacks["goal_callback"]
+    goal = fake_rclpy.SimpleNamespace(instruction="stack the cubes", time_limit_s=limit)
+    assert accept(goal).name == "REJECT"  # not active yet
+    node.trigger_activate()
+    assert accept(goal).name == "ACCEPT"
+    handle = GoalHandle("stack the cubes", limit, cancel_after)
+    result = server.server.callbacks["execute_callback"](handle)
+    assert handle.status == status and result.completed == (status == "succeeded")
+    assert handle.feedback and handle.feedback[0]["safety_state"] in ("ok", "hold")
+    assert node.loop.task is None  # the goal's end clears the instruction: the arm holds
