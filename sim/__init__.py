@@ -8,7 +8,8 @@ import os
 
 # MuJoCo picks its GL back end when first imported. EGL renders offscreen with Mesa and needs
 # nothing installed; without this default (unset -> GLFW) rendering fails on headless machines.
-os.environ.setdefault("MUJOCO_GL", "egl")
+if not os.environ.get("MUJOCO_GL"):
+    os.environ["MUJOCO_GL"] = "egl"
 
 from sim.env import BACKENDS, make, register_envs  # noqa: E402
 

@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from sim.controller import JOINT_ACTION_DIM, Controller, ControllerConfig
-from sim.physics.base import Physics
+from sim.physics.base import GRIPPER_MAX_OPENING, Physics
 from sim.tasks import SPLITS, SUITES, Episode, Task, get_task
 from vla.constants import (
     ACTION_SPACE_EEF_DELTA,
@@ -30,7 +30,6 @@ from vla.constants import (
     EEF_ACTION_LOW,
     OBS_IMAGES_PREFIX,
     OBS_STATE,
-    STATE_DIM,
     TASK,
 )
 
@@ -85,6 +84,15 @@ class EnvConfig:
                              f"{self.image_size}")  # fmt: skip
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
+
+
+def state_bounds() -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of observation.state: TCP within 2 m of the base, a unit quaternion, the gripper
+    opening, joint limits widened by 0.1 rad (position servos may overshoot a limit slightly)."""
+    lo, hi = Controller.joint_limits()
+    low = np.concatenate([[-2.0] * 3, [-1.0] * 4, [0.0], lo - 0.1]).astype(np.float32)
+    high = np.concatenate([[2.0] * 3, [1.0] * 4, [GRIPPER_MAX_OPENING + 0.005], hi + 0.1])
+    return low, high.astype(np.float32)
 
 
 class Environment:
@@ -155,7 +163,7 @@ class PickPlaceEnv(gym.Env):
         self.env = Environment(task, physics, self.config)
         h, w = self.config.image_size
         spaces: dict[str, gym.Space] = {
-            OBS_STATE: gym.spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float32),
+            OBS_STATE: gym.spaces.Box(*state_bounds(), dtype=np.float32),
             TASK: gym.spaces.Text(INSTRUCTION_MAX_LEN, charset=INSTRUCTION_CHARSET),
         }
         if self.config.render:

@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import atexit
 import os
+import warnings
 import weakref
 
-os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported (sim/__init__ does too)
+if not os.environ.get("MUJOCO_GL"):  # before mujoco is imported (sim/__init__ does too)
+    os.environ["MUJOCO_GL"] = "egl"
 
-import mujoco  # noqa: E402
+GL_HELP = (
+    "MuJoCo could not create an offscreen OpenGL context (MUJOCO_GL={gl!r}): {err}. "
+    "Set MUJOCO_GL=egl (works with Mesa, nothing to install) or MUJOCO_GL=osmesa (needs the "
+    "Debian package libosmesa6: `sudo apt-get install libosmesa6`) before starting Python."
+)
+
+try:  # mujoco picks its GL back end at import; a missing libOSMesa breaks the import itself
+    import mujoco
+except (ImportError, AttributeError, RuntimeError) as _err:
+    raise RuntimeError(GL_HELP.format(gl=os.environ.get("MUJOCO_GL"), err=_err)) from _err
 import numpy as np  # noqa: E402
 
 from sim.physics.base import (  # noqa: E402
@@ -25,13 +36,6 @@ from sim.physics.base import (  # noqa: E402
 )
 from sim.robot import panda_mujoco  # noqa: E402
 from sim.scene import SceneSpec  # noqa: E402
-
-GL_HELP = (
-    "MuJoCo could not create an offscreen OpenGL context (MUJOCO_GL={gl!r}): {err}. "
-    "Set MUJOCO_GL=egl (works with Mesa, nothing to install) or MUJOCO_GL=osmesa (needs the "
-    "Debian package libosmesa6: `sudo apt-get install libosmesa6`) before starting Python, "
-    "or pass render=False."
-)
 
 
 class OffscreenRenderer:
@@ -44,11 +48,15 @@ class OffscreenRenderer:
 
             if gl_context.GLContext is None:
                 raise RuntimeError("no GL back end available")
-            self._gl = gl_context.GLContext(width, height)
-            self._gl.make_current()
+            with warnings.catch_warnings():
+                # GLFW reports "no display" as a warning and hands back a dead context
+                warnings.simplefilter("error")
+                self._gl = gl_context.GLContext(width, height)
+                self._gl.make_current()
             _register_exit_hook()
         except Exception as err:  # ImportError (missing libOSMesa), EGL or GLFW errors
-            raise RuntimeError(GL_HELP.format(gl=os.environ.get("MUJOCO_GL"), err=err)) from err
+            msg = GL_HELP.format(gl=os.environ.get("MUJOCO_GL"), err=err)
+            raise RuntimeError(msg + " Or run without cameras: render=False.") from err
         self.width, self.height = width, height
         self._rect = mujoco.MjrRect(0, 0, width, height)
         self._ctx: mujoco.MjrContext | None = None

@@ -1,0 +1,48 @@
+"""Scripted experts: deterministic per seed within an engine, and successful (a small seeded
+sample here; the full 100 episodes per family is marked slow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sim_test_params import BACKENDS, FAMILIES, SMALL, run_expert
+
+import sim
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_seed_same_expert_trajectory(backend, family):
+    env = sim.make(family, backend, image_size=SMALL, render=False)
+    try:
+        ok_a, actions_a = run_expert(env, seed=7)
+        ok_b, actions_b = run_expert(env, seed=7)
+    finally:
+        env.close()
+    assert ok_a == ok_b
+    np.testing.assert_array_equal(actions_a, actions_b)
+    assert actions_a.shape[1] == 7 and actions_a.dtype == np.float32
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_expert_succeeds_on_small_sample(backend, family):
+    env = sim.make(family, backend, image_size=SMALL, render=False)
+    try:
+        results = [run_expert(env, seed)[0] for seed in range(100, 105)]
+    finally:
+        env.close()
+    assert sum(results) >= 4, f"{family}/{backend}: {results}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_expert_succeeds_95_of_100(backend, family):
+    env = sim.make(family, backend, image_size=SMALL, render=False)
+    try:
+        results = [run_expert(env, seed)[0] for seed in range(100)]
+    finally:
+        env.close()
+    failed = [s for s, ok in enumerate(results) if not ok]
+    assert sum(results) >= 95, f"{family}/{backend}: failed seeds {failed}"
