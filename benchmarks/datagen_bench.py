@@ -37,6 +37,16 @@ def fake_rollout(job: EpisodeJob) -> EpisodeResult:
     return EpisodeResult(job.index, True, f"{job.family} task", frames)
 
 
+def dataset_actions(root: Path) -> list[np.ndarray]:
+    """Per-episode action arrays (to compare datasets made with different worker counts)."""
+    from vla.data import LeRobotDatasetReader
+
+    if not (root / "meta/episodes").exists():
+        return []
+    r = LeRobotDatasetReader(root)
+    return [r.episode_arrays(e)[ACTION] for e in range(r.num_episodes)]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", default="mujoco", choices=["mujoco", "pybullet"])
@@ -49,15 +59,16 @@ def main() -> None:
     args = p.parse_args()
     rollout = fake_rollout if args.fake else sim_rollout
     families = ["fake"] if args.fake else None
-    rows = []
+    rows, contents = [], []
+    tmp = tempfile.TemporaryDirectory()
     for workers in args.workers:
-        with tempfile.TemporaryDirectory() as tmp:
-            cfg = GenerateConfig(out=Path(tmp) / "ds", suite=args.suite, backend=args.backend,
-                                 episodes=args.episodes, workers=workers, seed=args.seed,
-                                 progress=False)  # fmt: skip
-            t0 = time.perf_counter()
-            s = generate(cfg, rollout, families)
-            minutes = (time.perf_counter() - t0) / 60
+        cfg = GenerateConfig(out=Path(tmp.name) / f"w{workers}", suite=args.suite,
+                             backend=args.backend, episodes=args.episodes, workers=workers,
+                             seed=args.seed, progress=False)  # fmt: skip
+        t0 = time.perf_counter()
+        s = generate(cfg, rollout, families)
+        minutes = (time.perf_counter() - t0) / 60
+        contents.append(dataset_actions(cfg.out))
         rows.append({
             "workers": workers, "attempts": s["attempted"], "successes": s["succeeded"],
             "frames": s["frames_in_dataset"], "seconds": 60 * minutes,
@@ -65,6 +76,12 @@ def main() -> None:
             "episodes_per_min": s["succeeded"] / minutes,
             "attempts_per_min_per_worker": s["attempted"] / minutes / workers,
         })  # fmt: skip
+    tmp.cleanup()
+    identical = all(
+        len(c) == len(contents[0])
+        and all(np.array_equal(a, b) for a, b in zip(c, contents[0], strict=True))
+        for c in contents
+    )
     base = rows[0]["attempts_per_min"]
     for r in rows:
         r["speedup"] = r["attempts_per_min"] / base
@@ -76,9 +93,12 @@ def main() -> None:
         print(f"{r['workers']:7d} {r['attempts_per_min']:12.1f} {r['episodes_per_min']:12.1f} "
               f"{r['attempts_per_min_per_worker']:10.1f} {r['speedup']:8.2f} "
               f"{r['successes']:3d}/{r['attempts']:<4d} {r['seconds']:8.1f}")  # fmt: skip
+    print(f"datasets identical across worker counts: {identical}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"mode": mode, "runs": rows}, indent=2))
+        args.json.write_text(
+            json.dumps({"mode": mode, "runs": rows, "identical": identical}, indent=2)
+        )
 
 
 if __name__ == "__main__":
