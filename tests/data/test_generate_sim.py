@@ -1,4 +1,4 @@
-"""`vla data generate` end to end on the real MuJoCo simulator (2 short attempts)."""
+"""`vla data generate` end to end on the real simulators (2 attempts per backend)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ pytest.importorskip("sim.rollout", reason="the simulator (sim.make/rollout/exper
 pytest.importorskip("sim.experts", reason="the simulator's scripted experts are absent")
 
 
-def test_generate_with_mujoco_experts(tmp_path):
+@pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
+def test_generate_with_scripted_experts(tmp_path, backend):
     out = tmp_path / "ds"
-    argv = ["data", "generate", "--backend", "mujoco", "--episodes", "2", "--workers", "0",
+    argv = ["data", "generate", "--backend", backend, "--episodes", "2", "--workers", "0",
             "--out", str(out), "--seed", "3", "--image-size", "64", "64", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     record = json.loads((out / RECORD).read_text())
