@@ -1,6 +1,11 @@
 """`vla text-cache`: precompute frozen-MiniLM instruction embeddings into a safetensors file.
 
     vla text-cache --dataset DIR [--dataset DIR2] [--instruction "put ..."] --out FILE
+    vla text-cache --plan-episodes N --plan-seed S [--suite pick_place --split train] --out FILE
+
+`--plan-*` covers the instructions `vla data generate` with the same suite/split/seed/episodes
+will produce (episode sampling is physics-free and seeded), so a dataset generated on a machine
+without MiniLM can be trained there from a cache made here beforehand.
 
 Run it where the MiniLM package is installed; pass FILE to `vla train --text-cache FILE` (or
 Policy.from_pretrained(..., text_cache=FILE)) on machines without it.
@@ -21,6 +26,12 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", action="append", default=[], help="LeRobot v3 dataset folder")
     p.add_argument("--instruction", action="append", default=[], help="an extra instruction")
     p.add_argument("--out", required=True, help="output .safetensors file")
+    p.add_argument("--plan-episodes", type=int, default=0,
+                   help="add the instructions of a `vla data generate` plan of N attempts")
+    p.add_argument("--plan-seed", type=int, default=0, help="seed of that plan")
+    p.add_argument("--suite", default="pick_place", help="suite of that plan")
+    p.add_argument("--split", action="append", default=[],
+                   help="split(s) of that plan (default: train)")
     p.set_defaults(func=run)
 
 
@@ -31,8 +42,30 @@ def run(args: argparse.Namespace) -> int:
     instructions = set(args.instruction)
     for root in args.dataset:
         instructions.update(LeRobotDatasetReader(root).tasks)
+    if args.plan_episodes:
+        instructions.update(plan_instructions(args.suite, args.split or ["train"],
+                                              args.plan_episodes, args.plan_seed))
     if not instructions:
         raise SystemExit("no instructions: pass --dataset DIR and/or --instruction TEXT")
     path = precompute_instruction_embeddings(sorted(instructions), args.out)
     print(f"wrote {len(instructions)} instruction embeddings to {path}")
     return 0
+
+
+def plan_instructions(suite: str, splits: list[str], episodes: int, seed: int) -> set[str]:
+    """Instructions of the attempts `vla data generate` makes for (suite, split, seed, N)."""
+    import numpy as np
+
+    from sim.tasks import get_task
+    from vla.data.generate import GenerateConfig, make_jobs, sim_families
+
+    out: set[str] = set()
+    families = sim_families(suite)
+    for split in splits:
+        cfg = GenerateConfig(suite=suite, backend="mujoco", episodes=episodes, seed=seed,
+                             split=split, out="unused")
+        for job in make_jobs(cfg, families, 0):
+            episode = get_task(suite, job.family).sample_episode(
+                np.random.default_rng(job.seed), split, tuple(cfg.image_size))
+            out.add(episode.instruction)
+    return out
