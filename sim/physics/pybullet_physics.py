@@ -42,6 +42,7 @@ from sim.physics.pybullet_scene import (
     ContactConfig,
     add_object,
     add_table_and_floor,
+    set_friction,
     wxyz_to_xyzw,
     xyzw_to_wxyz,
 )
@@ -74,9 +75,6 @@ class PyBulletConfig:
     finger_force: float = 20.0
     finger_position_gain: float = 0.2
     finger_max_velocity: float = 0.2
-    finger_lateral_friction: float = 2.0
-    finger_spinning_friction: float = 0.1
-    finger_rolling_friction: float = 0.001
     contact: ContactConfig = field(default_factory=ContactConfig)
 
     def __post_init__(self) -> None:
@@ -192,14 +190,8 @@ class PyBulletPhysics(Physics):
             rgba = FINGER_RGBA if j in self._fingers else LINK_RGBA
             bc.changeVisualShape(self.robot, j, rgbaColor=list(rgba), textureUniqueId=-1)
         for j in self._fingers:
-            bc.changeDynamics(
-                self.robot,
-                j,
-                lateralFriction=cfg.finger_lateral_friction,
-                spinningFriction=cfg.finger_spinning_friction,
-                rollingFriction=cfg.finger_rolling_friction,
-                frictionAnchor=True,
-            )
+            set_friction(bc, self.robot, j, cfg.contact.body_friction("finger"))
+            bc.changeDynamics(self.robot, j, frictionAnchor=True)
         # The URDF's <mimic> is ignored by PyBullet: couple the fingers with a gear constraint.
         gear = bc.createConstraint(
             self.robot, self._fingers[0], self.robot, self._fingers[1],

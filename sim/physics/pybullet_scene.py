@@ -26,20 +26,51 @@ FLOOR_Z = TABLE_HEIGHT - 0.75
 FLOOR_RGBA = (0.35, 0.37, 0.4, 1.0)
 
 
+Friction = tuple[float, float, float]  # (lateral, spinning, rolling) of one contact pair
+
+
 @dataclass(frozen=True)
 class ContactConfig:
-    """Friction of the table and the objects (PyBullet multiplies the two bodies' coefficients)."""
+    """Friction of each kind of contact pair, the same values as the MuJoCo model's.
 
-    object_lateral_friction: float = 1.0
-    object_spinning_friction: float = 0.002
-    object_rolling_friction: float = 0.0002
-    table_lateral_friction: float = 0.6
+    MuJoCo picks a pair's friction by geom priority; Bullet combines the two bodies'
+    coefficients (lateral: f0 * f1; spinning and rolling: s0 * f1 + s1 * f0). So the pairs are
+    given here and per-body coefficients are solved from them (:meth:`body_friction`), which
+    reproduces every listed pair exactly.
+
+    object_pair: object on object (also fixes the objects' own coefficients).
+    table_pair: object on the table (low, so pushed objects slide instead of tipping).
+    finger_pair: object in the fingers (high, so grasps hold).
+    """
+
+    object_pair: Friction = (1.0, 0.005, 0.0001)
+    table_pair: Friction = (0.4, 0.005, 0.0001)
+    finger_pair: Friction = (1.5, 0.01, 0.0001)
     restitution: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("object_lateral_friction", "table_lateral_friction"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"ContactConfig.{name} must be > 0 (got {getattr(self, name)})")
+        for kind in ("object", "table", "finger"):
+            self.body_friction(kind)  # raises when a pair cannot be reproduced
+
+    def body_friction(self, kind: str) -> Friction:
+        """Per-body (lateral, spinning, rolling) of "object", "table" or "finger" bodies."""
+        lat_o = self.object_pair[0] ** 0.5
+        spin_o, roll_o = self.object_pair[1] / (2 * lat_o), self.object_pair[2] / (2 * lat_o)
+        if kind == "object":
+            return lat_o, spin_o, roll_o
+        pairs = {"table": self.table_pair, "finger": self.finger_pair}
+        if kind not in pairs:
+            raise ValueError(f"unknown body kind {kind!r}; valid: object, table, finger")
+        lat, spin, roll = pairs[kind]
+        body = (lat / lat_o, (spin - spin_o * lat / lat_o) / lat_o,
+                (roll - roll_o * lat / lat_o) / lat_o)  # fmt: skip
+        if min(self.object_pair) < 0 or body[0] <= 0 or body[1] < 0 or body[2] < 0:
+            raise ValueError(
+                f"ContactConfig.{kind}_pair={pairs[kind]} cannot be reproduced with "
+                f"object_pair={self.object_pair} under Bullet's combination rules; raise its "
+                "spinning/rolling values or lower the object pair's"
+            )
+        return body
 
 
 def wxyz_to_xyzw(q) -> list[float]:
@@ -114,6 +145,15 @@ def _visual_shape(bc: BulletClient, geoms: tuple[GeomSpec, ...]) -> int:
     )
 
 
+def set_friction(
+    bc: BulletClient, body: int, link: int, friction: Friction, restitution: float = 0.0
+) -> None:
+    """Set one link's (lateral, spinning, rolling) friction coefficients and restitution."""
+    lateral, spinning, rolling = friction
+    bc.changeDynamics(body, link, lateralFriction=lateral, spinningFriction=spinning,
+                      rollingFriction=rolling, restitution=restitution)  # fmt: skip
+
+
 def add_object(bc: BulletClient, obj: ObjectSpec, contact: ContactConfig) -> int:
     """Create one spec object; returns its PyBullet body id.
 
@@ -137,14 +177,7 @@ def add_object(bc: BulletClient, obj: ObjectSpec, contact: ContactConfig) -> int
         for i, g in enumerate(obj.geoms):
             bc.changeVisualShape(body, -1, shapeIndex=i, rgbaColor=list(g.rgba))
     if col >= 0:
-        bc.changeDynamics(
-            body,
-            -1,
-            lateralFriction=contact.object_lateral_friction,
-            spinningFriction=contact.object_spinning_friction,
-            rollingFriction=contact.object_rolling_friction,
-            restitution=contact.restitution,
-        )
+        set_friction(bc, body, -1, contact.body_friction("object"), contact.restitution)
     return body
 
 
@@ -159,9 +192,7 @@ def add_table_and_floor(bc: BulletClient, contact: ContactConfig) -> tuple[int, 
         ),
         basePosition=[TABLE_CENTER[0], TABLE_CENTER[1], TABLE_HEIGHT - TABLE_HALF_THICKNESS],
     )
-    bc.changeDynamics(
-        table, -1, lateralFriction=contact.table_lateral_friction, restitution=contact.restitution
-    )
+    set_friction(bc, table, -1, contact.body_friction("table"), contact.restitution)
     floor = bc.createMultiBody(
         baseMass=0.0,
         baseCollisionShapeIndex=bc.createCollisionShape(bc.GEOM_PLANE),

@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 
 from sim.physics.base import GRIPPER_MAX_OPENING, HOME_Q, TCP_OFFSET
 from sim.physics.pybullet_physics import PyBulletConfig, PyBulletPhysics
-from sim.physics.pybullet_scene import wxyz_to_xyzw, xyzw_to_wxyz
+from sim.physics.pybullet_scene import ContactConfig, wxyz_to_xyzw, xyzw_to_wxyz
 from sim.scene import COLORS, TABLE_HEIGHT, CameraSpec, GeomSpec, ObjectSpec, SceneSpec
 
 CUBE_HALF = 0.02
@@ -67,6 +67,29 @@ def test_quaternion_order_round_trip():
     wxyz = np.array([0.5, 0.5, -0.5, 0.5])
     assert wxyz_to_xyzw(wxyz) == [0.5, -0.5, 0.5, 0.5]
     np.testing.assert_allclose(xyzw_to_wxyz(wxyz_to_xyzw(wxyz)), wxyz)
+
+
+def test_contact_pairs_reproduce_mujoco_friction(physics):
+    """Per-body coefficients, combined by Bullet's rules, give the configured pair values."""
+    contact = ContactConfig()
+    bc = physics._bc
+    cube, table = physics._bodies["red_cube"], physics.table
+    finger = physics._fingers[0]
+
+    def coeffs(body, link):
+        info = bc.getDynamicsInfo(body, link)
+        return info[1], info[7], info[6]  # lateral, spinning, rolling
+
+    def pair(a, b):  # btManifoldResult::calculateCombined*Friction
+        return (a[0] * b[0], a[1] * b[0] + b[1] * a[0], a[2] * b[0] + b[2] * a[0])
+
+    obj = coeffs(cube, -1)
+    np.testing.assert_allclose(pair(obj, obj), contact.object_pair, rtol=1e-6)
+    np.testing.assert_allclose(pair(obj, coeffs(table, -1)), contact.table_pair, rtol=1e-6)
+    np.testing.assert_allclose(pair(obj, coeffs(physics.robot, finger)), contact.finger_pair,
+                               rtol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError, match="table_pair"):
+        ContactConfig(table_pair=(0.4, 0.0, 0.0001))
 
 
 def test_jacobian_matches_finite_differences(physics):
