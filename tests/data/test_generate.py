@@ -65,6 +65,9 @@ def test_resume_skips_attempted_and_matches_one_run(tmp_path):
     assert _content(tmp_path / "once") == _content(tmp_path / "twice")
     with pytest.raises(ValueError, match="seed=0.*not 5"):
         generate(_cfg(tmp_path / "twice", seed=5), fake_rollout, FAMILIES)
+    (tmp_path / "twice" / RECORD).unlink()
+    with pytest.raises(FileExistsError, match="not made by `vla data generate`"):
+        generate(_cfg(tmp_path / "twice"), fake_rollout, FAMILIES)
 
 
 def test_pending_record_is_reconciled(tmp_path):

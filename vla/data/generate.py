@@ -12,6 +12,12 @@ every attempt has its own seed and the parent writes in attempt order. Resuming 
 attempted prefix recorded in ``meta/vla_generation.json``; a crash between an episode's save
 and its record is reconciled from the dataset's episode count (the record marks the attempt
 "pending" before saving).
+
+Workers simulate and render; the parent encodes video (about 1 ms per 128x128 frame per
+camera) and writes, so one parent keeps up with roughly 20+ workers at ~1 s per episode.
+Measured here (``benchmarks/datagen_bench.py``, pick_place/mujoco, 128x128, 8 attempts, 2 cores
+shared with other jobs at load ~10): 20 attempts/min with 1 worker, 22 with 2 (1.1x); an
+unloaded core runs an expert episode in about 1 s (~60/min per worker).
 """
 
 from __future__ import annotations
@@ -197,6 +203,11 @@ def dataset_features(cfg: GenerateConfig) -> dict:
 
 def _load_record(out: Path, cfg: GenerateConfig) -> dict:
     path = out / RECORD
+    if not path.exists() and (out / "meta/info.json").exists():
+        raise FileExistsError(
+            f"{out} holds a dataset without {RECORD}: it was not made by `vla data generate`; "
+            "choose a new --out"
+        )
     if not path.exists():
         return {"config": cfg.identity(), "next_index": 0, "successes": [], "failures": [],
                 "pending": None}  # fmt: skip
