@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from pybullet_utils.bullet_client import BulletClient
 
+from sim.physics.pybullet_mesh import merged_mesh
 from sim.scene import TABLE_CENTER, TABLE_HALF_EXTENTS, TABLE_HEIGHT, GeomSpec, ObjectSpec
 
 # Table slab and floor (purely scenery: only the table top matters to the tasks). Sizes and
@@ -24,6 +25,10 @@ TABLE_HALF_THICKNESS = 0.02
 TABLE_RGBA = (0.62, 0.5, 0.38, 1.0)
 FLOOR_Z = TABLE_HEIGHT - 0.75
 FLOOR_RGBA = (0.35, 0.37, 0.4, 1.0)
+# MuJoCo renders empty space black (no skybox); TinyRenderer clears to white. A black,
+# visual-only backdrop past the floor's far edge makes the scene camera's horizon match.
+BACKDROP_HALF = (0.01, 8.0, 4.0)
+BACKDROP_X = -3.0
 
 
 Friction = tuple[float, float, float]  # (lateral, spinning, rolling) of one contact pair
@@ -127,13 +132,20 @@ def _collision_shape(bc: BulletClient, geoms: tuple[GeomSpec, ...]) -> int:
 
 
 def _visual_shape(bc: BulletClient, geoms: tuple[GeomSpec, ...]) -> int:
-    """One visual shape for all geoms (colliding or not); colours are set per shape afterwards."""
-    if len(geoms) == 1:
-        kw = _shape_kwargs(bc, geoms[0])
-        if "height" in kw:  # createVisualShape calls the cylinder length `length`
-            kw["length"] = kw.pop("height")
+    """One visual shape for all geoms (colliding or not).
+
+    Single-coloured bodies (every object the tasks make) get one flat-shaded mesh (see
+    pybullet_mesh); bodies with several colours get PyBullet's primitives, coloured per shape
+    by the caller.
+    """
+    if len({g.rgba for g in geoms}) == 1:
+        verts, norms, tris = merged_mesh(geoms)
         return bc.createVisualShape(
-            **kw, rgbaColor=list(geoms[0].rgba), visualFramePosition=list(geoms[0].pos)
+            bc.GEOM_MESH,
+            vertices=verts.tolist(),
+            indices=tris.ravel().tolist(),
+            normals=norms.tolist(),
+            rgbaColor=list(geoms[0].rgba),
         )
     kws = [_shape_kwargs(bc, g) for g in geoms]
     return bc.createVisualShapeArray(
@@ -173,7 +185,7 @@ def add_object(bc: BulletClient, obj: ObjectSpec, contact: ContactConfig) -> int
         basePosition=list(obj.pos),
         baseOrientation=wxyz_to_xyzw(obj.quat),
     )
-    if len(obj.geoms) > 1:
+    if len({g.rgba for g in obj.geoms}) > 1:
         for i, g in enumerate(obj.geoms):
             bc.changeVisualShape(body, -1, shapeIndex=i, rgbaColor=list(g.rgba))
     if col >= 0:
@@ -182,7 +194,7 @@ def add_object(bc: BulletClient, obj: ObjectSpec, contact: ContactConfig) -> int
 
 
 def add_table_and_floor(bc: BulletClient, contact: ContactConfig) -> tuple[int, int]:
-    """Static table slab (top at TABLE_HEIGHT) and a floor plane; returns (table, floor) ids."""
+    """Static table slab (top at TABLE_HEIGHT), floor plane and backdrop; returns (table, floor)."""
     half = [TABLE_HALF_EXTENTS[0], TABLE_HALF_EXTENTS[1], TABLE_HALF_THICKNESS]
     table = bc.createMultiBody(
         baseMass=0.0,
@@ -200,5 +212,13 @@ def add_table_and_floor(bc: BulletClient, contact: ContactConfig) -> tuple[int, 
             bc.GEOM_BOX, halfExtents=[3.0, 3.0, 0.001], rgbaColor=list(FLOOR_RGBA)
         ),
         basePosition=[0.0, 0.0, FLOOR_Z],
+    )
+    bc.createMultiBody(
+        baseMass=0.0,
+        baseCollisionShapeIndex=-1,
+        baseVisualShapeIndex=bc.createVisualShape(
+            bc.GEOM_BOX, halfExtents=list(BACKDROP_HALF), rgbaColor=[0.0, 0.0, 0.0, 1.0]
+        ),
+        basePosition=[BACKDROP_X, 0.0, FLOOR_Z + BACKDROP_HALF[2]],
     )
     return table, floor

@@ -10,6 +10,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from sim.physics.base import GRIPPER_MAX_OPENING, HOME_Q, TCP_OFFSET
+from sim.physics.pybullet_mesh import box_mesh, cylinder_mesh, sphere_mesh
 from sim.physics.pybullet_physics import PyBulletConfig, PyBulletPhysics
 from sim.physics.pybullet_scene import ContactConfig, wxyz_to_xyzw, xyzw_to_wxyz
 from sim.scene import COLORS, TABLE_HEIGHT, CameraSpec, GeomSpec, ObjectSpec, SceneSpec
@@ -67,6 +68,26 @@ def test_quaternion_order_round_trip():
     wxyz = np.array([0.5, 0.5, -0.5, 0.5])
     assert wxyz_to_xyzw(wxyz) == [0.5, -0.5, 0.5, 0.5]
     np.testing.assert_allclose(xyzw_to_wxyz(wxyz_to_xyzw(wxyz)), wxyz)
+
+
+@pytest.mark.parametrize(
+    "mesh, half, volume",
+    [(box_mesh((0.02, 0.03, 0.04)), (0.02, 0.03, 0.04), 8 * 0.02 * 0.03 * 0.04),
+     (cylinder_mesh(0.05, 0.01), (0.05, 0.05, 0.01), np.pi * 0.05**2 * 0.02),
+     (sphere_mesh(0.03), (0.03, 0.03, 0.03), 4 / 3 * np.pi * 0.03**3)],
+)  # fmt: skip
+def test_visual_meshes_are_closed_outward_and_sized(mesh, half, volume):
+    verts, norms, tris = mesh
+    np.testing.assert_allclose(np.abs(verts).max(axis=0), half, rtol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(norms, axis=1), 1.0, rtol=1e-9)
+    a, b, c = (verts[tris[:, k]] for k in range(3))
+    face = np.cross(b - a, c - a)
+    keep = np.linalg.norm(face, axis=1) > 1e-12  # sphere poles have degenerate triangles
+    # counter-clockwise seen from outside: face normals agree with the vertex normals
+    assert (np.einsum("ij,ij->i", face, norms[tris[:, 0]])[keep] > 0).all()
+    # closed and outward: the signed volume is the solid's (polygonal: a little less)
+    signed = np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6
+    assert 0.85 * volume < signed <= volume * (1 + 1e-9)
 
 
 def test_contact_pairs_reproduce_mujoco_friction(physics):
