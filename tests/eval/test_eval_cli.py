@@ -3,51 +3,50 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "serving"))
-from tiny_checkpoint import make_tiny_checkpoint  # noqa: E402
 
 
-def _vla(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "vla.cli.main", "eval", *args]
-    env_vars = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                          env={**os.environ, **env_vars})  # fmt: skip
+def _vla(capsys, *args: str) -> tuple[int, str, str]:
+    """Run `vla eval ...` in this process (the workers it spawns are real processes)."""
+    from vla.cli.main import main
+
+    code = main(["eval", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_checkpoint_environment_image_size_mismatch_is_a_clean_error(tmp_path) -> None:
-    ckpt = make_tiny_checkpoint(tmp_path / "ckpt", image_size=(32, 32))
-    out = _vla("--checkpoint", str(ckpt), "--image-size", "64", "--json", str(tmp_path / "r.json"))
-    assert out.returncode == 2, out.stderr
-    assert "image size mismatch: the checkpoint expects (32, 32)" in out.stderr
-    assert "render (64, 64)" in out.stderr and "Traceback" not in out.stderr
+def test_checkpoint_environment_image_size_mismatch_is_a_clean_error(
+    tmp_path, capsys, tiny_ckpt
+) -> None:
+    ckpt = tiny_ckpt
+    code, _, err = _vla(capsys, "--checkpoint", str(ckpt), "--image-size", "64",
+                        "--json", str(tmp_path / "r.json"))  # fmt: skip
+    assert code == 2, err
+    assert "image size mismatch: the checkpoint expects (32, 32)" in err
+    assert "render (64, 64)" in err and err.startswith("vla eval: ")
     assert not (tmp_path / "r.json").exists()
 
 
-def test_missing_checkpoint_is_a_clean_error(tmp_path) -> None:
-    out = _vla("--checkpoint", str(tmp_path / "nowhere"))
-    assert out.returncode == 2 and "not a policy checkpoint" in out.stderr
-    assert "Traceback" not in out.stderr
+def test_missing_checkpoint_is_a_clean_error(tmp_path, capsys) -> None:
+    code, _, err = _vla(capsys, "--checkpoint", str(tmp_path / "nowhere"))
+    assert code == 2 and "not a policy checkpoint" in err and err.startswith("vla eval: ")
 
 
-def test_expert_in_mujoco_writes_json_chart_and_videos(tmp_path) -> None:
+def test_expert_in_mujoco_writes_json_chart_and_videos(tmp_path, capsys) -> None:
     pytest.importorskip("sim.rollout", reason="the simulator (sim.rollout) has not landed yet")
     from sim.tasks import SUITES
 
     family = list(SUITES["pick_place"])[0]
     out_json, videos = tmp_path / "eval.json", tmp_path / "videos"
-    out = _vla("--checkpoint", "expert", "--suite", "pick_place", "--task", family,
+    code, stdout, err = _vla(capsys, "--checkpoint", "expert", "--suite", "pick_place", "--task", family,
                "--backend", "mujoco", "--episodes-per-task", "2", "--seed", "0",
                "--workers", "1", "--video-dir", str(videos), "--json", str(out_json),
                "--no-progress")  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert code == 0, err[-3000:]
     report = json.loads(out_json.read_text())
     block = report["per_task"][family]
     assert block["episodes"] == 2 and 0.0 <= block["success_rate"] <= 1.0
@@ -65,4 +64,21 @@ def test_expert_in_mujoco_writes_json_chart_and_videos(tmp_path) -> None:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) > 1
     assert frames[0].shape[1] == 2 * frames[0].shape[0]  # scene | wrist side by side
-    assert family in out.stdout and "ALL" in out.stdout  # the printed table
+    assert family in stdout and "ALL" in stdout  # the printed table
+
+
+def test_tiny_checkpoint_in_mujoco_both_splits(tmp_path, capsys, tiny_ckpt) -> None:
+    """A real (random) policy in a spawned worker, checked against the real environment."""
+    pytest.importorskip("sim.rollout", reason="the simulator (sim.rollout) has not landed yet")
+    out_json = tmp_path / "eval.json"
+    code, stdout, err = _vla(capsys, "--checkpoint", str(tiny_ckpt), "--task", "pick",
+                             "--episodes-per-task", "1", "--max-steps", "4", "--split", "both",
+                             "--workers", "1", "--json", str(out_json), "--no-progress")  # fmt: skip
+    assert code == 0, err[-3000:]
+    report = json.loads(out_json.read_text())
+    assert report["split"] == "both" and list(report["splits"]) == ["train", "heldout"]
+    assert report["image_size"] == [32, 32]
+    for block in report["splits"].values():
+        assert block["per_task"]["pick"]["episodes"] == 1
+        assert 1 <= block["per_task"]["pick"]["mean_length"] <= 4
+    assert "heldout" in stdout

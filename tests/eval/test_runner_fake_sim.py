@@ -6,8 +6,8 @@ logic (job seeds, video quota, report wiring, checkpoint/environment checks) in 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,9 +15,6 @@ import pytest
 from vla.constants import IMAGE_KEYS, OBS_STATE, TASK
 from vla.eval import runner, sim_adapter
 from vla.eval.agents import AgentSource
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
-from tiny_checkpoint import make_tiny_checkpoint  # noqa: E402
 
 FAMILIES = ["pick_cube", "stack"]
 
@@ -45,14 +42,22 @@ class FakeExpert:
         return np.zeros(7, np.float32)
 
 
-def _fake_episode(env: FakeEnv, agent, seed: int, max_steps):
+def _fake_episode(env: FakeEnv, agent, seed: int, record: bool):
     rng = np.random.default_rng(seed)
     agent.reset()
     steps = int(rng.integers(3, 6))
+    frames = []
     for _ in range(steps):
-        agent.select_action(env.obs(rng))
+        obs = env.obs(rng)
+        agent.select_action(obs)
+        frames.append(np.concatenate([obs[k] for k in env.cameras], axis=1))
     env.episodes += 1
-    return sim_adapter.Outcome(env.episodes % 2 == 1, steps, f"do {env.family}")
+    return SimpleNamespace(
+        success=env.episodes % 2 == 1,
+        length=steps,
+        instruction=f"do {env.family}",
+        frames=frames if record else [],
+    )
 
 
 @pytest.fixture
@@ -93,7 +98,7 @@ def test_jobs_seeds_and_video_quota(fake_sim, tmp_path) -> None:
     ]
     seeds = [r.seed for r in results]
     assert len(set(seeds)) == len(seeds)  # independent per (split, family, episode)
-    again, _ = runner.evaluate(_cfg(tmp_path / "again", splits=("train", "heldout")))
+    again, _ = runner.evaluate(_cfg(tmp_path, splits=("train", "heldout"), video_dir=None))
     assert [r.seed for r in again] == seeds and [r.success for r in again] == [
         r.success for r in results
     ]
@@ -107,8 +112,8 @@ def test_jobs_seeds_and_video_quota(fake_sim, tmp_path) -> None:
     assert first.stat().st_size > 0
 
 
-def test_policy_checkpoint_and_camera_mismatch(fake_sim, tmp_path) -> None:
-    ckpt = make_tiny_checkpoint(tmp_path / "ckpt", image_size=(32, 32))
+def test_policy_checkpoint_and_camera_mismatch(fake_sim, tmp_path, tiny_ckpt) -> None:
+    ckpt = tiny_ckpt
     results, _ = runner.evaluate(_cfg(tmp_path, checkpoint=str(ckpt), image_size=None,
                                       episodes_per_task=1))  # fmt: skip
     assert len(results) == 2 and all(r.length >= 3 for r in results)

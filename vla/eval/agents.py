@@ -3,18 +3,13 @@
 An *agent source* is built once per worker process (the checkpoint is loaded once) and hands
 out an agent per environment: the same ``Policy`` object for a checkpoint, a fresh
 ``sim.experts.make_expert(env)`` for ``--checkpoint expert``. Agents have ``reset()`` and
-``select_action(obs) -> (7,)``. ``FrameRecorder`` wraps an agent and keeps the frames it saw
-(scene | wrist side by side) for the episode video.
+``select_action(obs) -> (7,)``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-
-from vla.constants import IMAGE_KEYS
 
 EXPERT = "expert"
 
@@ -61,24 +56,3 @@ def checkpoint_image_size(checkpoint: str) -> tuple[int, int] | None:
         )
     meta = PolicyMeta.read(path)
     return (int(meta.image_size[0]), int(meta.image_size[1]))
-
-
-class FrameRecorder:
-    """Wraps an agent; records ``scene | wrist`` for every observation it is asked to act on."""
-
-    def __init__(self, agent: Any) -> None:
-        self.agent = agent
-        self.frames: list[np.ndarray] = []
-
-    def reset(self) -> None:
-        self.frames = []
-        self.agent.reset()
-
-    def select_action(self, obs: dict) -> np.ndarray:
-        images = [np.asarray(obs[k]) for k in IMAGE_KEYS if k in obs]
-        if images:
-            self.frames.append(np.concatenate(images, axis=1))  # (H, n_cam * W, 3)
-        return self.agent.select_action(obs)
-
-    def __getattr__(self, name: str) -> Any:  # anything else the rollout asks of the agent
-        return getattr(self.agent, name)

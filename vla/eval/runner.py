@@ -3,8 +3,8 @@
     jobs: (split, family, episode e) -> seed = SeedSequence([S, split, family, e])   [parent]
       -> ProcessPoolExecutor (spawn; initializer loads the checkpoint ONCE per worker)
          worker: env = sim.make(family, backend, seed, image_size, split)  (cached per worker)
-                 agent = Policy | sim.experts.make_expert(env), wrapped in FrameRecorder
-                 sim.rollout.run_episode(env, agent, seed) -> success, length
+                 agent = Policy | sim.experts.make_expert(env)
+                 sim.rollout.run_episode(env, agent, seed, record) -> success, length, frames
                  video quota left for (split, family, outcome)? -> DIR/<split>_<family>_...mp4
       -> EpisodeResult (ordered by job) -> vla.eval.report (JSON, table, chart)
 
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from vla.eval import sim_adapter
-from vla.eval.agents import AgentSource, FrameRecorder, checkpoint_image_size
+from vla.eval.agents import EXPERT, AgentSource, checkpoint_image_size
 from vla.eval.report import EpisodeResult
 
 SPLITS = ("train", "heldout")
@@ -101,12 +101,10 @@ _WORKER: dict[str, Any] = {}
 
 def init_worker(cfg: EvalConfig, image_size: tuple[int, int], quota: Any, slots: list) -> None:
     """Process initializer: one thread for torch (W workers share the cores), load once."""
-    try:
+    if cfg.checkpoint != EXPERT:  # the expert needs no torch
         import torch
 
         torch.set_num_threads(1)
-    except ImportError:  # the expert needs no torch
-        pass
     _WORKER.clear()
     _WORKER.update(cfg=cfg, image_size=image_size, quota=quota, slots=slots, envs={},
                    source=AgentSource(cfg.checkpoint, cfg.device))  # fmt: skip
@@ -136,18 +134,16 @@ def run_job(job: EvalJob) -> EpisodeResult:
                                    _WORKER["image_size"], cfg.max_steps)  # fmt: skip
         source.check_compatible(sim_adapter.env_interface(env))
         _WORKER["envs"][key] = env
-    agent = FrameRecorder(source.agent_for(env))
-    if not source.is_expert:
-        agent.reset()  # a fresh chunk broker per episode (the expert resets with its env)
-    outcome = sim_adapter.run_episode(env, agent, job.seed, cfg.max_steps)
+    record = cfg.video_dir is not None and cfg.videos_per_outcome > 0
+    result = sim_adapter.run_episode(env, source.agent_for(env), job.seed, record=record)
     video = None
-    if agent.frames and _take_video_slot((job.split, job.family, outcome.success)):
-        tag = "success" if outcome.success else "failure"
+    if record and result.frames and _take_video_slot((job.split, job.family, result.success)):
+        tag = "success" if result.success else "failure"
         path = Path(cfg.video_dir) / f"{job.split}_{job.family}_ep{job.episode:03d}_{tag}.mp4"
-        fps = sim_adapter.control_hz(env)
-        video = str(sim_adapter.write_video(path, agent.frames, fps))
-    return EpisodeResult(job.family, job.split, job.seed, outcome.success, outcome.length,
-                         outcome.instruction, time.perf_counter() - t0, video)  # fmt: skip
+        video = str(sim_adapter.write_video(path, result.frames, sim_adapter.control_hz(env)))
+    return EpisodeResult(job.family, job.split, job.seed, bool(result.success),
+                         int(result.length), str(result.instruction),
+                         time.perf_counter() - t0, video)  # fmt: skip
 
 
 # ---- parent side ------------------------------------------------------------------------------

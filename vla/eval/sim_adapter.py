@@ -1,27 +1,19 @@
 """The few calls `vla eval` makes into ``sim``: one place to adapt if the simulator API moves.
 
-Uses ``sim.make``, ``sim.tasks.SUITES``, ``sim.rollout.run_episode`` and the sim video helper;
-the rollout loop itself lives in ``sim.rollout`` (not duplicated here).
+Uses ``sim.make``, ``sim.tasks.SUITES``, ``sim.rollout.run_episode`` (the rollout loop) and
+``sim.report.write_video``. The worker pool is `vla eval`'s own rather than
+``sim.rollout.run_episodes`` because evaluation loads a checkpoint once per worker and writes
+videos inside the worker under a shared quota instead of shipping every frame to the parent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vla.constants import DEFAULT_IMAGE_SIZE, OBS_IMAGES_PREFIX, TASK
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What evaluation keeps of one rollout."""
-
-    success: bool
-    length: int
-    instruction: str
+from vla.constants import DEFAULT_IMAGE_SIZE, OBS_IMAGES_PREFIX
 
 
 def suite_families(suite: str) -> list[str]:
@@ -63,32 +55,19 @@ def control_hz(env: Any) -> float:
     return float(env.metadata["render_fps"])
 
 
-def run_episode(env: Any, agent: Any, seed: int, max_steps: int | None) -> Outcome:
-    """One closed-loop episode through ``sim.rollout.run_episode``."""
+def run_episode(env: Any, agent: Any, seed: int, record: bool) -> Any:
+    """One closed-loop episode (``sim.rollout.run_episode``: resets env and agent).
+
+    Returns its ``EpisodeResult`` (``success``, ``length``, ``instruction``; with ``record``
+    also ``frames``: scene | wrist side by side, the final observation included).
+    """
     from sim.rollout import run_episode as sim_run_episode
 
-    result = sim_run_episode(env, agent, seed=seed)
-
-    def get(name: str, default: Any = None) -> Any:
-        if isinstance(result, dict):
-            return result.get(name, default)
-        return getattr(result, name, default)
-
-    length = get("length")
-    if length is None:
-        length = len(get("actions", []))
-    instruction = get("instruction")
-    if instruction is None:
-        obs = get("observations")
-        first = obs[0] if isinstance(obs, list) and obs else {}
-        instruction = first.get(TASK, "") if isinstance(first, dict) else ""
-    return Outcome(bool(get("success")), int(length), str(instruction))
+    return sim_run_episode(env, agent, seed, record=record)
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
-    """Encode frames (H, W, 3) uint8 to an MP4 (H.264)."""
-    import imageio.v3 as iio
+    """Encode an episode's frames to MP4 (``sim.report.write_video``: H.264, 2x upscaled)."""
+    from sim.report import write_video as sim_write_video
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, np.stack(frames), plugin="pyav", codec="libx264", fps=fps)
-    return path
+    return sim_write_video(path, frames, fps=fps)
