@@ -149,15 +149,20 @@ def plot_success_chart(report: dict[str, Any], path: str | Path) -> Path:
             err_lo.append(100 * (rate - lo))
             err_hi.append(100 * (hi - rate))
         pos = x - 0.4 + width * (i + 0.5)
-        ax.bar(pos, rates, width, yerr=[err_lo, err_hi], capsize=4, label=split)
+        n = block["episodes"] // max(1, len(block["per_task"]))
+        ax.bar(pos, rates, width, yerr=[err_lo, err_hi], capsize=4, label=f"{split} (n={n}/task)")
+        for px, rate in zip(pos, rates, strict=True):
+            if not np.isnan(rate):
+                ax.text(px, 2, f"{rate:.0f}%", ha="center", va="bottom", fontsize=8, color="white")
     ax.set_xticks(x, families, rotation=20, ha="right")
-    ax.set_ylim(0, 105)
+    ax.set_ylim(0, 119)
+    ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("success rate (%)")
     ax.set_title(
         f"{Path(str(report.get('checkpoint', ''))).name or 'policy'} | "
         f"{report.get('backend', '')} | error bars: Wilson 95%"
     )
-    ax.legend(title="split")
+    ax.legend(loc="upper center", ncol=len(splits), fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     out = Path(path)
