@@ -38,20 +38,33 @@ from sim.robot import panda_mujoco  # noqa: E402
 from sim.scene import SceneSpec  # noqa: E402
 
 
+def _gl_context_class():
+    """The GL context class MUJOCO_GL names *now*. mujoco.gl_context picks one when mujoco is
+    first imported; if that happened before sim set its EGL default (e.g. `import mujoco` ahead
+    of `import sim`), it holds GLFW, which fails on headless machines."""
+    backend = os.environ.get("MUJOCO_GL", "").lower()
+    if backend == "egl":
+        from mujoco.egl import GLContext
+    elif backend == "osmesa":
+        from mujoco.osmesa import GLContext
+    else:
+        from mujoco.gl_context import GLContext
+    if GLContext is None:
+        raise RuntimeError("no GL back end available")
+    return GLContext
+
+
 class OffscreenRenderer:
     """One GL context for the life of the physics; the MuJoCo render context is rebuilt per
     model (the scene's objects change every episode, the GL context does not need to)."""
 
     def __init__(self, width: int, height: int):
         try:
-            from mujoco import gl_context
-
-            if gl_context.GLContext is None:
-                raise RuntimeError("no GL back end available")
+            gl_class = _gl_context_class()
             with warnings.catch_warnings():
                 # GLFW reports "no display" as a warning and hands back a dead context
                 warnings.simplefilter("error")
-                self._gl = gl_context.GLContext(width, height)
+                self._gl = gl_class(width, height)
                 self._gl.make_current()
             _register_exit_hook()
         except Exception as err:  # ImportError (missing libOSMesa), EGL or GLFW errors

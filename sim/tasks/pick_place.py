@@ -20,7 +20,7 @@ CONT_X, CONT_Y = (0.42, 0.62), (0.06, 0.2)  # containers: one on each side (y si
 LIFT_HEIGHT = 0.05  # pick: lifted this far above the resting height
 HOLD_DISTANCE = 0.04  # pick: object centre this close to the TCP counts as held
 # Scene camera: in front of the table, looking back at the robot (the same in every engine).
-SCENE_EYE, SCENE_TARGET, SCENE_FOVY = (1.25, 0.0, 0.72), (0.42, 0.0, 0.08), 50.0
+SCENE_EYE, SCENE_TARGET, SCENE_FOVY = (1.05, 0.0, 0.62), (0.42, 0.0, 0.04), 55.0
 # Push regions: named by where they lie as seen from the robot ("left" = robot's left, +y).
 REGION_SITES: dict[str, tuple[float, float]] = {
     "left": (0.52, 0.2), "right": (0.52, -0.2), "front": (0.64, 0.0), "back": (0.38, 0.0),
