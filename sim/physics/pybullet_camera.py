@@ -31,8 +31,24 @@ WRIST_FORWARD = np.array([0.0, 0.0, 1.0])
 WRIST_UP = np.array([1.0, 0.0, 0.0])
 
 
+_egl_clients = 0  # live clients in this process with the eglRenderer plugin loaded
+
+
 def load_egl_plugin(bc: BulletClient) -> int | None:
-    """Load the eglRenderer plugin into this client; None (with a warning) if unavailable."""
+    """Load the eglRenderer plugin into this client; None (with a warning) if unavailable.
+
+    Raises RuntimeError when another live client of this process already uses it: the plugin
+    keeps one renderer per process, so a second client silently renders the first one's scene
+    (measured: identical images of two different scenes) and rendering after one of them
+    closes crashes the process.
+    """
+    global _egl_clients
+    if _egl_clients > 0:
+        raise RuntimeError(
+            "PyBullet's eglRenderer plugin serves one client per process and another "
+            "PyBulletPhysics(renderer='egl') is still open here: close() it first, run parallel "
+            "environments in separate worker processes, or use renderer='tiny'."
+        )
     loader = pkgutil.get_loader("eglRenderer")
     if loader is None:
         warnings.warn(
@@ -53,7 +69,15 @@ def load_egl_plugin(bc: BulletClient) -> int | None:
             stacklevel=3,
         )
         return None
+    _egl_clients += 1
     return plugin
+
+
+def unload_egl_plugin(bc: BulletClient, plugin: int) -> None:
+    """Unload a plugin loaded by :func:`load_egl_plugin`."""
+    global _egl_clients
+    bc.unloadPlugin(plugin)
+    _egl_clients -= 1
 
 
 def projection_matrix(fovy: float, width: int, height: int) -> tuple[float, ...]:
@@ -88,6 +112,7 @@ __all__ = [
     "RENDERERS",
     "grab",
     "load_egl_plugin",
+    "unload_egl_plugin",
     "projection_matrix",
     "wrist_view",
 ]

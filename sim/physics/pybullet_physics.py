@@ -158,7 +158,10 @@ class PyBulletPhysics(Physics):
         names = [o.name for o in scene.objects]
         if len(set(names)) != len(names):
             raise ValueError(f"object names must be unique, got {names}")
-        self._bodies = {o.name: add_object(bc, o, self.config.contact) for o in scene.objects}
+        meshes = self._egl_plugin is None  # the EGL plugin cannot draw vertex-data meshes
+        self._bodies = {
+            o.name: add_object(bc, o, self.config.contact, meshes) for o in scene.objects
+        }
         self._scene = scene
         self._cameras = {c.name: c for c in scene.cameras}
         home = HOME_Q if scene.robot_home is None else scene.robot_home
@@ -204,7 +207,7 @@ class PyBulletPhysics(Physics):
         if self._bc is None:
             return
         if self._egl_plugin is not None:
-            self._bc.unloadPlugin(self._egl_plugin)
+            cam.unload_egl_plugin(self._bc, self._egl_plugin)
             self._egl_plugin = None
         self._bc.disconnect()
         self._bc = None

@@ -131,14 +131,15 @@ def _collision_shape(bc: BulletClient, geoms: tuple[GeomSpec, ...]) -> int:
     )
 
 
-def _visual_shape(bc: BulletClient, geoms: tuple[GeomSpec, ...]) -> int:
+def _visual_shape(bc: BulletClient, geoms: tuple[GeomSpec, ...], meshes: bool) -> int:
     """One visual shape for all geoms (colliding or not).
 
-    Single-coloured bodies (every object the tasks make) get one flat-shaded mesh (see
-    pybullet_mesh); bodies with several colours get PyBullet's primitives, coloured per shape
-    by the caller.
+    With `meshes`, single-coloured bodies (every object the tasks make) get one flat-shaded
+    mesh (see pybullet_mesh); otherwise, and for bodies with several colours, PyBullet's
+    primitives are used, coloured per shape by the caller. (The eglRenderer plugin cannot draw
+    meshes given as vertex data, so the EGL path uses primitives.)
     """
-    if len({g.rgba for g in geoms}) == 1:
+    if meshes and len({g.rgba for g in geoms}) == 1:
         verts, norms, tris = merged_mesh(geoms)
         return bc.createVisualShape(
             bc.GEOM_MESH,
@@ -166,7 +167,9 @@ def set_friction(
                       rollingFriction=rolling, restitution=restitution)  # fmt: skip
 
 
-def add_object(bc: BulletClient, obj: ObjectSpec, contact: ContactConfig) -> int:
+def add_object(
+    bc: BulletClient, obj: ObjectSpec, contact: ContactConfig, meshes: bool = True
+) -> int:
     """Create one spec object; returns its PyBullet body id.
 
     The body's inertial frame is its body frame, so getBasePositionAndOrientation reports the
@@ -177,7 +180,7 @@ def add_object(bc: BulletClient, obj: ObjectSpec, contact: ContactConfig) -> int
     if obj.movable and obj.mass <= 0:
         raise ValueError(f"movable object {obj.name!r} needs mass > 0 (got {obj.mass})")
     col = _collision_shape(bc, obj.geoms)
-    vis = _visual_shape(bc, obj.geoms)
+    vis = _visual_shape(bc, obj.geoms, meshes)
     body = bc.createMultiBody(
         baseMass=obj.mass if (obj.movable and col >= 0) else 0.0,
         baseCollisionShapeIndex=col,
@@ -185,7 +188,7 @@ def add_object(bc: BulletClient, obj: ObjectSpec, contact: ContactConfig) -> int
         basePosition=list(obj.pos),
         baseOrientation=wxyz_to_xyzw(obj.quat),
     )
-    if len({g.rgba for g in obj.geoms}) > 1:
+    if not (meshes and len({g.rgba for g in obj.geoms}) == 1):  # primitives: colour each
         for i, g in enumerate(obj.geoms):
             bc.changeVisualShape(body, -1, shapeIndex=i, rgbaColor=list(g.rgba))
     if col >= 0:

@@ -275,11 +275,16 @@ def test_egl_renderer_renders_or_falls_back_with_warning():
     try:
         if phys.renderer == "tiny":  # fell back: the reason must have been said
             assert any("ER_TINY_RENDERER" in str(w.message) for w in caught)
+        else:  # the plugin serves one client per process: a second one is refused
+            with pytest.raises(RuntimeError, match="one client per process"):
+                PyBulletPhysics(image_size=(64, 96), renderer="egl")
         phys.build(make_scene())
         img = phys.render("scene")
         assert img.shape == (64, 96, 3) and img.dtype == np.uint8 and img.std() > 10
     finally:
         phys.close()
+    again = PyBulletPhysics(image_size=(64, 96), renderer="egl")  # allowed after close()
+    again.close()
 
 
 @pytest.mark.skipif(
