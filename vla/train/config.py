@@ -79,6 +79,7 @@ class TrainConfig:
     resume: str | None = None
     init_from: str | None = None
     compile: bool = False
+    torch_threads: int | None = None  # CPU intra-op threads (1 is fastest on a busy box)
     progress: bool = True
 
     def __post_init__(self) -> None:

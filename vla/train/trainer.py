@@ -87,6 +87,8 @@ def train(cfg: TrainConfig) -> dict:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    if cfg.torch_threads is not None:
+        torch.set_num_threads(cfg.torch_threads)
     info = rt.setup_distributed(cfg.device)
     rt.seed_everything(cfg.seed)
     dev = info.device
