@@ -82,3 +82,20 @@ def test_tiny_checkpoint_in_mujoco_both_splits(tmp_path, capsys, tiny_ckpt) -> N
         assert block["per_task"]["pick"]["episodes"] == 1
         assert 1 <= block["per_task"]["pick"]["mean_length"] <= 4
     assert "heldout" in stdout
+
+
+def test_control_rate_mismatch_with_the_real_env_is_a_clean_error(
+    tmp_path, capsys, tiny_ckpt
+) -> None:
+    """The Policy's own check against the real environment, surfaced by the CLI."""
+    pytest.importorskip("sim.rollout", reason="the simulator (sim.rollout) has not landed yet")
+    import shutil
+
+    ckpt = Path(shutil.copytree(tiny_ckpt, tmp_path / "ckpt_5hz"))
+    meta = json.loads((ckpt / "policy_meta.json").read_text())
+    (ckpt / "policy_meta.json").write_text(json.dumps({**meta, "control_hz": 5.0}))
+    code, _, err = _vla(capsys, "--checkpoint", str(ckpt), "--task", "pick",
+                        "--episodes-per-task", "1", "--workers", "0", "--no-progress")  # fmt: skip
+    assert code == 2
+    assert err.startswith("vla eval: control rate mismatch")
+    assert "checkpoint was trained at 5.0 Hz" in err and "environment runs at 10.0 Hz" in err
