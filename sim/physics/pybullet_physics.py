@@ -1,7 +1,8 @@
 """PyBullet implementation of the :class:`~sim.physics.base.Physics` interface.
 
 One DIRECT client per instance (a ``BulletClient``, which passes ``physicsClientId`` on every
-call), so several instances in one process never share state. The Panda is pybullet_data's
+call), so several instances in one process never share state (except the EGL renderer, which
+PyBullet serves to one client per process: see ``pybullet_camera``). The Panda is pybullet_data's
 ``franka_panda/panda.urdf`` (pybullet_robot), with a fixed base at the world origin; the table and
 every object are built from the SceneSpec's primitives (``pybullet_scene``).
 
@@ -11,14 +12,18 @@ Conventions shared with the MuJoCo backend (so observations mean the same in bot
   * tool centre point = ``HAND_LINK`` frame + ``TCP_OFFSET`` along the hand's +z;
   * gripper opening = sum of the two finger joint positions (metres between the pads).
 
+Contacts: no robot self-collision (PyBullet's default without URDF_USE_SELF_COLLISION; the
+MuJoCo model likewise never lets robot geoms touch each other, and neighbouring link meshes
+overlap). Friction pairs are MuJoCo's (``ContactConfig``).
+
 Control: the 7 arm joints and both fingers are POSITION_CONTROL motors. The fingers are also
 coupled by a gear constraint (the URDF's <mimic>, which PyBullet ignores) so they close
-symmetrically, like MuJoCo's equality-coupled fingers.
+symmetrically, as the real gripper's single motor makes them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pybullet
@@ -112,7 +117,7 @@ class PyBulletPhysics(Physics):
     ):
         cfg = config or PyBulletConfig()
         if renderer is not None:
-            cfg = PyBulletConfig(**{**cfg.__dict__, "renderer": renderer})
+            cfg = replace(cfg, renderer=renderer)
         if len(image_size) != 2 or min(image_size) < 1:
             raise ValueError(f"image_size must be (height, width) >= 1, got {image_size}")
         self.config = cfg
@@ -138,6 +143,9 @@ class PyBulletPhysics(Physics):
                     f"{self.image_size[0]}x{self.image_size[1]}; build the SceneSpec with "
                     "the same image_size as the physics"
                 )
+        names = [o.name for o in scene.objects]
+        if len(set(names)) != len(names):
+            raise ValueError(f"object names must be unique, got {names}")
         bc.resetSimulation()
         bc.setPhysicsEngineParameter(
             fixedTimeStep=self.timestep,
@@ -155,9 +163,6 @@ class PyBulletPhysics(Physics):
         self._index_robot()
         self._configure_robot()
         self.table, self.floor = add_table_and_floor(bc, self.config.contact)
-        names = [o.name for o in scene.objects]
-        if len(set(names)) != len(names):
-            raise ValueError(f"object names must be unique, got {names}")
         meshes = self._egl_plugin is None  # the EGL plugin cannot draw vertex-data meshes
         self._bodies = {
             o.name: add_object(bc, o, self.config.contact, meshes) for o in scene.objects
