@@ -103,10 +103,22 @@ async def robot(port: int, hz: float, t_start: float, t_end: float, warmup: floa
     return latencies, late
 
 
+async def server_stats(port: int) -> dict:
+    from websockets.asyncio.client import connect
+
+    async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+        await ws.send(codec.encode({"op": "stats"}))
+        return codec.decode(await ws.recv())["stats"]
+
+
 async def run_level(port: int, n: int, hz: float, duration: float, warmup: float) -> dict:
+    before = await server_stats(port)
     t0 = time.perf_counter() + 0.5
     results = await asyncio.gather(*(robot(port, hz, t0, t0 + warmup + duration, warmup, 1000 + i)
                                      for i in range(n)))  # fmt: skip
+    after = await server_stats(port)
+    forwards = after["forwards"] - before["forwards"]
+    mean_batch = (after["requests"] - before["requests"]) / forwards if forwards else 0.0
     lat = np.concatenate([np.asarray(r[0]) for r in results]) * 1e3
     late = sum(r[1] for r in results)
     return {
@@ -119,6 +131,7 @@ async def run_level(port: int, n: int, hz: float, duration: float, warmup: float
         "p99_ms": float(np.percentile(lat, 99)),
         "max_ms": float(lat.max()),
         "late_ticks": int(late),
+        "mean_batch": mean_batch,  # requests per forward on the server (warm-up included)
     }
 
 
@@ -153,7 +166,8 @@ def main() -> int:
             levels.append(asyncio.run(run_level(port, n, args.hz, args.duration, args.warmup)))
             lv = levels[-1]
             print(f"N={n:3d}  offered {lv['offered_hz']:7.1f}/s  served {lv['served_hz']:7.1f}/s  "
-                  f"p50 {lv['p50_ms']:6.2f} ms  p99 {lv['p99_ms']:7.2f} ms  late {lv['late_ticks']}",
+                  f"p50 {lv['p50_ms']:6.2f} ms  p99 {lv['p99_ms']:7.2f} ms  late {lv['late_ticks']}  "
+                  f"batch {lv['mean_batch']:.1f}",
                   flush=True)  # fmt: skip
     finally:
         proc.terminate()
@@ -162,11 +176,11 @@ def main() -> int:
     ok = [lv["robots"] for lv in levels if lv["p99_ms"] < budget_ms]
     best = max(ok) if ok else 0
     print(f"\n{'robots':>6} {'offered/s':>10} {'served/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'p99 ms':>8} {'max ms':>8} {'late':>5}")  # fmt: skip
+          f"{'p99 ms':>8} {'max ms':>8} {'late':>5} {'batch':>6}")  # fmt: skip
     for lv in levels:
         print(f"{lv['robots']:>6} {lv['offered_hz']:>10.1f} {lv['served_hz']:>9.1f} "
               f"{lv['p50_ms']:>8.2f} {lv['p95_ms']:>8.2f} {lv['p99_ms']:>8.2f} "
-              f"{lv['max_ms']:>8.2f} {lv['late_ticks']:>5}")  # fmt: skip
+              f"{lv['max_ms']:>8.2f} {lv['late_ticks']:>5} {lv['mean_batch']:>6.1f}")  # fmt: skip
     print(f"largest N with p99 < {budget_ms:.1f} ms: {best}")
     if args.json:
         report = {

@@ -80,7 +80,11 @@ def test_concurrent_clients_are_batched_and_correct() -> None:
         t.start()
     for t in threads:
         t.join(60)
+    with PolicyClient(port=handle.port) as observer:
+        stats = observer.stats()
     handle.stop()
+    assert stats["requests"] == n_robots * n_requests and stats["connections"] == 1
+    assert stats["forwards"] == len(policy.batch_sizes) and stats["mean_batch"] > 1
     assert not errors, errors
     assert sum(policy.batch_sizes) == n_robots * n_requests
     assert max(policy.batch_sizes) > 1, policy.batch_sizes

@@ -17,7 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +28,6 @@ class BatchStats:
 
     forwards: int = 0
     requests: int = 0
-    batch_sizes: list[int] = field(default_factory=list)
 
     @property
     def mean_batch(self) -> float:
@@ -129,7 +128,6 @@ class MicroBatcher:
     def _count(self, batch: int) -> None:
         self.stats.forwards += 1
         self.stats.requests += batch
-        self.stats.batch_sizes.append(batch)
 
     def _forward(self, observations: list[dict]) -> np.ndarray:
         actions = np.asarray(self._predict_batch(observations), dtype=np.float32)

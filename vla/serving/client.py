@@ -100,6 +100,10 @@ class PolicyClient:
         """Send one observation; return one (A,) action from this connection's chunk broker."""
         return self._observe("step", obs)["action"]
 
+    def stats(self) -> dict[str, Any]:
+        """Server-wide counters (forwards, requests, mean_batch, connections)."""
+        return self._call({"op": "stats"})["stats"]
+
     def reset(self) -> None:
         """Start a new episode: the server forgets this connection's current chunk."""
         self._call({"op": "reset"})

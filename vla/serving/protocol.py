@@ -9,6 +9,9 @@ Wire protocol (each WebSocket binary frame is one msgpack message, see ``codec.p
     {"op": "reset"}                                     {"ok": true}
     {"op": "act",  "obs": OBS}                          {"ok": true, "actions": f32[H, A]}
     {"op": "step", "obs": OBS}                          {"ok": true, "action": f32[A]}
+    {"op": "stats"}                                     {"ok": true, "stats": {"forwards": n,
+                                                          "requests": n, "mean_batch": x,
+                                                          "connections": n}}
     anything malformed                                  {"ok": false, "error": "...", "code": C}
 
     OBS = {"observation.images.<camera>": u8[H, W, 3] for every camera of the policy,
@@ -32,7 +35,7 @@ import numpy as np
 OBS_IMAGES_PREFIX = "observation.images."  # == vla.constants (copied: the client avoids vla)
 OBS_STATE = "observation.state"
 TASK = "task"
-OPS: tuple[str, ...] = ("metadata", "reset", "act", "step")
+OPS: tuple[str, ...] = ("metadata", "reset", "act", "step", "stats")
 DEFAULT_MAX_INSTRUCTION_CHARS = 512
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 

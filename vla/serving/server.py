@@ -231,6 +231,8 @@ class PolicyServer:
             op, raw_obs = parse_request(request)
             if op == "metadata":
                 return {"ok": True, "metadata": self.metadata}
+            if op == "stats":
+                return {"ok": True, "stats": self.stats()}
             if op == "reset":
                 session.broker.reset()
                 return {"ok": True}
@@ -252,6 +254,16 @@ class PolicyServer:
             session.errors += 1
             log.exception("policy forward failed")
             return error_reply(f"policy error: {type(exc).__name__}: {exc}", code="internal")
+
+    def stats(self) -> dict[str, Any]:
+        """Server-wide counters: forwards run, requests answered, mean batch, open connections."""
+        b = self.batcher.stats if self.batcher is not None else None
+        return {
+            "forwards": b.forwards if b else 0,
+            "requests": b.requests if b else 0,
+            "mean_batch": b.mean_batch if b else 0.0,
+            "connections": self._connections,
+        }
 
     async def _forward(self, obs: dict) -> np.ndarray:
         assert self.batcher is not None, "the server is not running"
