@@ -29,7 +29,7 @@ def measure(backend: str, render: bool, steps: int, image_size=(128, 128), famil
 
     env = sim.make(family, backend, image_size=image_size, render=render)
     expert = make_expert(env)
-    step_time = reset_time = 0.0
+    step_time = reset_time = cpu_time = 0.0
     done_steps = resets = 0
     seed = 0
     while done_steps < steps:
@@ -41,9 +41,10 @@ def measure(backend: str, render: bool, steps: int, image_size=(128, 128), famil
         seed += 1
         while done_steps < steps:
             action = expert.select_action(obs)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             obs, _, terminated, truncated, _ = env.step(action)
             step_time += time.perf_counter() - t0
+            cpu_time += time.process_time() - c0
             done_steps += 1
             if terminated or truncated:
                 break
@@ -51,6 +52,9 @@ def measure(backend: str, render: bool, steps: int, image_size=(128, 128), famil
     return {"backend": backend, "render": render, "image_size": list(image_size),
             "steps": done_steps, "steps_per_s": done_steps / step_time,
             "ms_per_step": 1e3 * step_time / done_steps,
+            # CPU time of this process (incl. Mesa's render threads): on a loaded machine
+            # 1000 / cpu_ms_per_step estimates the steps/s of an idle core
+            "cpu_ms_per_step": 1e3 * cpu_time / done_steps,
             "ms_per_reset": 1e3 * reset_time / resets}  # fmt: skip
 
 
@@ -79,14 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="write results here")
     args = parser.parse_args(argv)
     rows = []
-    print(f"{'backend':<10} {'cameras':<12} {'steps/s':>9} {'ms/step':>8} {'ms/reset':>9}")
+    print(f"{'backend':<10} {'cameras':<12} {'steps/s':>9} {'ms/step':>8} {'cpu ms':>7} "
+          f"{'ms/reset':>9}")  # fmt: skip
     for backend in args.backends:
         for render in (False, True):
             r = measure(backend, render, args.steps)
             rows.append(r)
             cams = "2x128x128" if render else "none"
             print(f"{backend:<10} {cams:<12} {r['steps_per_s']:>9.1f} {r['ms_per_step']:>8.2f} "
-                  f"{r['ms_per_reset']:>9.1f}", flush=True)  # fmt: skip
+                  f"{r['cpu_ms_per_step']:>7.2f} {r['ms_per_reset']:>9.1f}", flush=True)  # fmt: skip
     parallel = []
     for backend in args.backends:
         for workers in args.workers:

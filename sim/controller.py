@@ -88,7 +88,9 @@ class Controller:
         try:
             a = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"action must be a numeric array, got {type(action).__name__}") from err
+            raise ValueError(
+                f"action must be a numeric array, got {type(action).__name__}"
+            ) from err
         if a.shape != (self.action_dim,):
             raise ValueError(
                 f"action must have shape ({self.action_dim},) for action_space="

@@ -175,8 +175,10 @@ class PickPlaceEnv(gym.Env):
         else:
             lo, hi = Controller.joint_limits()
             self.action_space = gym.spaces.Box(
-                np.append(lo, -1.0).astype(np.float32), np.append(hi, 1.0).astype(np.float32),
-                shape=(JOINT_ACTION_DIM,), dtype=np.float32,
+                np.append(lo, -1.0).astype(np.float32),
+                np.append(hi, 1.0).astype(np.float32),
+                shape=(JOINT_ACTION_DIM,),
+                dtype=np.float32,
             )
         self._last_obs: dict | None = None
         self.episode_seed: int | None = None
@@ -267,7 +269,11 @@ def register_envs() -> list[str]:
             for backend in BACKENDS:
                 env_id = gym_id(suite, task, backend)
                 if env_id not in gym.registry:
-                    gym.register(env_id, entry_point=make, kwargs=dict(
-                        task=task, backend=backend, suite=suite), disable_env_checker=False)
+                    gym.register(
+                        env_id,
+                        entry_point=make,
+                        kwargs=dict(task=task, backend=backend, suite=suite),
+                        disable_env_checker=False,
+                    )
                 ids.append(env_id)
     return ids

@@ -50,9 +50,7 @@ def describe(color: str, category: str) -> str:
     return f"{color} {category}"
 
 
-def instruction(
-    family: str, rng: np.random.Generator, heldout_phrasing: bool, **slots: str
-) -> str:
+def instruction(family: str, rng: np.random.Generator, heldout_phrasing: bool, **slots: str) -> str:
     """Fill one phrasing of `family` (a training one, or the held-out one)."""
     template = (
         HELDOUT_TEMPLATES[family]

@@ -71,8 +71,12 @@ def container(category: str, color: str, x: float, y: float) -> ObjectSpec:
     if category == "bowl":
         r = BOWL_RADIUS + BOWL_POST_RADIUS
         posts = tuple(
-            GeomSpec("cylinder", (BOWL_POST_RADIUS, BOWL_WALL_HALF_HEIGHT), rgba,
-                     pos=(r * math.cos(a), r * math.sin(a), wall_z))  # fmt: skip
+            GeomSpec(
+                "cylinder",
+                (BOWL_POST_RADIUS, BOWL_WALL_HALF_HEIGHT),
+                rgba,
+                pos=(r * math.cos(a), r * math.sin(a), wall_z),
+            )  # fmt: skip
             for a in (2 * math.pi * i / BOWL_POSTS for i in range(BOWL_POSTS))
         )
         geoms = (floor, *posts)

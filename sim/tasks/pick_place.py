@@ -73,8 +73,10 @@ class PickPlaceTask(Task):
         heldout_phr = split in ("heldout", "heldout_phrasing")
         color, shape = _choice(rng, _pairs(split, self.target_shapes, heldout=heldout_obj))
         layout = _Layout(rng)
-        cams = [CameraSpec("scene", image_size[0], image_size[1], SCENE_FOVY, SCENE_EYE,
-                           SCENE_TARGET), CameraSpec("wrist", image_size[0], image_size[1])]
+        cams = [
+            CameraSpec("scene", image_size[0], image_size[1], SCENE_FOVY, SCENE_EYE, SCENE_TARGET),
+            CameraSpec("wrist", image_size[0], image_size[1]),
+        ]
         objs, goal, slots, avoid = self.sample_goal(rng, layout, color, shape)
         used = {(o.color, o.category) for o in objs if o.category in ob.SHAPES}
         n_distractors = int(rng.integers(1, 4))

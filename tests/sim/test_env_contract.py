@@ -60,7 +60,9 @@ def test_different_seeds_different_scenes(envs, backend, family):
     for seed in range(4):
         env.reset(seed=seed)
         ep = env.unwrapped.episode
-        scenes.append((ep.instruction, tuple(np.round(o.pos, 4).tobytes() for o in ep.scene.objects)))
+        scenes.append(
+            (ep.instruction, tuple(np.round(o.pos, 4).tobytes() for o in ep.scene.objects))
+        )
     assert len(set(scenes)) == 4
     assert len({s[1] for s in scenes}) == 4  # the layout itself is randomised
 
@@ -158,6 +160,6 @@ def test_render_returns_both_cameras_side_by_side():
         obs, _ = env.reset(seed=0)
         frame = env.render()
         assert frame.shape == (SMALL[0], 2 * SMALL[1], 3)
-        np.testing.assert_array_equal(frame[:, SMALL[1]:], obs[IMAGE_KEYS[1]])
+        np.testing.assert_array_equal(frame[:, SMALL[1] :], obs[IMAGE_KEYS[1]])
     finally:
         env.close()

@@ -22,20 +22,36 @@ def register(subparsers) -> None:
     sub.required = True
     run_p = sub.add_parser("run", help="run a policy through a task suite, report success")
     run_p.add_argument("--suite", default="pick_place", help="task suite (default pick_place)")
-    run_p.add_argument("--task", action="append", default=None, metavar="FAMILY",
-                       help="task family (repeatable); default: every family of the suite")
+    run_p.add_argument(
+        "--task",
+        action="append",
+        default=None,
+        metavar="FAMILY",
+        help="task family (repeatable); default: every family of the suite",
+    )
     run_p.add_argument("--backend", default="mujoco", help="physics engine: mujoco | pybullet")
     run_p.add_argument("--policy", default="expert", help="policy name (expert)")
     run_p.add_argument("--episodes", type=int, default=10, help="episodes per family")
     run_p.add_argument("--seed", type=int, default=0, help="seed of episode 0 (episode i: S+i)")
-    run_p.add_argument("--split", default="train", help="train | heldout | heldout_object | "
-                       "heldout_phrasing")
+    run_p.add_argument(
+        "--split", default="train", help="train | heldout | heldout_object | heldout_phrasing"
+    )
     run_p.add_argument("--workers", type=int, default=1, help="worker processes")
-    run_p.add_argument("--image-size", type=int, nargs=2, default=(128, 128),
-                       metavar=("H", "W"), help="camera image size")
+    run_p.add_argument(
+        "--image-size",
+        type=int,
+        nargs=2,
+        default=(128, 128),
+        metavar=("H", "W"),
+        help="camera image size",
+    )
     run_p.add_argument("--video-dir", type=Path, default=None, help="write MP4s here")
-    run_p.add_argument("--videos-per-task", type=int, default=1,
-                       help="episodes per family recorded to video (default 1)")
+    run_p.add_argument(
+        "--videos-per-task",
+        type=int,
+        default=1,
+        help="episodes per family recorded to video (default 1)",
+    )
     run_p.add_argument("--json", type=Path, default=None, help="write the JSON summary here")
     run_p.add_argument("--no-progress", action="store_true", help="no progress bar")
     run_p.set_defaults(func=run)
