@@ -10,11 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_policy import FakePolicy  # noqa: E402
+from fake_policy import TOKEN, FakePolicy  # noqa: E402
 
 from vla.serving.server import PolicyServer, ServerConfig, ServerHandle  # noqa: E402
-
-TOKEN = "s3cret-token-0123456789abcdef"
 
 
 @pytest.fixture

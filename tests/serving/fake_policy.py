@@ -17,6 +17,7 @@ from vla.constants import (
 )
 
 CHUNK = 4
+TOKEN = "s3cret-token-0123456789abcdef"  # a valid (>= 16 chars) test token
 IMAGE_SIZE = (32, 32)
 
 

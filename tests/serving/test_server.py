@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TOKEN
-from fake_policy import FakePolicy, make_obs
+from fake_policy import TOKEN, FakePolicy, make_obs
 
 from vla.constants import TASK
 from vla.serving.client import AuthenticationError, PolicyClient, PolicyServerError

@@ -8,8 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import TOKEN
-from fake_policy import FakePolicy, make_obs
+from fake_policy import TOKEN, FakePolicy, make_obs
 
 from vla.serving.client import PolicyClient, PolicyServerError
 from vla.serving.server import PolicyServer, ServerConfig
