@@ -49,7 +49,9 @@ class ControllerConfig:
     control_hz: actions per simulated second; each action runs round(1 / (hz * timestep))
         physics substeps.
     action_space: "eef_delta" (7-D, vla.constants.EEF_ACTION_NAMES) or "joint_pos" (8-D,
-        JOINT_ACTION_NAMES: absolute joint angles + gripper).
+        JOINT_ACTION_NAMES: absolute joint angles + gripper). EEF deltas: translation in metres
+        and extrinsic roll/pitch/yaw in radians, both about the base axes, applied to the
+        *measured* TCP pose; clipped to EEF_ACTION_LOW/HIGH. Gripper: > 0 closes, <= 0 opens.
     damping: DLS damping (metres / radians); larger = smoother near singularities, less exact.
     nullspace_gain: fraction of the distance to HOME_Q closed per step in the null space.
     """
