@@ -297,6 +297,11 @@ EXPERTS: dict[str, type[ScriptedExpert]] = {
 def make_expert(env) -> ScriptedExpert:
     """The scripted expert of the env's task family (works for any backend)."""
     family = env.unwrapped.family
+    if env.unwrapped.config.action_space != "eef_delta":
+        raise ValueError(
+            "the scripted experts emit EEF-delta actions; make the env with "
+            f"action_space='eef_delta' (got {env.unwrapped.config.action_space!r})"
+        )
     if family not in EXPERTS:
         raise ValueError(f"no scripted expert for family {family!r}; have {list(EXPERTS)}")
     return EXPERTS[family](env)
