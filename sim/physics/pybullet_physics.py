@@ -23,6 +23,7 @@ symmetrically, as the real gripper's single motor makes them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -124,7 +125,7 @@ class PyBulletPhysics(Physics):
         self.timestep = cfg.timestep
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self._render_enabled = render
-        self._bc: BulletClient | None = BulletClient(connection_mode=pybullet.DIRECT)
+        self._bc: BulletClient | None = _DirectClient()
         use_egl = render and cfg.renderer == "egl"
         self._egl_plugin = cam.load_egl_plugin(self._bc) if use_egl else None
         #: the renderer actually in use ("egl" only when the plugin loaded)
@@ -395,6 +396,18 @@ class PyBulletPhysics(Physics):
             fovy = WRIST_CAMERA_FOVY
         proj = cam.projection_matrix(fovy, spec.width, spec.height)
         return cam.grab(bc, spec.width, spec.height, view, proj, self._egl_plugin is not None)
+
+
+class _DirectClient(BulletClient):
+    """BulletClient on a new DIRECT server, connected without the `options` string that makes
+    BulletClient.__init__ print "argv[0]=" on stdout for every instance."""
+
+    def __init__(self) -> None:  # sets the same attributes as BulletClient.__init__
+        self._shapes = {}
+        self._pid = os.getpid()
+        self._client = pybullet.connect(pybullet.DIRECT)
+        if self._client < 0:
+            raise RuntimeError("pybullet.connect(DIRECT) failed")
 
 
 _ARM_LOW = np.array([lo for lo, _ in ARM_JOINT_LIMITS])
