@@ -179,6 +179,7 @@ def _add_world(spec: mujoco.MjSpec, cameras: list[CameraSpec]) -> None:
     spec.visual.quality.offsamples = 0  # 4x MSAA costs ~2x per frame in Mesa (~2 ms at 128 px)
     spec.visual.headlight.ambient = (0.35, 0.35, 0.35)
     spec.visual.headlight.diffuse = (0.5, 0.5, 0.5)
+    spec.visual.headlight.specular = (0.05, 0.05, 0.05)  # no glare spot in the wrist camera
     spec.visual.map.znear = 0.005
     spec.stat.extent = 1.5
     spec.stat.center = (0.4, 0.0, 0.2)
@@ -206,7 +207,7 @@ def _add_world(spec: mujoco.MjSpec, cameras: list[CameraSpec]) -> None:
         conaffinity=0,
     )
     world.add_light(pos=(0.5, 0.0, 1.5), dir=(0.0, 0.0, -1.0), castshadow=False,
-                    diffuse=(0.6, 0.6, 0.6))  # fmt: skip
+                    diffuse=(0.6, 0.6, 0.6), specular=(0.1, 0.1, 0.1))  # fmt: skip
     for cam in cameras:
         if cam.name == "wrist":
             continue  # attached to the hand in _add_robot
