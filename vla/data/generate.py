@@ -235,38 +235,36 @@ def generate(
     fams = list(cfg.families) if cfg.families else families or sim_families(cfg.suite)
     record = _load_record(out, cfg)
     if (out / "meta/info.json").exists():
-        writer = DatasetWriter.resume(out)
+        writer = DatasetWriter.resume(out, commit_every=COMMIT_EVERY, consolidate_every=0)
     else:
-        writer = DatasetWriter(out, cfg.fps, dataset_features(cfg), "panda")
-    if record["pending"] is not None:  # crashed between an episode's save and its record
-        saved = writer.num_episodes
-        if saved == len(record["successes"]) + 1:
-            record["successes"].append(record["pending"])
-            record["next_index"] = record["pending"] + 1
-        record["pending"] = None
+        writer = DatasetWriter(out, cfg.fps, dataset_features(cfg), "panda",
+                               commit_every=COMMIT_EVERY, consolidate_every=0)
+    _settle_pending(record, writer.num_episodes)
     jobs = make_jobs(cfg, fams, record["next_index"])
     t0, new_ok, new_total = time.perf_counter(), 0, 0
+    batch: dict[str, Any] = {"successes": [], "failures": [], "next_index": record["next_index"]}
     bar = _progress(cfg, len(jobs), record)
     try:
         for result in _run_ordered(jobs, rollout, cfg.workers):
             new_total += 1
             if result.success:
-                record["pending"] = result.index
-                atomic_write_json(out / RECORD, record)
                 for t in range(result.length):
                     writer.add_frame({**{k: v[t] for k, v in result.frames.items()},
                                       TASK: result.task})  # fmt: skip
                 writer.save_episode()
-                record["successes"].append(result.index)
-                record["pending"] = None
+                batch["successes"].append(result.index)
                 new_ok += 1
             else:
-                record["failures"].append(result.index)
-            record["next_index"] = result.index + 1
-            atomic_write_json(out / RECORD, record)
+                batch["failures"].append(result.index)
+            batch["next_index"] = result.index + 1
+            if new_total % COMMIT_EVERY == 0:
+                batch = _commit(out, record, writer, batch)
+                if new_total % (COMMIT_EVERY * CONSOLIDATE_EVERY_COMMITS) == 0:
+                    writer.consolidate()  # after the record: it changes files, not the count
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(success=f"{new_ok}/{new_total}")
+        batch = _commit(out, record, writer, batch)
     finally:
         if bar is not None:
             bar.close()
@@ -287,6 +285,37 @@ def generate(
         "workers": cfg.workers,
         "config": asdict(cfg) | {"out": str(out)},
     }
+
+
+# Attempts are committed (dataset episode table + generation record) in batches: the episode
+# table costs O(episodes) to write, so committing every attempt made long runs quadratic. A kill
+# loses at most the uncommitted batch, which resume simply attempts again.
+COMMIT_EVERY = 25
+CONSOLIDATE_EVERY_COMMITS = 4
+
+
+def _commit(out: Path, record: dict, writer: DatasetWriter, batch: dict) -> dict:
+    """Commit a batch of attempts: record intent, commit the dataset, then the record."""
+    record["pending"] = batch
+    atomic_write_json(out / RECORD, record)
+    writer.commit()
+    _settle_pending(record, writer.num_episodes)
+    atomic_write_json(out / RECORD, record)
+    return {"successes": [], "failures": [], "next_index": record["next_index"]}
+
+
+def _settle_pending(record: dict, saved: int) -> None:
+    """Apply a pending batch if the dataset committed it (episode count agrees), else drop it."""
+    pending = record.get("pending")
+    if pending is None:
+        return
+    if isinstance(pending, int):  # records written before batched commits: one episode
+        pending = {"successes": [pending], "failures": [], "next_index": pending + 1}
+    if saved == len(record["successes"]) + len(pending["successes"]):
+        record["successes"].extend(pending["successes"])
+        record["failures"].extend(pending["failures"])
+        record["next_index"] = pending["next_index"]
+    record["pending"] = None
 
 
 def _progress(cfg: GenerateConfig, total: int, record: dict):

@@ -90,6 +90,7 @@ class DatasetWriter:
         data_files_size_in_mb: float = DEFAULT_DATA_FILE_SIZE_MB,
         video_files_size_in_mb: float = DEFAULT_VIDEO_FILE_SIZE_MB,
         consolidate_every: int = 50,
+        commit_every: int = 1,
         _resume: bool = False,
     ):
         self.root = Path(root)
@@ -114,6 +115,14 @@ class DatasetWriter:
         self.data_mb = data_files_size_in_mb
         self.video_mb = video_files_size_in_mb
         self.consolidate_every = consolidate_every
+        # commit_every=1 (default): each save_episode commits, so a kill loses at most the episode
+        # being recorded. Bulk producers that can redo work (generation) pass a larger value: the
+        # episode table (O(episodes) to write) is then written once per `commit_every` saves, and
+        # a kill loses the uncommitted saves (their files are removed by `resume`'s repair).
+        if commit_every < 1:
+            raise ValueError(f"commit_every must be >= 1, got {commit_every}")
+        self.commit_every = commit_every
+        self._uncommitted = 0
         self._user_keys = list(user)
         self._cameras = visual_keys(user)
         self._numeric = numeric_keys(self.features)
@@ -274,26 +283,46 @@ class DatasetWriter:
                 row[f"stats/{key}/{name}"] = np.asarray(value).tolist()
         row["meta/episodes/chunk_index"] = 0
         row["meta/episodes/file_index"] = 0
-        atomic_write_table(self.root / TASKS_PATH, tasks_table(self.tasks))
         self.episode_rows.append(row)
-        try:
-            atomic_write_table(self.root / EPISODES_META_PATH, episodes_table(self.episode_rows))
-        except BaseException:
-            self.episode_rows.pop()
-            raise
+        self._uncommitted += 1
+        if self._uncommitted >= self.commit_every:
+            try:
+                self.commit()
+            except BaseException:
+                self.episode_rows.pop()
+                self._uncommitted -= 1
+                raise
         for k in self._numeric:
             self._values[k].append(columns[k].reshape(length, -1))
         for k in self._cameras:
             self._image_stats[k].append(ep_stats[k])
         self.discard_episode()
-        self._write_meta()
         self._since_consolidation += 1
         if self.consolidate_every and self._since_consolidation >= self.consolidate_every:
             self.consolidate()
+            self._write_meta()
+        else:
+            # Dataset-wide quantiles cost O(frames so far): refreshing stats.json on every save
+            # made long generation runs quadratic. It is refreshed at each consolidation and at
+            # finalize; resume recomputes it from the committed episodes.
+            self._write_meta(stats=False)
         return ep
+
+    def commit(self) -> None:
+        """Write the episode table (the commit point) and the task table for all saved episodes."""
+        atomic_write_table(self.root / TASKS_PATH, tasks_table(self.tasks))
+        atomic_write_table(self.root / EPISODES_META_PATH, episodes_table(self.episode_rows))
+        self._uncommitted = 0
+
+    @property
+    def uncommitted_episodes(self) -> int:
+        """Episodes saved since the last commit (lost if the process dies now)."""
+        return self._uncommitted
 
     def consolidate(self) -> None:
         """Merge one-episode files into multi-episode files up to the configured sizes."""
+        if self._uncommitted:
+            self.commit()
         limits = {"data": self.data_mb, **{k: self.video_mb for k in self._cameras}}
         self.episode_rows = cons.consolidate(self.root, self.episode_rows, self._cameras, limits)
         self._since_consolidation = 0
@@ -311,6 +340,8 @@ class DatasetWriter:
 
     def close(self) -> None:
         """Release the dataset without consolidating (saved episodes stay; buffered are lost)."""
+        if not self._lock.closed and self._uncommitted:
+            self.commit()
         if not self._lock.closed:
             Path(self._lock.name).unlink(missing_ok=True)
             self._lock.close()  # releases the flock
@@ -354,7 +385,7 @@ class DatasetWriter:
                 out[k] = aggregate_stats(self._image_stats[k])
         return out
 
-    def _write_meta(self) -> None:
+    def _write_meta(self, stats: bool = True) -> None:
         n_ep, n_fr = self.num_episodes, self.num_frames
         info = {
             "codebase_version": CODEBASE_VERSION,
@@ -372,7 +403,8 @@ class DatasetWriter:
             if self._cameras else None,
             "features": self.features,
         }  # fmt: skip
-        atomic_write_json(self.root / STATS_PATH, to_json(self._dataset_stats()))
+        if stats or not (self.root / STATS_PATH).exists():
+            atomic_write_json(self.root / STATS_PATH, to_json(self._dataset_stats()))
         atomic_write_json(self.root / INFO_PATH, info)
 
 
