@@ -37,10 +37,18 @@ if [ -d .pbdata ]; then export PYTHONPATH=$PYTHONPATH:$PWD/.pbdata; fi
 VLA="python3 -m vla.cli.main"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
 
+T_START=$(date +%s)
 t0=$(date +%s)
 $VLA data generate --suite pick_place --backend mujoco --episodes "$EPISODES" \
   --workers "$WORKERS" --out "$DATA" --seed "$SEED" --json "$OUT/datagen.json" --no-progress
 echo "datagen wall: $(( $(date +%s) - t0 )) s"
+# WALL_S (a device command's limit): train for what is left of it after generation, keeping
+# LOAD_S for loading the data, saving and packing.
+if [ -n "${WALL_S:-}" ]; then
+  left=$(( WALL_S - ($(date +%s) - T_START) - ${LOAD_S:-100} ))
+  MINUTES=$(python3 -c "print(max(0.5, round($left / 60, 2)))")
+  echo "training budget: $MINUTES min"
+fi
 
 t0=$(date +%s)
 # shellcheck disable=SC2086
