@@ -53,7 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device of the policy in each worker")
     p.add_argument("--image-size", type=_size, help="render size H,W (default: checkpoint's)")
     p.add_argument("--max-steps", type=int, help="episode step limit (default: the task's)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--execution-horizon",
+        type=int,
+        help="actions executed per predicted chunk (default: the checkpoint's)",
+    )
+    p.add_argument(
+        "--temporal-ensemble",
+        action="store_true",
+        help="re-plan every step and average overlapping chunks (ACT)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -70,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers, video_dir=args.video_dir,
             videos_per_outcome=args.videos_per_outcome, device=args.device,
             image_size=args.image_size, max_steps=args.max_steps, progress=not args.no_progress,
+            execution_horizon=args.execution_horizon, temporal_ensemble=args.temporal_ensemble,
         )  # fmt: skip
         image_size = resolve_image_size(cfg)
         results, timing = evaluate(cfg)

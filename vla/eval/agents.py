@@ -17,13 +17,22 @@ EXPERT = "expert"
 class AgentSource:
     """Loads the checkpoint once; ``agent_for(env)`` returns the agent for one environment."""
 
-    def __init__(self, checkpoint: str, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        checkpoint: str,
+        device: str = "cpu",
+        execution_horizon: int | None = None,
+        temporal_ensemble: bool = False,
+    ) -> None:
         self.checkpoint = checkpoint
         self.policy: Any = None
         if checkpoint != EXPERT:
             from vla.policy import Policy
 
-            self.policy = Policy.from_pretrained(Path(checkpoint), device=device)
+            self.policy = Policy.from_pretrained(
+                Path(checkpoint), device=device, execution_horizon=execution_horizon,
+                temporal_ensemble=temporal_ensemble,
+            )  # fmt: skip
 
     @property
     def is_expert(self) -> bool:

@@ -50,6 +50,8 @@ class EvalConfig:
     device: str = "cpu"
     image_size: tuple[int, int] | None = None  # None: the checkpoint's (expert: the default)
     max_steps: int | None = None  # None: the task's own horizon
+    execution_horizon: int | None = None  # actions run per chunk; None: the checkpoint's
+    temporal_ensemble: bool = False  # ACT-style ensembling of overlapping chunks
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -64,6 +66,8 @@ class EvalConfig:
             raise ValueError(f"workers must be >= 0 (0 = in this process), got {self.workers}")
         if self.videos_per_outcome < 0:
             raise ValueError(f"videos_per_outcome must be >= 0, got {self.videos_per_outcome}")
+        if self.execution_horizon is not None and self.execution_horizon < 1:
+            raise ValueError(f"execution_horizon must be >= 1, got {self.execution_horizon}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
 
@@ -107,7 +111,8 @@ def init_worker(cfg: EvalConfig, image_size: tuple[int, int], quota: Any, slots:
         torch.set_num_threads(1)
     _WORKER.clear()
     _WORKER.update(cfg=cfg, image_size=image_size, quota=quota, slots=slots, envs={},
-                   source=AgentSource(cfg.checkpoint, cfg.device))  # fmt: skip
+                   source=AgentSource(cfg.checkpoint, cfg.device, cfg.execution_horizon,
+                                      cfg.temporal_ensemble))  # fmt: skip
 
 
 def _take_video_slot(key: tuple[str, str, bool]) -> bool:
@@ -239,5 +244,6 @@ def run_info(cfg: EvalConfig, image_size: tuple[int, int] | None = None) -> dict
         "seed": cfg.seed, "split": split, "episodes_per_task": cfg.episodes_per_task,
         "families": list(cfg.families) if cfg.families else None,
         "image_size": list(image_size) if image_size else info["image_size"],
-        "max_steps": cfg.max_steps,
+        "max_steps": cfg.max_steps, "execution_horizon": cfg.execution_horizon,
+        "temporal_ensemble": cfg.temporal_ensemble, "device": cfg.device,
     }  # fmt: skip
