@@ -59,6 +59,9 @@ def policy(checkpoint: Path):
 def test_served_actions_equal_the_policy(served: int, policy) -> None:
     with PolicyClient(port=served) as client:
         assert client.metadata["chunk_size"] == 4 and client.metadata["image_size"] == [32, 32]
+        # the Policy's own metadata comes through unchanged (ROS nodes use either object)
+        for key, value in policy.metadata.items():
+            assert client.metadata[key] == value, key
         for seed in range(3):
             obs = make_obs(seed, task="pick up the green cube")
             np.testing.assert_allclose(client.act(obs), policy.act(obs), atol=1e-6)

@@ -8,6 +8,7 @@ The server accepts any object with ``predict_batch(list_of_obs) -> (B, H, A)`` a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,15 +50,12 @@ def spec_from_policy(policy: Any) -> ObservationSpec:
 
 
 def server_metadata(policy: Any, spec: ObservationSpec) -> dict[str, Any]:
-    """Plain (msgpack-safe) metadata the server sends to clients on request."""
+    """What clients get: the policy's own metadata (same keys as ``Policy.metadata``, so code
+    written against a local Policy works with ``PolicyClient``) plus the request spec."""
     meta = _metadata(policy)
+    plain = json.loads(json.dumps(dict(meta), default=str))  # msgpack-safe, no numpy/tuples
     return {
+        **plain,
         **spec.to_dict(),
-        "state_names": [str(n) for n in meta["state_names"]],
-        "action_names": [str(n) for n in meta["action_names"]],
         "action_dim": len(meta["action_names"]),
-        "action_space": str(meta["action_space"]),
-        "control_hz": float(meta["control_hz"]),
-        "chunk_size": int(meta["chunk_size"]),
-        "execution_horizon": int(meta["execution_horizon"]),
     }
