@@ -103,7 +103,8 @@ def test_wrong_or_missing_token_is_rejected(token_server) -> None:
 def test_non_loopback_bind_without_token_is_refused(host: str) -> None:
     with pytest.raises(ValueError, match="refusing to bind"):
         ServerConfig(host=host)
-    assert ServerConfig(host=host, token=TOKEN).host == host
+    config = ServerConfig(host=host, token=TOKEN)
+    assert config.host == host and TOKEN not in repr(config)
 
 
 def test_loopback_hosts_need_no_token() -> None:

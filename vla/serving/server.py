@@ -83,7 +83,7 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in logs or tracebacks
     max_batch: int = 16
     batch_window_ms: float = 2.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
