@@ -103,9 +103,11 @@ def make_jobs(cfg: EvalConfig, families: list[str]) -> list[EvalJob]:
 _WORKER: dict[str, Any] = {}
 
 
-def init_worker(cfg: EvalConfig, image_size: tuple[int, int], quota: Any, slots: list) -> None:
-    """Process initializer: one thread for torch (W workers share the cores), load once."""
-    if cfg.checkpoint != EXPERT:  # the expert needs no torch
+def init_worker(cfg: EvalConfig, image_size: tuple[int, int], quota: Any, slots: list,
+                in_worker: bool = True) -> None:  # fmt: skip
+    """Process initializer: load the checkpoint once; in a worker process, one torch thread
+    (W workers share the cores; oversubscribed torch threads made CPU inference 40x slower)."""
+    if in_worker and cfg.checkpoint != EXPERT:  # the expert needs no torch
         import torch
 
         torch.set_num_threads(1)
@@ -166,7 +168,7 @@ def resolve_image_size(cfg: EvalConfig) -> tuple[int, int]:
 
 def _results(cfg: EvalConfig, jobs: list[EvalJob], initargs: tuple) -> Iterator[EpisodeResult]:
     if cfg.workers == 0:
-        init_worker(*initargs)
+        init_worker(*initargs, in_worker=False)
         for job in jobs:
             yield run_job(job)
         return
