@@ -90,3 +90,22 @@ def test_concurrent_robots_on_the_real_policy(served: int, policy) -> None:
         for obs, got in pairs:
             # a batched forward may round differently: at most one action bin apart
             assert np.all(np.abs(got - policy.act(obs)) <= BIN_WIDTH)
+
+
+def test_a_sim_robot_driven_through_the_server_matches_the_local_policy(served, policy) -> None:
+    """PolicyClient is a drop-in policy for sim.rollout.run_episode: same actions, same states."""
+    pytest.importorskip("sim.rollout", reason="the simulator has not landed")
+    import sim
+    from sim.rollout import run_episode
+
+    env = sim.make("pick", "mujoco", image_size=(32, 32), max_steps=6)
+    try:
+        with PolicyClient(port=served) as client:
+            remote = run_episode(env, client, seed=3, record=True)
+        local = run_episode(env, policy, seed=3, record=True)
+    finally:
+        env.close()
+    assert remote.length == local.length == 6
+    np.testing.assert_allclose(np.stack(remote.actions), np.stack(local.actions), atol=1e-6)
+    np.testing.assert_allclose(remote.final_observation["observation.state"],
+                               local.final_observation["observation.state"], atol=1e-5)  # fmt: skip
