@@ -11,20 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vla.cli import data_cmd
-from vla.cli import sim_cmd
-from vla.cli import eval_cmd, serve_cmd
-from vla.cli import text_cache_cmd, train_cmd
-
+from vla.cli import data_cmd, demo_cmd, eval_cmd, serve_cmd, sim_cmd, text_cache_cmd, train_cmd
 
 SUBCOMMAND_MODULES: list = [
     data_cmd,
+    demo_cmd,
     eval_cmd,
     sim_cmd,
     serve_cmd,
     train_cmd,
     text_cache_cmd,
-
 ]
 
 
