@@ -11,10 +11,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vla.cli import data_cmd, demo_cmd, eval_cmd, serve_cmd, sim_cmd, text_cache_cmd, train_cmd
+from vla.cli import (
+    data_cmd,
+    demo_cmd,
+    eval_cmd,
+    record_cmd,
+    replay_cmd,
+    serve_cmd,
+    sim_cmd,
+    text_cache_cmd,
+    train_cmd,
+)
 
 SUBCOMMAND_MODULES: list = [
     data_cmd,
+    record_cmd,
+    replay_cmd,
     demo_cmd,
     eval_cmd,
     sim_cmd,
