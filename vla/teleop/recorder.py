@@ -187,6 +187,8 @@ def record(cfg: RecordConfig, device: TeleopDevice) -> SessionResult:
                     log(f"time limit ({steps} steps): finish to keep or discard to re-record")
             status.update(obs, line=_status_line(cfg, writer, result, info, recording, steps,
                                                  late, t_start, success))  # fmt: skip
+            if not cfg.realtime:  # as fast as possible: no schedule, nothing can be late
+                continue
             deadline += period
             now = time.perf_counter()
             if now > deadline:  # this tick overran: counted, schedule re-anchored (no bursts)
@@ -194,10 +196,8 @@ def record(cfg: RecordConfig, device: TeleopDevice) -> SessionResult:
                     late += 1
                     result.late_frames += 1
                 deadline = now
-            elif cfg.realtime:
-                time.sleep(deadline - now)
             else:
-                deadline = now
+                time.sleep(deadline - now)
     except KeyboardInterrupt:
         result.quit = True
     finally:
