@@ -127,3 +127,57 @@ def test_sigkill_mid_episode_then_resume(tmp_path):
     assert reader.episode_arrays(1)["index"].tolist() == [3, 4]  # global frame index contiguous
     assert sorted(session_meta.load(out)["episodes"]) == ["0", "1"]
     assert session_meta.episode_entry(out, 1)["seed"] == scene_seed(0, 1, 0)
+
+
+class SlowDevice(ScriptedDevice):
+    """Takes 0.25 s (2.5 periods) to answer on the polls listed in ``slow``."""
+
+    def __init__(self, items, slow: set[int]):
+        super().__init__(items)
+        self.slow, self.polls = slow, 0
+
+    def poll(self):
+        self.polls += 1
+        if self.polls in self.slow:
+            time.sleep(0.25)
+        return super().poll()
+
+
+def test_late_frames_are_counted_not_dropped(tmp_path):
+    out = tmp_path / "ds"
+    device = SlowDevice(["start", *[IDLE] * 6, "finish"], slow={3, 5})
+    result = record(RecordConfig(dataset=out, task="pick", window=False), device)
+    assert result.late_frames == 2
+    assert LeRobotDatasetReader(out).episode_length(0) == 6  # every tick is still recorded
+    assert session_meta.episode_entry(out, 0)["late_frames"] == 2
+
+
+def test_keyboard_session_through_a_pty(tmp_path):
+    """`vla record --device keyboard` in a terminal with no display: Enter, hold w, y."""
+    out = tmp_path / "ds"
+    master, slave = os.openpty()
+    env = {**os.environ, "MUJOCO_GL": "egl", "PYTHONUNBUFFERED": "1"}
+    env.pop("DISPLAY", None)
+    cmd = [sys.executable, "-m", "vla.cli.main", "record", "--task", "pick", "--device",
+           "keyboard", "--dataset", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        for line in proc.stdout:
+            if "press start" in line:
+                break
+        os.write(master, b"\r")
+        for _ in range(8):  # auto-repeat of a held key at ~20 Hz
+            os.write(master, b"w")
+            time.sleep(0.05)
+        time.sleep(0.3)
+        os.write(master, b"y")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+        os.close(slave)
+    actions = LeRobotDatasetReader(out).episode_arrays(0)[ACTION]
+    moving = actions[:, 0] > 0
+    assert moving.sum() >= 3 and np.all(actions[moving, 0] == pytest.approx(0.02))
+    assert not moving[-1]  # released once the repeats stopped

@@ -185,8 +185,9 @@ def record(cfg: RecordConfig, device: TeleopDevice) -> SessionResult:
                 if truncated:
                     limit_hit = True
                     log(f"time limit ({steps} steps): finish to keep or discard to re-record")
-            status.update(obs, line=_status_line(cfg, writer, result, info, recording, steps,
-                                                 late, t_start, success))  # fmt: skip
+            line = _status_line(cfg, writer, result, info, recording, steps, late, t_start,
+                                success)  # fmt: skip
+            status.update(obs, line, recording=recording)
             if not cfg.realtime:  # as fast as possible: no schedule, nothing can be late
                 continue
             deadline += period

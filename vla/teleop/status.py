@@ -52,7 +52,8 @@ class StatusDisplay:
         if self.preview is not None:
             self.preview.parent.mkdir(parents=True, exist_ok=True)
 
-    def update(self, obs: dict, line: str) -> None:
+    def update(self, obs: dict, line: str, recording: bool = True) -> None:
+        """Show ``obs`` and ``line``; the MP4 preview keeps only ``recording`` ticks."""
         image = side_by_side(obs)
         if self.window:
             import cv2
@@ -73,7 +74,7 @@ class StatusDisplay:
                 tmp = self.preview.with_name(self.preview.stem + ".tmp.png")
                 cv2.imwrite(str(tmp), image[:, :, ::-1])
                 os.replace(tmp, self.preview)
-            else:
+            elif recording:
                 self.frames.append(image)
 
     def end_episode(self) -> None:
