@@ -37,6 +37,11 @@ class VLAConfig(PretrainedConfig):
         hidden_size, num_layers, num_heads, intermediate_size: the Llama-style fusion decoder.
         backbone_path: optional local HF folder holding a ``LlamaModel`` config + weights that
             replaces the freshly initialised decoder (its hidden size wins).
+        use_state: feed the proprioceptive state as one prefix token (default). ``False``
+            removes the state token (and its projection) entirely: the policy must localise
+            everything from the cameras; the state passed at inference is ignored. With
+            ``True`` the model also holds a learned "no state" embedding that replaces the state
+            token for samples dropped by training's ``state_dropout``.
     """
 
     model_type = "vla"
@@ -67,6 +72,7 @@ class VLAConfig(PretrainedConfig):
         rope_theta: float = 10000.0,
         backbone_path: str | None = None,
         backbone_config: dict | None = None,
+        use_state: bool = True,
         **kwargs: Any,
     ):
         self.image_size = [int(v) for v in image_size]
@@ -93,6 +99,9 @@ class VLAConfig(PretrainedConfig):
         self.rope_theta = float(rope_theta)
         self.backbone_path = backbone_path
         self.backbone_config = backbone_config
+        if not isinstance(use_state, bool):
+            raise ValueError(f"use_state must be true or false, got {use_state!r}")
+        self.use_state = use_state
         super().__init__(**kwargs)
         self.validate()
 

@@ -2,7 +2,8 @@
 
     scene, wrist (B, N_cam, 3, H, W) --VisionEncoder--> (B, N_cam*T_cam, d)   e.g. 2*64 tokens
     instruction  (B, L, 384) MiniLM states --Linear--> (B, L, d)   [or word ids --Embedding-->]
-    state        (B, S) normalised          --Linear--> (B, 1, d)
+    state        (B, S) normalised          --Linear--> (B, 1, d)   [absent if not use_state;
+                 replaced by a learned "no state" token where ``state_drop`` is True]
     prefix = [vision | text | state]                                   (B, P, d)
 
     parallel (OFT):   [prefix | q_1 .. q_T]  (T = H*D learned queries)  -> logits at q_i
@@ -69,7 +70,9 @@ class VLAModel(PreTrainedModel):
             self.text_proj = nn.Linear(config.text_dim, d)  # frozen MiniLM states -> d
         else:
             self.text_embed = nn.Embedding(config.text_vocab_size, d, padding_idx=0)
-        self.state_proj = nn.Linear(config.state_dim, d)
+        if config.use_state:
+            self.state_proj = nn.Linear(config.state_dim, d)
+            self.no_state = nn.Embedding(1, d)  # stands in for a dropped state (state_dropout)
         self.backbone = LlamaModel(llama_config_from(config))
         # we always feed inputs_embeds: the decoder's token table is dead weight (frozen, 1 row)
         self.backbone.embed_tokens.weight.requires_grad_(False)
@@ -129,23 +132,35 @@ class VLAModel(PreTrainedModel):
         state: torch.Tensor,
         text: torch.Tensor,
         text_mask: torch.Tensor,
+        state_drop: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Prefix tokens (B, P, d) and their validity mask (B, P) bool.
 
         ``text`` is MiniLM states (B, L, 384) or word ids (B, L), per ``config.text_encoder``.
+        ``state_drop`` (B,) bool replaces the state token of those samples by the learned
+        "no state" embedding (training's ``state_dropout``). Without ``config.use_state`` there
+        is no state token and ``state`` may be None.
         """
         vis = self.vision(images)  # (B, N_cam*T_cam, d)
         if self.config.text_encoder == "minilm":
             txt = self.text_proj(text.to(vis.dtype))  # (B, L, d)
         else:
             txt = self.text_embed(text)  # (B, L, d)
-        st = self.state_proj(state.to(vis.dtype)).unsqueeze(1)  # (B, 1, d)
-        prefix = torch.cat([vis, txt.to(vis.dtype), st.to(vis.dtype)], dim=1)  # (B, P, d)
-        b = prefix.shape[0]
-        ones_v = torch.ones(b, vis.shape[1], dtype=torch.bool, device=prefix.device)
-        ones_s = torch.ones(b, 1, dtype=torch.bool, device=prefix.device)
-        mask = torch.cat([ones_v, text_mask.bool(), ones_s], dim=1)  # (B, P)
-        return prefix, mask
+        b = vis.shape[0]
+        parts = [vis, txt.to(vis.dtype)]
+        ones_v = torch.ones(b, vis.shape[1], dtype=torch.bool, device=vis.device)
+        masks = [ones_v, text_mask.bool()]
+        if self.config.use_state:
+            st = self.state_proj(state.to(vis.dtype)).unsqueeze(1)  # (B, 1, d)
+            if state_drop is not None:
+                blank = self.no_state.weight.to(st.dtype)[None]  # (1, 1, d)
+                st = torch.where(state_drop.bool().view(b, 1, 1), blank, st)
+            parts.append(st.to(vis.dtype))
+            masks.append(torch.ones(b, 1, dtype=torch.bool, device=vis.device))
+        elif state_drop is not None and bool(state_drop.any()):
+            raise ValueError("state_drop needs a model with use_state=True (it has no state)")
+        prefix = torch.cat(parts, dim=1)  # (B, P, d)
+        return prefix, torch.cat(masks, dim=1)  # (B, P, d), (B, P)
 
     @staticmethod
     def prefix_lm_mask(valid: torch.Tensor, prefix_len: int, causal_suffix: bool) -> torch.Tensor:
@@ -174,18 +189,20 @@ class VLAModel(PreTrainedModel):
         text_mask: torch.Tensor,
         action_tokens: torch.Tensor | None = None,
         action_mask: torch.Tensor | None = None,
+        state_drop: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Logits over the action vocabulary at every action position (+ loss with targets).
 
         Args:
             action_tokens: (B, T) target ids in [0, vocab) (+ EOS); needed for autoregressive.
             action_mask: (B, T) bool, False where the loss must ignore a target (padding).
+            state_drop: (B,) bool, samples whose state token is the learned "no state" one.
         Returns:
             ``{"logits": (B, T, V), "loss": scalar, "accuracy": scalar}`` (loss/accuracy only
             with targets).
         """
-        prefix, valid = self.embed_prefix(images, state, text, text_mask)  # (B, P, d), (B, P)
-        b, p, _ = prefix.shape
+        prefix, valid = self.embed_prefix(images, state, text, text_mask, state_drop)
+        b, p, _ = prefix.shape  # (B, P, d), valid (B, P)
         t = self.config.max_action_tokens
         if self.config.decode_mode == "parallel":
             suffix = self.action_queries.to(prefix.dtype).expand(b, -1, -1)  # (B, T, d)

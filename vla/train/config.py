@@ -35,6 +35,11 @@ class TrainConfig:
     Data: ``dataset`` (LeRobot v3 folder), ``episodes`` (optional subset), ``chunk_size`` H.
     Fast path ``data_mode=memory`` decodes every frame once into (pinned / GPU) tensors and
     samples batches by index on the device; ``loader`` uses a DataLoader with workers.
+
+    State regularisation (against memorising trajectories through the proprioceptive state):
+    ``state_dropout`` is the per-sample probability of replacing the state token by the model's
+    learned "no state" embedding; ``state_noise_std`` adds N(0, std) noise to the normalised
+    state. Both act in training only; ``--model.use_state=false`` removes the state instead.
     """
 
     dataset: str = ""
@@ -61,6 +66,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float = 1.0
+    state_dropout: float = 0.0
+    state_noise_std: float = 0.0
     augment: bool = True
     max_shift: int = 6
     brightness: float = 0.2
@@ -112,6 +119,17 @@ class TrainConfig:
         if self.warmup_steps < 0 or self.warmup_steps >= self.steps:
             raise ValueError(
                 f"warmup_steps={self.warmup_steps} must be in [0, steps={self.steps})"
+            )
+        if not 0.0 <= self.state_dropout <= 1.0:
+            raise ValueError(f"state_dropout must be in [0, 1], got {self.state_dropout}")
+        if not self.state_noise_std >= 0.0:
+            raise ValueError(f"state_noise_std must be >= 0, got {self.state_noise_std}")
+        if self.model.get("use_state", True) is False and (
+            self.state_dropout > 0 or self.state_noise_std > 0
+        ):
+            raise ValueError(
+                "model.use_state=false has no state token: leave state_dropout and "
+                "state_noise_std at 0 (or set model.use_state=true)"
             )
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"max_minutes must be > 0 or null, got {self.max_minutes}")

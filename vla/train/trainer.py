@@ -82,6 +82,36 @@ def build_text(cfg: TrainConfig, mf: dict, instructions: list[str], vocab_dir=No
     return cache, EmbedInstruction(cache, max_tokens)
 
 
+def regularise_state(batch: dict, cfg: TrainConfig, use_state: bool, g: torch.Generator):
+    """Training-time state regularisation, in place on ``batch[OBS_STATE]`` (normalised):
+    adds N(0, state_noise_std) noise; returns the (B,) state-dropout mask (or None)."""
+    if not use_state:
+        return None
+    state = batch[OBS_STATE]
+    if cfg.state_noise_std > 0:
+        noise = torch.randn(state.shape, generator=g) * cfg.state_noise_std
+        batch[OBS_STATE] = state + noise.to(state.device, state.dtype)
+    if cfg.state_dropout <= 0:
+        return None
+    return (torch.rand(state.shape[0], generator=g) < cfg.state_dropout).to(state.device)
+
+
+@torch.no_grad()
+def shuffled_state_accuracy(model, batch, raw, use_state: bool, autocast, accuracy) -> float:
+    """Diagnostic: token accuracy on the logged batch with the states rolled by one sample
+    (each sample gets another sample's state). Close to ``accuracy``: the actions come from the
+    images and instruction; far below it: the model reads the episode and time off the state
+    (memorisation). Without a state token it equals ``accuracy``."""
+    if not use_state:
+        return float(accuracy.item())
+    with autocast:
+        res = model(
+            batch["images"], torch.roll(batch[OBS_STATE], 1, dims=0), batch["text"],
+            batch["text_mask"], raw["targets"], raw["target_mask"],
+        )  # fmt: skip
+    return float(res["accuracy"].item())
+
+
 def train(cfg: TrainConfig) -> dict:
     """Run training; returns a summary dict (final checkpoint path, losses, throughput)."""
     from transformers.utils import logging as hf_logging
@@ -147,8 +177,17 @@ def train(cfg: TrainConfig) -> dict:
     else:
         text_src, text_tf = build_text(cfg, mf, instructions)
         backbone_path = mf.pop("backbone_path", None)
+        if not mf.get("use_state", True) and (cfg.state_dropout or cfg.state_noise_std):
+            raise ValueError(
+                f"model preset {cfg.model_preset!r} sets use_state: false; leave state_dropout "
+                "and state_noise_std at 0 or set --model.use_state=true"
+            )
         vcfg = VLAConfig(**mf)
         model = VLAModel.from_backbone(vcfg, backbone_path) if backbone_path else VLAModel(vcfg)
+    if vcfg.use_state and not cfg.state_dropout:
+        # the "no state" embedding only learns from dropped samples: without state dropout it
+        # gets no gradient, which DDP rejects as an unused parameter
+        model.no_state.weight.requires_grad_(False)
     if cfg.compile:
         model.forward = torch.compile(model.forward)  # opt-in: pays compile time up front
     model.to(dev)
@@ -256,11 +295,12 @@ def train(cfg: TrainConfig) -> dict:
                 continue
         raw["aug_rand"] = torch.rand(cfg.batch_size, 4, generator=g)
         batch = apply_transforms(chain, raw)
+        state_drop = regularise_state(batch, cfg, vcfg.use_state, g)
         sched.update(step)
         with autocast:
             res = ddp_model(
                 batch["images"], batch[OBS_STATE], batch["text"], batch["text_mask"],
-                raw["targets"], raw["target_mask"],
+                raw["targets"], raw["target_mask"], state_drop,
             )  # fmt: skip
         res["loss"].backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -274,6 +314,9 @@ def train(cfg: TrainConfig) -> dict:
                 "step": step,
                 "loss": res["loss"].item(),
                 "accuracy": res["accuracy"].item(),
+                "accuracy_shuffled_state": shuffled_state_accuracy(
+                    model, batch, raw, vcfg.use_state, autocast, res["accuracy"]
+                ),
                 "grad_norm": gnorm.item(),
                 "lr": sched.lr,
                 "progress": sched.progress,
