@@ -181,3 +181,14 @@ def test_keyboard_session_through_a_pty(tmp_path):
     moving = actions[:, 0] > 0
     assert moving.sum() >= 3 and np.all(actions[moving, 0] == pytest.approx(0.02))
     assert not moving[-1]  # released once the repeats stopped
+
+
+@pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
+@pytest.mark.parametrize("family", ["place", "stack", "push"])  # pick: tested above
+def test_expert_recordings_replay_in_every_family(tmp_path, family, backend):
+    actions = expert_actions(family, backend, scene_seed(1, 0, 0))
+    out = tmp_path / "ds"
+    cfg = RecordConfig(dataset=out, task=family, backend=backend, seed=1, realtime=False,
+                       window=False)  # fmt: skip
+    assert record(cfg, ScriptedDevice([Event.START, *actions, Event.FINISH])).saved == [0]
+    assert replay_episode(out, 0).success
