@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import termios
 
 import numpy as np
@@ -154,6 +155,50 @@ def test_scripted_device_and_unavailable_devices():
         ScriptedDevice(["jump"])
     from vla.teleop.devices import make_device
 
-    for name in ("gamepad", "spacemouse"):
-        with pytest.raises(DeviceUnavailableError):  # neither library nor device here
-            make_device(name)
+    # this machine has neither the libraries nor the devices: the errors say what to install
+    with pytest.raises(DeviceUnavailableError, match="pygame"):
+        make_device("gamepad")
+    with pytest.raises(DeviceUnavailableError, match="hidapi"):
+        make_device("spacemouse")
+    with pytest.raises(ValueError, match="keyboard"):
+        make_device("theremin")
+
+
+def test_evdev_backend_renumbers_and_lists_devices(monkeypatch):
+    """evdev events -> SDL-layout axes/buttons; with no gamepad, the error lists inputs."""
+    import types
+
+    from vla.teleop import gamepad
+
+    codes = types.SimpleNamespace(
+        EV_ABS=3, EV_KEY=1, ABS={1: "ABS_Y", 17: "ABS_HAT0Y"}, BTN={310: ["BTN_TL", "BTN_X"]}
+    )
+    Info = types.SimpleNamespace
+    Ev = types.SimpleNamespace
+
+    class FakeInput:
+        def __init__(self, path):
+            self.path, self.name = path, "Pad" if path.endswith("1") else "Keyboard"
+            self.events = [Ev(type=3, code=1, value=0), Ev(type=1, code=310, value=1),
+                           Ev(type=3, code=17, value=-1)]  # fmt: skip
+
+        def capabilities(self):
+            return {3: [(1, Info(min=0, max=255))]} if self.name == "Pad" else {1: []}
+
+        def read_one(self):
+            return self.events.pop(0) if self.events else None
+
+        def close(self):
+            pass
+
+    fake = types.ModuleType("evdev")
+    fake.ecodes = codes
+    fake.InputDevice = FakeInput
+    fake.list_devices = lambda: ["/dev/input/event0", "/dev/input/event1"]
+    monkeypatch.setitem(sys.modules, "evdev", fake)
+    monkeypatch.setitem(sys.modules, "pygame", None)  # import pygame -> ImportError
+    reader = gamepad.open_joystick(0)
+    axes, buttons, hat = reader.read()
+    assert axes[1] == -1.0 and buttons[4] == 1 and hat == (0, 1)  # stick up, LB held, D-pad up
+    with pytest.raises(DeviceUnavailableError, match="Keyboard"):
+        gamepad.open_joystick(1)

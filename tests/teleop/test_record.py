@@ -78,6 +78,11 @@ def test_replay_cli_writes_video_and_rejects_unknown_episode(tmp_path, capsys):
     assert main(["record", "--dataset", str(out), "--device", "scripted", "--script",
                  str(_script(tmp_path, ["start", IDLE, "finish"])), "--fast"]) == 2  # fmt: skip
     assert "--resume" in capsys.readouterr().err
+    # a bad family is refused before any dataset folder exists
+    fresh = tmp_path / "fresh"
+    assert main(["record", "--dataset", str(fresh), "--task", "juggle", "--device", "scripted",
+                 "--script", str(tmp_path / "script.json"), "--fast"]) == 2  # fmt: skip
+    assert "juggle" in capsys.readouterr().err and not fresh.exists()
 
 
 def _script(tmp_path: Path, items: list, name: str = "script.json") -> Path:

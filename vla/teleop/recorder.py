@@ -114,9 +114,14 @@ def record(cfg: RecordConfig, device: TeleopDevice) -> SessionResult:
     """Run one recording session with ``device``; returns what was kept. Always finalizes."""
     import sim
 
-    writer, meta = open_writer(cfg)
+    # the env first: a bad family/suite/split fails before any dataset folder is created
     env = sim.make(cfg.task, cfg.backend, suite=cfg.suite, image_size=cfg.image_size,
                    split=cfg.split)  # fmt: skip
+    try:
+        writer, meta = open_writer(cfg)
+    except BaseException:
+        env.close()
+        raise
     status = StatusDisplay(cfg.preview, window=cfg.window, fps=cfg.fps)
     result = SessionResult()
     period = 1.0 / cfg.fps
