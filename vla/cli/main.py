@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from vla.cli import (
+    bench_cmd,
     data_cmd,
     demo_cmd,
     eval_cmd,
@@ -24,6 +25,7 @@ from vla.cli import (
 )
 
 SUBCOMMAND_MODULES: list = [
+    bench_cmd,
     data_cmd,
     record_cmd,
     replay_cmd,
