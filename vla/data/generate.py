@@ -13,15 +13,16 @@ attempted prefix recorded in ``meta/vla_generation.json``; a crash between an ep
 and its record is reconciled from the dataset's episode count (the record marks the attempt
 "pending" before saving).
 
-Workers simulate and render; the parent encodes video (about 1 ms per 128x128 frame per
-camera) and writes, so one parent keeps up with roughly 20+ workers at ~1 s per episode.
-Measured here (``benchmarks/datagen_bench.py``, pick_place/mujoco, 128x128, 8 attempts, 2 cores
-shared with other jobs at load ~10): 20 attempts/min with 1 worker, 22 with 2 (1.1x); an
-unloaded core runs an expert episode in about 1 s (~60/min per worker).
+Workers simulate, render, encode both cameras to MP4 bytes and compute the episode statistics
+(``rollout_and_prepare``); the parent only assigns indices and writes the files
+(``DatasetWriter.save_prepared``: data parquet + MP4s + fsyncs, batched table commits). Before,
+the parent also encoded and summarised every episode (~167 ms/episode on the GPU machine's
+CPU, capping 16 workers at ~360 episodes/min); see ``benchmarks/datagen_parent_bench.py``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing as mp
 import time
@@ -43,6 +44,7 @@ from vla.constants import (
     STATE_DIM,
     TASK,
 )
+from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, prepare_episode
 from vla.data.layout import atomic_write_json, default_features
 from vla.data.writer import DatasetWriter
 
@@ -108,10 +110,26 @@ class EpisodeResult:
     task: str
     frames: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
+    prepared: PreparedEpisode | None = None  # set (and frames dropped) by the worker
 
     @property
     def length(self) -> int:
+        if self.prepared is not None:
+            return self.prepared.length
         return len(self.frames[ACTION]) if self.frames else 0
+
+
+def rollout_and_prepare(
+    rollout: Callable[[EpisodeJob], EpisodeResult], spec: EpisodeSpec, job: EpisodeJob
+) -> EpisodeResult:
+    """Worker side of an attempt: simulate, then (successes only) encode both cameras to MP4
+    bytes and compute the episode statistics (``prepare_episode``). The raw frames are dropped,
+    so only the compact prepared episode travels back to the parent."""
+    result = rollout(job)
+    if result.success:
+        result.prepared = prepare_episode(spec, result.frames, result.task)
+    result.frames = {}
+    return result
 
 
 def episode_seed(seed: int, index: int) -> int:
@@ -244,14 +262,12 @@ def generate(
     t0, new_ok, new_total = time.perf_counter(), 0, 0
     batch: dict[str, Any] = {"successes": [], "failures": [], "next_index": record["next_index"]}
     bar = _progress(cfg, len(jobs), record)
+    work = functools.partial(rollout_and_prepare, rollout, writer.episode_spec())
     try:
-        for result in _run_ordered(jobs, rollout, cfg.workers):
+        for result in _run_ordered(jobs, work, cfg.workers):
             new_total += 1
             if result.success:
-                for t in range(result.length):
-                    writer.add_frame({**{k: v[t] for k, v in result.frames.items()},
-                                      TASK: result.task})  # fmt: skip
-                writer.save_episode()
+                writer.save_prepared(result.prepared)  # the parent only writes files
                 batch["successes"].append(result.index)
                 new_ok += 1
             else:

@@ -12,6 +12,7 @@ re-encoding), so an episode of a file spans ``[from_timestamp, to_timestamp)`` s
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,6 +31,20 @@ def encoder_available(codec: str) -> bool:
 
 def encode_video(path: Path, frames: np.ndarray, fps: float, codec: str = DEFAULT_CODEC) -> None:
     """Encode uint8 frames (T, H, W, 3) to an MP4 file whose frame i is at time i / fps."""
+    _encode(str(path), frames, fps, codec)
+
+
+def encode_video_bytes(frames: np.ndarray, fps: float, codec: str = DEFAULT_CODEC) -> bytes:
+    """The MP4 :func:`encode_video` would write, as bytes (byte-identical: same muxer).
+
+    Lets worker processes encode and the writer only store the result.
+    """
+    buffer = io.BytesIO()
+    _encode(buffer, frames, fps, codec)
+    return buffer.getvalue()
+
+
+def _encode(target, frames: np.ndarray, fps: float, codec: str) -> None:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
     encoder = _ENCODERS.get(codec, codec)
@@ -38,7 +53,7 @@ def encode_video(path: Path, frames: np.ndarray, fps: float, codec: str = DEFAUL
     h, w = frames.shape[1:3]
     if h % 2 or w % 2:
         raise ValueError(f"yuv420p video needs even height and width, got {h}x{w}")
-    container = av.open(str(path), "w", format="mp4")
+    container = av.open(target, "w", format="mp4")
     try:
         stream = container.add_stream(encoder, rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"

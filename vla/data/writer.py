@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from vla.constants import TASK
 from vla.data import consolidate as cons
+from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, prepare_episode
 from vla.data.layout import (
     CODEBASE_VERSION,
     DEFAULT_CHUNKS_SIZE,
@@ -59,8 +60,8 @@ from vla.data.layout import (
     visual_keys,
 )
 from vla.data.reader import column_to_numpy
-from vla.data.stats import aggregate_stats, array_stats, image_stats, to_json
-from vla.data.video import DEFAULT_CODEC, encode_video
+from vla.data.stats import aggregate_stats, array_stats, to_json
+from vla.data.video import DEFAULT_CODEC
 
 
 class DatasetWriter:
@@ -234,25 +235,52 @@ class DatasetWriter:
         """Drop the frames buffered since the last save (e.g. a failed demonstration)."""
         self._buffer = {k: [] for k in [*self._user_keys, TASK]}
 
+    def episode_spec(self) -> EpisodeSpec:
+        """What ``prepare_episode`` needs to prepare episodes for this dataset (picklable)."""
+        return EpisodeSpec(user_features(self.features), self.fps, self.codec)
+
     def save_episode(self) -> int:
         """Write the buffered frames as the next episode; returns its episode index."""
-        length = self.episode_buffer_length
-        if length == 0:
+        if self.episode_buffer_length == 0:
             raise ValueError("save_episode: no frames buffered; call add_frame first")
+        stacked = {k: np.stack(self._buffer[k]) for k in self._user_keys}
+        ep = self._save(prepare_episode(self.episode_spec(), stacked, self._buffer[TASK]))
+        self.discard_episode()
+        return ep
+
+    def save_prepared(self, episode: PreparedEpisode) -> int:
+        """Write an episode prepared by ``prepare_episode`` (e.g. in a worker process).
+
+        Same files, statistics and durability as ``add_frame`` + ``save_episode``; the parent
+        only assigns indices and writes. Returns the episode index.
+        """
+        if self.episode_buffer_length:
+            raise RuntimeError(
+                f"save_prepared: {self.episode_buffer_length} frames are buffered by add_frame; "
+                "save_episode() or discard_episode() them first"
+            )
+        spec = self.episode_spec()
+        if episode.spec != spec:
+            raise ValueError(
+                "save_prepared: the episode was prepared for another dataset layout "
+                f"({episode.spec}); prepare it with this writer's episode_spec() ({spec})"
+            )
+        return self._save(episode)
+
+    def _save(self, prep: PreparedEpisode) -> int:
+        length = prep.length
         ep = self.num_episodes
         start = self.num_frames
-        tasks = list(dict.fromkeys(self._buffer[TASK]))
+        tasks = list(dict.fromkeys(prep.tasks))
         for t in tasks:
             if t not in self.tasks:
                 self.tasks.append(t)
-        columns: dict[str, np.ndarray] = {
-            k: np.stack(self._buffer[k]) for k in self._user_keys if k not in self._cameras
-        }
+        columns: dict[str, np.ndarray] = dict(prep.columns)
         columns["timestamp"] = (np.arange(length) / self.fps).astype(np.float32)
         columns["frame_index"] = np.arange(length, dtype=np.int64)
         columns["episode_index"] = np.full(length, ep, dtype=np.int64)
         columns["index"] = np.arange(start, start + length, dtype=np.int64)
-        columns["task_index"] = np.array([self.tasks.index(t) for t in self._buffer[TASK]])
+        columns["task_index"] = np.array([self.tasks.index(t) for t in prep.tasks])
         row: dict[str, Any] = {
             "episode_index": ep,
             "tasks": tasks,
@@ -263,13 +291,15 @@ class DatasetWriter:
         atomic_write_table(data_file(self.root, dptr), self._arrow(columns))
         row.update({"data/chunk_index": dptr.chunk_index, "data/file_index": dptr.file_index,
                     "dataset_from_index": start, "dataset_to_index": start + length})  # fmt: skip
-        ep_stats = {k: array_stats(columns[k].reshape(length, -1)) for k in self._numeric}
+        ep_stats = {
+            k: prep.stats[k] if k in prep.stats else array_stats(columns[k].reshape(length, -1))
+            for k in self._numeric
+        }  # the bookkeeping columns' statistics depend on the position: computed here
         for key in self._cameras:
-            frames = np.stack(self._buffer[key])
             vptr = self._next_pointer(key)
             atomic_write_file(
                 video_file(self.root, key, vptr),
-                lambda tmp, f=frames: encode_video(tmp, f, self.fps, self.codec),
+                lambda tmp, data=prep.videos[key]: Path(tmp).write_bytes(data),
             )
             row.update({
                 f"videos/{key}/chunk_index": vptr.chunk_index,
@@ -277,7 +307,7 @@ class DatasetWriter:
                 f"videos/{key}/from_timestamp": 0.0,
                 f"videos/{key}/to_timestamp": length / self.fps,
             })  # fmt: skip
-            ep_stats[key] = image_stats(frames)
+            ep_stats[key] = prep.stats[key]
         for key in [*self._cameras, *self._numeric]:  # LeRobot's column order: cameras first
             for name, value in ep_stats[key].items():
                 row[f"stats/{key}/{name}"] = np.asarray(value).tolist()
@@ -296,7 +326,6 @@ class DatasetWriter:
             self._values[k].append(columns[k].reshape(length, -1))
         for k in self._cameras:
             self._image_stats[k].append(ep_stats[k])
-        self.discard_episode()
         self._since_consolidation += 1
         if self.consolidate_every and self._since_consolidation >= self.consolidate_every:
             self.consolidate()

@@ -1,0 +1,111 @@
+"""Episode preparation: the heavy, order-independent half of saving an episode.
+
+``prepare_episode`` validates an episode's stacked frames, encodes one MP4 per camera (bytes)
+and computes the per-episode statistics of the cameras and of the recorded numeric features.
+It needs no dataset state, so generation runs it in the worker processes; the writer's
+``DatasetWriter.save_prepared`` then only assigns indices and writes files (the same files,
+through the same durable path, as ``save_episode``, which itself is prepare + save_prepared).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vla.data.layout import numeric_keys, visual_keys
+from vla.data.stats import array_stats, image_stats
+from vla.data.video import DEFAULT_CODEC, encode_video_bytes
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """What preparation needs from a dataset: its recorded (user) features, fps and codec.
+
+    Get it from ``DatasetWriter.episode_spec()``; it is small and picklable (sent to workers).
+    """
+
+    features: dict[str, dict]
+    fps: float
+    codec: str = DEFAULT_CODEC
+
+    @property
+    def cameras(self) -> list[str]:
+        return visual_keys(self.features)
+
+    @property
+    def columns(self) -> list[str]:
+        """The per-frame data columns (every feature but the cameras)."""
+        cameras = set(self.cameras)
+        return [k for k in self.features if k not in cameras]
+
+
+@dataclass
+class PreparedEpisode:
+    """An episode ready for ``DatasetWriter.save_prepared``.
+
+    ``columns``: numeric feature -> (T, *shape) array in the feature's dtype; ``videos``:
+    camera -> MP4 bytes; ``stats``: per-episode statistics of every camera and column;
+    ``tasks``: the instruction of each frame; ``spec``: what it was prepared for.
+    """
+
+    spec: EpisodeSpec
+    length: int
+    tasks: list[str]
+    columns: dict[str, np.ndarray]
+    videos: dict[str, bytes]
+    stats: dict[str, dict[str, np.ndarray]]
+
+
+def prepare_episode(
+    spec: EpisodeSpec, frames: dict[str, np.ndarray], tasks: str | list[str]
+) -> PreparedEpisode:
+    """Validate stacked frames (feature -> (T, ...)) and encode/summarise them.
+
+    ``tasks`` is one instruction for the whole episode or one per frame. Raises the same
+    errors as ``DatasetWriter.add_frame`` would for a bad frame.
+    """
+    features = spec.features
+    missing = [k for k in features if k not in frames]
+    if missing:
+        raise KeyError(f"episode lacks feature(s) {missing}; declared: {list(features)}")
+    extra = [k for k in frames if k not in features]
+    if extra:
+        raise KeyError(f"episode has unknown feature(s) {extra}; declare them in `features`")
+    lengths = {len(np.asarray(frames[k])) for k in features}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(
+            f"episode features must hold the same number (>= 1) of frames, got lengths "
+            f"{ {k: len(np.asarray(frames[k])) for k in features} }"
+        )
+    length = lengths.pop()
+    tasks = [tasks] * length if isinstance(tasks, str) else list(tasks)
+    if len(tasks) != length or not all(isinstance(t, str) and t for t in tasks):
+        raise TypeError(f"tasks must be {length} non-empty strings (one per frame) or one string")
+    columns = {k: _checked_column(k, features[k], np.asarray(frames[k])) for k in spec.columns}
+    videos: dict[str, bytes] = {}
+    stats = {k: array_stats(columns[k].reshape(length, -1)) for k in numeric_keys(features)}
+    for key in spec.cameras:
+        shape = tuple(features[key]["shape"])
+        video = np.asarray(frames[key])
+        if video.dtype != np.uint8 or video.shape[1:] != shape:
+            raise ValueError(
+                f"camera {key!r} must be uint8 (T, {', '.join(map(str, shape))}), got "
+                f"{video.dtype} {video.shape}"
+            )
+        videos[key] = encode_video_bytes(video, spec.fps, spec.codec)
+        stats[key] = image_stats(video)
+    return PreparedEpisode(spec, length, tasks, columns, videos, stats)
+
+
+def _checked_column(key: str, ft: dict, values: np.ndarray) -> np.ndarray:
+    want = tuple(ft["shape"])
+    n = len(values)
+    if values.shape[1:] != want and not (want == (1,) and values.shape == (n,)):
+        raise ValueError(f"feature {key!r} must have shape (T, {want}), got {values.shape}")
+    if not np.can_cast(values.dtype, ft["dtype"], casting="same_kind"):
+        raise TypeError(f"feature {key!r} must be {ft['dtype']}, got {values.dtype}")
+    values = values.astype(ft["dtype"]).reshape(n, *want)
+    if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+        raise ValueError(f"feature {key!r} holds NaN or inf")
+    return values
