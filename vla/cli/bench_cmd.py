@@ -30,6 +30,9 @@ def register(subparsers) -> None:
                    help="instruction embeddings file (default: the checkpoint's own)")  # fmt: skip
     p.add_argument("--instruction", default=None,
                    help="instruction text (default: the first one in the text cache)")  # fmt: skip
+    p.add_argument("--synthetic-text", action="store_true",
+                   help="no text cache at hand: random MiniLM-shaped instruction states "
+                   "(latency is unaffected; parity still compares like with like)")  # fmt: skip
     p.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default=None,
                    help="fast-path dtype (default bfloat16 on cuda, float32 on cpu)")  # fmt: skip
     p.add_argument("--json", default=None, help="write the full result here")
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint, device=args.device, batch=args.batch, iters=args.iters,
         warmup=args.warmup, ar_iters=args.ar_iters, text_cache=args.text_cache,
         instruction=args.instruction, dtype=args.dtype, skip_generate=args.skip_generate,
+        synthetic_text=args.synthetic_text,
     )  # fmt: skip
     result = run_bench(cfg)
     print(format_report(result))

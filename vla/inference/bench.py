@@ -60,6 +60,7 @@ class BenchConfig:
     instruction: str | None = None
     dtype: str | None = None
     skip_generate: bool = False
+    synthetic_text: bool = False
     parity_samples: int = 32
     seed: int = 0
 
@@ -75,17 +76,30 @@ class BenchConfig:
             raise ValueError(f"warmup must be >= 0, got {self.warmup}")
 
 
-def pick_instruction(policy: Policy, wanted: str | None) -> str:
-    """``wanted``, else the first instruction of the checkpoint's text cache (file order)."""
+SYNTHETIC_INSTRUCTION = "synthetic instruction with random minilm states"
+
+
+def pick_instruction(policy: Policy, wanted: str | None, synthetic: bool = False) -> str:
+    """``wanted``, else the first instruction of the checkpoint's text cache (file order).
+
+    ``synthetic`` (latency only, MiniLM checkpoints): registers ``SYNTHETIC_INSTRUCTION`` with
+    random 12-token MiniLM-shaped states in the policy's text cache and returns it.
+    """
     if wanted:
         return wanted
     enc = next(t for t in policy.chain if isinstance(t, EmbedInstruction)).encoder
+    if synthetic and not isinstance(enc, WordVocab):
+        gen = torch.Generator().manual_seed(0)
+        dim = policy.model.config.text_dim
+        enc.entries[SYNTHETIC_INSTRUCTION] = torch.randn(12, dim, generator=gen).half()
+        return SYNTHETIC_INSTRUCTION
     if isinstance(enc, WordVocab):  # trainable words: any text embeds (unknown words -> UNK)
         return " ".join(enc.words[2:6]) or "pick up the cube"
     if not enc.entries:
         raise ValueError(
             "the checkpoint has no text_cache.safetensors and no --instruction was given: pass "
-            "--text-cache FILE (written by `vla text-cache`) or --instruction TEXT (needs MiniLM)"
+            "--text-cache FILE (written by `vla text-cache`), --instruction TEXT (needs MiniLM) "
+            "or --synthetic-text (random instruction states: latency figures only)"
         )
     return next(iter(enc.entries))
 
@@ -189,7 +203,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     torch.manual_seed(cfg.seed)
     policy = Policy.from_pretrained(cfg.checkpoint, device=cfg.device, text_cache=cfg.text_cache)
     h = policy.meta.chunk_size
-    instruction = pick_instruction(policy, cfg.instruction)
+    instruction = pick_instruction(policy, cfg.instruction, cfg.synthetic_text)
     obs = synthetic_observations(policy, cfg.batch, instruction, cfg.seed)
     timing = {"device": device, "batch": cfg.batch, "chunk_size": h}
     rows: dict[str, dict] = {}
