@@ -134,3 +134,26 @@ def test_shipped_checkpoint_fp32_parity():
     obs = make_observations(policy, 3, tasks=[task])
     fast = FastPolicy(policy, FastConfig(buckets=(4,)))
     assert torch.equal(fast.predict_tokens(obs).cpu(), plain_ids(policy, obs))
+
+
+def test_forward_is_static_graph_capturable(policy: Policy):
+    """CPU proxy for CUDA-graph capture: ``torch.export`` traces the whole fused forward with no
+    data-dependent op (``.item()``, ``nonzero``: host syncs that break a capture)."""
+    from vla.inference.static_forward import forward_tokens
+
+    fast = FastPolicy(policy, FastConfig(buckets=(2,)))
+    st = fast.bucket_for(2)
+
+    class Body(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = fast.model
+
+        def forward(self, images, state, text, mask):
+            return forward_tokens(self.model, fast.pre, images, state, text, mask, fast.dtype)
+
+    ep = torch.export.export(Body(), (st.images, st.state, st.text, st.text_mask), strict=False)
+    targets = {str(n.target) for n in ep.graph.nodes if n.op == "call_function"}
+    assert not [t for t in targets if "local_scalar_dense" in t or "nonzero" in t or ".item" in t]
+    out = ep.module()(st.images, st.state, st.text, st.text_mask)
+    assert torch.equal(out, st.run())
