@@ -56,3 +56,17 @@ def test_use_state_must_be_a_bool_and_state_drop_needs_a_state():
     model = VLAModel(tiny_config(use_state=False))
     with pytest.raises(ValueError, match="use_state=True"):
         model(*inputs(), state_drop=torch.ones(B, dtype=torch.bool))
+
+
+def test_checkpoints_without_the_no_state_embedding_still_load(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    torch.manual_seed(0)
+    model = VLAModel(tiny_config()).eval()
+    model.save_pretrained(tmp_path)
+    weights = load_file(str(tmp_path / "model.safetensors"))
+    del weights["no_state.weight"]  # as saved before state_dropout existed
+    save_file(weights, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    again = VLAModel.from_pretrained(str(tmp_path), dtype=torch.float32).eval()
+    with torch.no_grad():
+        assert torch.equal(model(*inputs())["logits"], again(*inputs())["logits"])

@@ -61,6 +61,8 @@ class VLAModel(PreTrainedModel):
     config_class = VLAConfig
     base_model_prefix = "vla"
     _supports_sdpa = True
+    # checkpoints from before state_dropout lack the "no state" embedding (used only in training)
+    _keys_to_ignore_on_load_missing = [r"^no_state\.weight$"]
 
     def __init__(self, config: VLAConfig):
         super().__init__(config)
