@@ -115,7 +115,12 @@ def test_config_and_decode_mode_are_validated(policy: Policy):
         FastPolicy(autoregressive_twin(policy))
 
 
-SHIPPED = Path(os.environ.get("VLA_SHIPPED_CHECKPOINT", "/tmp/shipped/pick_place_v0"))
+SHIPPED = Path(
+    os.environ.get(
+        "VLA_SHIPPED_CHECKPOINT",
+        Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v1",
+    )
+)
 
 
 @pytest.mark.slow

@@ -22,7 +22,12 @@ pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
 ]
-SHIPPED = Path(os.environ.get("VLA_SHIPPED_CHECKPOINT", "/tmp/shipped/pick_place_v0"))
+SHIPPED = Path(
+    os.environ.get(
+        "VLA_SHIPPED_CHECKPOINT",
+        Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v1",
+    )
+)
 
 
 @pytest.fixture(scope="module")
