@@ -16,6 +16,7 @@ from vla.cli import (
     data_cmd,
     demo_cmd,
     eval_cmd,
+    export_cmd,
     record_cmd,
     replay_cmd,
     serve_cmd,
@@ -35,6 +36,7 @@ SUBCOMMAND_MODULES: list = [
     serve_cmd,
     train_cmd,
     text_cache_cmd,
+    export_cmd,
 ]
 
 
