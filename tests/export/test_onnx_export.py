@@ -113,6 +113,17 @@ def test_cli_and_errors(tmp_path, capsys):
     assert "minilm" in capsys.readouterr().err
 
 
+def test_unsupported_opset_fails_cleanly(exported, tmp_path, capsys):
+    """torch 2.13's dynamo exporter emits opset 18; 17 is refused, no file is left behind."""
+    from vla.cli.main import main
+
+    ckpt, _, _ = exported
+    out = tmp_path / "o17"
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(out), "--opset", "17"]) == 2
+    assert "opset 18" in capsys.readouterr().err
+    assert not (out / ONNX_FILENAME).exists()
+
+
 def test_shipped_checkpoint_parity(tmp_path, capsys):
     """The shipped policy end to end through the CLI (~8 s on 2 shared cores)."""
     from vla.cli.main import main

@@ -242,6 +242,7 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path,
             except Exception as exc:  # noqa: BLE001 - the next exporter is tried, errors kept
                 errors[name] = f"{type(exc).__name__}: {str(exc)[:500]}"
     if used is None:
+        path.unlink(missing_ok=True)  # no half-right file left behind
         raise RuntimeError(
             f"ONNX export failed with every exporter: {errors}; with this torch use --opset 18 "
             "and the dynamo exporter (pip install onnxscript)"
