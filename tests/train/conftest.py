@@ -18,7 +18,6 @@ def small_dataset(tmp_path_factory) -> Path:
     return write_dataset(tmp_path_factory.mktemp("ds2") / "synthetic", episodes=2, length=12)
 
 
-
 @pytest.fixture(autouse=True)
 def one_cpu_thread():
     """One intra-op thread: on a shared 2-core box, OpenMP threads that spin while others

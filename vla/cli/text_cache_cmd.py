@@ -26,12 +26,17 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", action="append", default=[], help="LeRobot v3 dataset folder")
     p.add_argument("--instruction", action="append", default=[], help="an extra instruction")
     p.add_argument("--out", required=True, help="output .safetensors file")
-    p.add_argument("--plan-episodes", type=int, default=0,
-                   help="add the instructions of a `vla data generate` plan of N attempts")
+    p.add_argument(
+        "--plan-episodes",
+        type=int,
+        default=0,
+        help="add the instructions of a `vla data generate` plan of N attempts",
+    )
     p.add_argument("--plan-seed", type=int, default=0, help="seed of that plan")
     p.add_argument("--suite", default="pick_place", help="suite of that plan")
-    p.add_argument("--split", action="append", default=[],
-                   help="split(s) of that plan (default: train)")
+    p.add_argument(
+        "--split", action="append", default=[], help="split(s) of that plan (default: train)"
+    )
     p.set_defaults(func=run)
 
 
@@ -43,8 +48,11 @@ def run(args: argparse.Namespace) -> int:
     for root in args.dataset:
         instructions.update(LeRobotDatasetReader(root).tasks)
     if args.plan_episodes:
-        instructions.update(plan_instructions(args.suite, args.split or ["train"],
-                                              args.plan_episodes, args.plan_seed))
+        instructions.update(
+            plan_instructions(
+                args.suite, args.split or ["train"], args.plan_episodes, args.plan_seed
+            )
+        )
     if not instructions:
         raise SystemExit("no instructions: pass --dataset DIR and/or --instruction TEXT")
     path = precompute_instruction_embeddings(sorted(instructions), args.out)
@@ -62,10 +70,12 @@ def plan_instructions(suite: str, splits: list[str], episodes: int, seed: int) -
     out: set[str] = set()
     families = sim_families(suite)
     for split in splits:
-        cfg = GenerateConfig(suite=suite, backend="mujoco", episodes=episodes, seed=seed,
-                             split=split, out="unused")
+        cfg = GenerateConfig(
+            suite=suite, backend="mujoco", episodes=episodes, seed=seed, split=split, out="unused"
+        )
         for job in make_jobs(cfg, families, 0):
             episode = get_task(suite, job.family).sample_episode(
-                np.random.default_rng(job.seed), split, tuple(cfg.image_size))
+                np.random.default_rng(job.seed), split, tuple(cfg.image_size)
+            )
             out.add(episode.instruction)
     return out

@@ -259,8 +259,14 @@ def generate(
     if (out / "meta/info.json").exists():
         writer = DatasetWriter.resume(out, commit_every=COMMIT_EVERY, consolidate_every=0)
     else:
-        writer = DatasetWriter(out, cfg.fps, dataset_features(cfg), "panda",
-                               commit_every=COMMIT_EVERY, consolidate_every=0)
+        writer = DatasetWriter(
+            out,
+            cfg.fps,
+            dataset_features(cfg),
+            "panda",
+            commit_every=COMMIT_EVERY,
+            consolidate_every=0,
+        )
     _settle_pending(record, writer.num_episodes)
     jobs = make_jobs(cfg, fams, record["next_index"])
     t0, new_ok, new_total = time.perf_counter(), 0, 0

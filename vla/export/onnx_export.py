@@ -236,7 +236,9 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path,
                 onnx.checker.check_model(str(path))
                 got = file_opset(path)
                 if got != config.opset:
-                    raise RuntimeError(f"the file has opset {got}, not the requested {config.opset}")
+                    raise RuntimeError(
+                        f"the file has opset {got}, not the requested {config.opset}"
+                    )
                 used = name
                 break
             except Exception as exc:  # noqa: BLE001 - the next exporter is tried, errors kept

@@ -1,6 +1,6 @@
 """The VLA model: config, vision towers, text encoders and the fusion decoder with action head.
 
-    from vla.model import VLAConfig, VLAModel
+from vla.model import VLAConfig, VLAModel
 """
 
 from vla.model.config import DECODE_MODES, VLAConfig

@@ -1,7 +1,7 @@
 """Inference: ``Policy`` (checkpoint + input chain + tokenizer + chunk broker) and checkpoints.
 
-    from vla.policy import Policy
-    policy = Policy.from_pretrained(path, device="cpu", decode="parallel")
+from vla.policy import Policy
+policy = Policy.from_pretrained(path, device="cpu", decode="parallel")
 """
 
 from vla.policy.broker import ChunkBroker

@@ -1,7 +1,7 @@
 """Action chunks <-> the model's target ids (tokenizer ids minus its offset; EOS after FAST).
 
-    binning: (B, H, D) --encode--> (B, H*D) ids, step-major; loss mask from action_is_pad
-    fast:    (B, H, D) --encode--> variable-length ids + EOS, padded with EOS (masked out)
+binning: (B, H, D) --encode--> (B, H*D) ids, step-major; loss mask from action_is_pad
+fast:    (B, H, D) --encode--> variable-length ids + EOS, padded with EOS (masked out)
 """
 
 from __future__ import annotations

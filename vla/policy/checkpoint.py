@@ -1,12 +1,12 @@
 """Policy checkpoint folders (Hugging Face style) and their metadata.
 
-    <dir>/config.json            VLAConfig
-    <dir>/model.safetensors      weights (fp16 by default to stay small; loaded as fp32)
-    <dir>/action_tokenizer/      ActionTokenizer.save_pretrained
-    <dir>/stats.json             normalisation statistics (LeRobot layout: state + action)
-    <dir>/policy_meta.json       PolicyMeta: cameras, image size, state names, action space, ...
-    <dir>/text_cache.safetensors MiniLM states of the training instructions (frozen text only)
-    <dir>/text_vocab.json        word vocabulary (trainable text only)
+<dir>/config.json            VLAConfig
+<dir>/model.safetensors      weights (fp16 by default to stay small; loaded as fp32)
+<dir>/action_tokenizer/      ActionTokenizer.save_pretrained
+<dir>/stats.json             normalisation statistics (LeRobot layout: state + action)
+<dir>/policy_meta.json       PolicyMeta: cameras, image size, state names, action space, ...
+<dir>/text_cache.safetensors MiniLM states of the training instructions (frozen text only)
+<dir>/text_vocab.json        word vocabulary (trainable text only)
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ BUTTON_EVENTS: dict[int, Event] = {
 
 _HELP = __doc__.split("indices)::")[1]
 
+
 class JoystickReader(Protocol):
     """Current state of one joystick: axes in [-1, 1], buttons 0/1, D-pad (x, y) in {-1,0,1}."""
 

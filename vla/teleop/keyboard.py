@@ -80,6 +80,7 @@ def parse_keys(data: str) -> list[str]:
 
 _HELP = __doc__.split("Key map (lower or upper case)::")[1].split("At speed")[0]
 
+
 class KeyboardDevice(TeleopDevice):
     """Raw-terminal keyboard; ``fd`` defaults to stdin (must be a terminal)."""
 

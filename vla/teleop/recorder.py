@@ -227,4 +227,3 @@ def _status_line(cfg: RecordConfig, writer: Any, result: SessionResult, info: di
     return (f"{state} ep {len(result.saved) + 1}/{cfg.episodes} (#{writer.num_episodes}) "
             f"{elapsed:5.1f}s {steps:4d} steps success={'YES' if success else 'no '} "
             f"late={late} | {info['task']}")  # fmt: skip
-

@@ -44,6 +44,7 @@ def _int16s(data: bytes | list[int], start: int, count: int) -> list[float]:
 
 _HELP = __doc__.split("robot::")[1]
 
+
 class SpaceMouseDevice(TeleopDevice):
     """A SpaceMouse read through ``hid_device`` (an object with ``read(size) -> list[int]``,
     non-blocking), by default the first 3Dconnexion device hidapi enumerates."""

@@ -117,9 +117,7 @@ class TrainConfig:
         if not self.lr > 0 or not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"need lr > 0 and 0 <= min_lr_ratio <= 1 (lr={self.lr})")
         if self.warmup_steps < 0 or self.warmup_steps >= self.steps:
-            raise ValueError(
-                f"warmup_steps={self.warmup_steps} must be in [0, steps={self.steps})"
-            )
+            raise ValueError(f"warmup_steps={self.warmup_steps} must be in [0, steps={self.steps})")
         if not 0.0 <= self.state_dropout <= 1.0:
             raise ValueError(f"state_dropout must be in [0, 1], got {self.state_dropout}")
         if not self.state_noise_std >= 0.0:

@@ -1,10 +1,10 @@
 """The training loop behind ``vla train`` (single process or under ``torchrun``).
 
-    dataset --(memory: decode once, index-gather on device | loader: DataLoader workers)-->
-    raw batch --input_transforms(train=True: resize, to-float, GPU augmentation, normalise,
-    instruction states)--> VLAModel(..., targets) --CE loss--> AdamW (+warm-up/cosine, clip)
-    every save_every steps: checkpoints/step_N (Policy folder + training_state.pt)
-    end (steps reached or max_minutes spent): final/ (Policy folder)
+dataset --(memory: decode once, index-gather on device | loader: DataLoader workers)-->
+raw batch --input_transforms(train=True: resize, to-float, GPU augmentation, normalise,
+instruction states)--> VLAModel(..., targets) --CE loss--> AdamW (+warm-up/cosine, clip)
+every save_every steps: checkpoints/step_N (Policy folder + training_state.pt)
+end (steps reached or max_minutes spent): final/ (Policy folder)
 """
 
 from __future__ import annotations
