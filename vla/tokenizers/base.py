@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from vla.tokenizers.normalization import ActionNormalizer, action_stats_from, save_stats
 
 CONFIG_FILENAME = "action_tokenizer.json"
 
@@ -88,6 +91,52 @@ class ActionTokenizer(ABC):
                 f"are [{self.offset}, {self.offset + self.vocab_size}) for this "
                 f"{self.type_name} tokenizer (is the model's offset / vocabulary right?)"
             )
+
+
+class NormalizedActionTokenizer(ActionTokenizer):
+    """An ``ActionTokenizer`` normalised by dataset statistics and set up by a dataclass config.
+
+    Shared by the binning and FAST tokenizers: ``config`` is a frozen dataclass with ``offset``,
+    ``norm_mode`` and ``std_k`` fields; ``normalizer`` maps actions to the normalised range.
+    """
+
+    config: Any
+    normalizer: ActionNormalizer
+
+    def _init_normalizer(self, stats: dict[str, Any] | str | Path, config: Any) -> None:
+        """Store ``config`` and build the normaliser from LeRobot ``stats`` (dict or path)."""
+        self.config = config
+        self.normalizer = ActionNormalizer(config.norm_mode, action_stats_from(stats), config.std_k)
+
+    @property
+    def offset(self) -> int:
+        return self.config.offset
+
+    @property
+    def action_dim(self) -> int:
+        return self.normalizer.dim
+
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    def _save_config_and_stats(self, directory: str | Path) -> Path:
+        """Create ``directory`` and write the config and statistics into it; return it."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._write_config(directory)
+        save_stats(self.normalizer, directory)
+        return directory
+
+    @classmethod
+    def _read_own_config(cls, directory: str | Path) -> dict[str, Any]:
+        """``read_config(directory)``, raising ValueError if it holds another tokenizer type."""
+        payload = read_config(directory)
+        if payload["type"] != cls.type_name:
+            raise ValueError(
+                f"{directory} holds a {payload['type']!r} tokenizer, not {cls.type_name!r}: "
+                "use vla.tokenizers.load_tokenizer(dir)"
+            )
+        return payload
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:

@@ -15,20 +15,17 @@ decoding thresholds at the middle of the range, so every id in range decodes to 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vla.tokenizers.base import ActionTokenizer, read_config
+from vla.tokenizers.base import NormalizedActionTokenizer
 from vla.tokenizers.normalization import (
     NORM_MODES,
-    ActionNormalizer,
-    action_stats_from,
     check_finite,
     load_stats,
-    save_stats,
 )
 
 GRIPPER_OPEN = -1.0
@@ -64,7 +61,7 @@ class BinningConfig:
             raise ValueError(f"norm_mode {self.norm_mode!r} unknown: choose one of {NORM_MODES}")
 
 
-class BinningActionTokenizer(ActionTokenizer):
+class BinningActionTokenizer(NormalizedActionTokenizer):
     """RT-2/OpenVLA uniform binning. Shapes: ``(D,)``, ``(H, D)``, ``(B, H, D)`` -> same-shape ids.
 
     Args:
@@ -75,10 +72,7 @@ class BinningActionTokenizer(ActionTokenizer):
     type_name = "binning"
 
     def __init__(self, stats: dict[str, Any] | str | Path, config: BinningConfig | None = None):
-        self.config = config or BinningConfig()
-        self.normalizer = ActionNormalizer(
-            self.config.norm_mode, action_stats_from(stats), self.config.std_k
-        )
+        self._init_normalizer(stats, config or BinningConfig())
         d = self.normalizer.dim
         gi = self.config.gripper_index
         if self.config.gripper_binary and not -d <= gi < d:
@@ -89,14 +83,6 @@ class BinningActionTokenizer(ActionTokenizer):
     @property
     def vocab_size(self) -> int:
         return self.config.n_bins
-
-    @property
-    def offset(self) -> int:
-        return self.config.offset
-
-    @property
-    def action_dim(self) -> int:
-        return self.normalizer.dim
 
     @property
     def bin_width(self) -> np.ndarray:
@@ -141,22 +127,10 @@ class BinningActionTokenizer(ActionTokenizer):
         return actions
 
     # ---- persistence --------------------------------------------------------------------------
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
-
     def save_pretrained(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self._write_config(directory)
-        save_stats(self.normalizer, directory)
-        return directory
+        return self._save_config_and_stats(directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> BinningActionTokenizer:
-        payload = read_config(directory)
-        if payload["type"] != cls.type_name:
-            raise ValueError(
-                f"{directory} holds a {payload['type']!r} tokenizer, not {cls.type_name!r}: "
-                "use vla.tokenizers.load_tokenizer(dir)"
-            )
+        payload = cls._read_own_config(directory)
         return cls(load_stats(Path(directory)), BinningConfig(**payload["config"]))

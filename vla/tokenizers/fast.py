@@ -31,14 +31,11 @@ import numpy as np
 from scipy.fft import dct, idct
 from tokenizers import Tokenizer, models, trainers
 
-from vla.tokenizers.base import ActionTokenizer, read_config
+from vla.tokenizers.base import NormalizedActionTokenizer
 from vla.tokenizers.normalization import (
     NORM_MODES,
-    ActionNormalizer,
-    action_stats_from,
     check_finite,
     load_stats,
-    save_stats,
 )
 
 BPE_FILENAME = "fast_bpe.json"
@@ -88,7 +85,7 @@ class FastConfig:
         return math.ceil(self.scale * math.sqrt(horizon))
 
 
-class FastActionTokenizer(ActionTokenizer):
+class FastActionTokenizer(NormalizedActionTokenizer):
     """DCT + BPE chunk tokenizer: ``(H, D)`` -> variable-length int64 ids; batches -> lists.
 
     Args:
@@ -105,10 +102,7 @@ class FastActionTokenizer(ActionTokenizer):
         config: FastConfig | None = None,
         bpe: Tokenizer | None = None,
     ):
-        self.config = config or FastConfig()
-        self.normalizer = ActionNormalizer(
-            self.config.norm_mode, action_stats_from(stats), self.config.std_k
-        )
+        self._init_normalizer(stats, config or FastConfig())
         self._bpe: Tokenizer | None = None
         if bpe is not None:
             if self.config.horizon is None:
@@ -132,14 +126,6 @@ class FastActionTokenizer(ActionTokenizer):
     @property
     def vocab_size(self) -> int:
         return len(self._id_to_token) if self._bpe is not None else self.config.vocab_size
-
-    @property
-    def offset(self) -> int:
-        return self.config.offset
-
-    @property
-    def action_dim(self) -> int:
-        return self.normalizer.dim
 
     @property
     def horizon(self) -> int:
@@ -291,27 +277,16 @@ class FastActionTokenizer(ActionTokenizer):
         return actions if strict else (actions, ok)
 
     # ---- persistence ------------------------------------------------------------------------------
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
-
     def save_pretrained(self, directory: str | Path) -> Path:
         bpe = self._require_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self._write_config(directory)
-        save_stats(self.normalizer, directory)
+        directory = self._save_config_and_stats(directory)
         bpe.save(str(directory / BPE_FILENAME))
         return directory
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> FastActionTokenizer:
         directory = Path(directory)
-        payload = read_config(directory)
-        if payload["type"] != cls.type_name:
-            raise ValueError(
-                f"{directory} holds a {payload['type']!r} tokenizer, not {cls.type_name!r}: "
-                "use vla.tokenizers.load_tokenizer(dir)"
-            )
+        payload = cls._read_own_config(directory)
         path = directory / BPE_FILENAME
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: re-save the fitted FAST tokenizer")
