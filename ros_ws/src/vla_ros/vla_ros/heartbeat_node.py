@@ -6,13 +6,12 @@ mode 'joy':   publish only while button `deadman_button` of sensor_msgs/Joy is h
               (a gamepad or pedal: let go and the policy node holds within 0.5 s).
 """
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Joy
 from std_msgs.msg import Empty
 
+from vla_ros.node_main import run
 from vla_ros.ros_glue import COMMAND_QOS
 
 
@@ -49,15 +48,8 @@ class HeartbeatNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = HeartbeatNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the HeartbeatNode until Ctrl-C or shutdown."""
+    run(HeartbeatNode, args)
 
 
 if __name__ == '__main__':

@@ -15,21 +15,21 @@ the control timer; deactivate = hold position and stop; cleanup = release the po
 """
 
 from control_msgs.action import GripperCommand
-import rclpy
 from rclpy.action import ActionClient
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import Node, State, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data
 from std_msgs.msg import Bool, Empty, Float64, String
 from std_srvs.srv import Trigger
 
-from vla.ros_core import images, messages
+from vla.ros_core import messages
 from vla.ros_core.node_configs import PolicyNodeConfig
 from vla.ros_core.policy_loop import PolicyLoop, warmup_observation
 from vla_ros.instruction_action import InstructionActionServer
+from vla_ros.node_main import run
 from vla_ros.ros_glue import COMMAND_QOS, declare_config, LATCHED_QOS, message_types, now_ns
-from vla_ros.ros_glue import read_config, to_json
+from vla_ros.ros_glue import decode_image, read_config, read_joint_state, to_json
 
 
 def load_policy(cfg):
@@ -198,21 +198,14 @@ class PolicyNode(Node):
 
     # ---- callbacks ------------------------------------------------------------------------
     def _on_image(self, camera, msg, compressed):
-        try:
-            rgb = images.compressed_to_rgb(msg) if compressed else images.image_to_rgb(msg)
-        except ValueError as exc:  # a bad frame is dropped (and goes stale), never fatal
-            self.get_logger().error(f'{camera}: {exc}', throttle_duration_sec=5.0)
-            return
-        self.loop.set_image(camera, rgb, messages.stamp_to_ns(msg.header.stamp))
+        frame = decode_image(self, camera, msg, compressed)
+        if frame is not None:
+            self.loop.set_image(camera, *frame)
 
     def _on_joints(self, msg):
-        try:
-            q = messages.joint_positions_by_name(msg, self.cfg.joint_names)
-            fingers = messages.joint_positions_by_name(msg, self.cfg.finger_joint_names)
-        except (KeyError, ValueError) as exc:
-            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
-            return
-        self.loop.set_joint_state(q, float(fingers.sum()), messages.stamp_to_ns(msg.header.stamp))
+        state = read_joint_state(self, msg, self.cfg.joint_names, self.cfg.finger_joint_names)
+        if state is not None:
+            self.loop.set_joint_state(*state)
 
     def _on_instruction(self, msg):
         try:
@@ -276,17 +269,8 @@ class PolicyNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = PolicyNode()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the PolicyNode on a multi-threaded executor until Ctrl-C or shutdown."""
+    run(PolicyNode, args, executor_factory=lambda: MultiThreadedExecutor(num_threads=4))
 
 
 if __name__ == '__main__':

@@ -9,19 +9,18 @@ Recorder node: synchronised teleoperation episodes into a LeRobot v3 dataset.
     optional: every subscribed message into a rosbag2 MCAP log (mcap_path)
 """
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import serialize_message
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
-from vla.ros_core import images, messages
+from vla.ros_core import messages
 from vla.ros_core.node_configs import RecorderConfig
 from vla.ros_core.recording import EpisodeRecorder
+from vla_ros.node_main import run
 from vla_ros.ros_glue import COMMAND_QOS, declare_config, LATCHED_QOS, message_types, now_ns
-from vla_ros.ros_glue import to_json
+from vla_ros.ros_glue import decode_image, read_joint_state, to_json
 
 
 def open_writer(cfg):
@@ -115,23 +114,14 @@ class RecorderNode(Node):
         return self.create_subscription(msg_type, topic, logged, qos)
 
     def _on_image(self, camera, msg, compressed):
-        try:
-            rgb = images.compressed_to_rgb(msg) if compressed else images.image_to_rgb(msg)
-        except ValueError as exc:  # a bad frame is dropped (and goes stale), never fatal
-            self.get_logger().error(f'{camera}: {exc}', throttle_duration_sec=5.0)
-            return
-        self.recorder.set_image(camera, rgb, messages.stamp_to_ns(msg.header.stamp))
+        frame = decode_image(self, camera, msg, compressed)
+        if frame is not None:
+            self.recorder.set_image(camera, *frame)
 
     def _on_joints(self, msg):
-        try:
-            q = messages.joint_positions_by_name(msg, self.cfg.joint_names)
-            fingers = messages.joint_positions_by_name(msg, self.cfg.finger_joint_names)
-        except (KeyError, ValueError) as exc:
-            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
-            return
-        self.recorder.set_joint_state(
-            q, float(fingers.sum()), messages.stamp_to_ns(msg.header.stamp)
-        )
+        state = read_joint_state(self, msg, self.cfg.joint_names, self.cfg.finger_joint_names)
+        if state is not None:
+            self.recorder.set_joint_state(*state)
 
     def _on_traj(self, msg):
         names, positions, _ = messages.trajectory_targets(msg)
@@ -169,15 +159,8 @@ class RecorderNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = RecorderNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the RecorderNode until Ctrl-C or shutdown."""
+    run(RecorderNode, args)
 
 
 if __name__ == '__main__':

@@ -5,6 +5,7 @@ import dataclasses
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 try:
+    from vla.ros_core import images, messages
     from vla.ros_core.messages import MessageTypes
     from vla.ros_core.params import config_from_params, param_defaults
 except ImportError as exc:  # the nodes are adapters over the repository's Python package
@@ -40,6 +41,36 @@ def read_config(node, config_cls):
     """Read the declared parameters' current values into the config dataclass (validated)."""
     names = param_defaults(config_cls())
     return config_from_params(config_cls, {n: node.get_parameter(n).value for n in names})
+
+
+def decode_image(node, camera, msg, compressed):
+    """
+    Return (rgb, stamp_ns) of an Image or CompressedImage message, or None if it is bad.
+
+    A bad frame is logged (throttled) and dropped, never fatal: the camera then goes stale.
+    """
+    try:
+        rgb = images.compressed_to_rgb(msg) if compressed else images.image_to_rgb(msg)
+    except ValueError as exc:
+        node.get_logger().error(f'{camera}: {exc}', throttle_duration_sec=5.0)
+        return None
+    return rgb, messages.stamp_to_ns(msg.header.stamp)
+
+
+def read_joint_state(node, msg, joint_names, finger_joint_names):
+    """
+    Return (q, gripper_opening, stamp_ns) of a JointState message, or None if it is bad.
+
+    q holds the positions of joint_names in that order; the gripper opening is the sum of the
+    finger joints' positions. A message missing a joint is logged (throttled) and dropped.
+    """
+    try:
+        q = messages.joint_positions_by_name(msg, joint_names)
+        fingers = messages.joint_positions_by_name(msg, finger_joint_names)
+    except (KeyError, ValueError) as exc:
+        node.get_logger().error(str(exc), throttle_duration_sec=5.0)
+        return None
+    return q, float(fingers.sum()), messages.stamp_to_ns(msg.header.stamp)
 
 
 def now_ns(node):

@@ -13,8 +13,6 @@ Simulated Panda node: the topics a ros2_control arm exposes, backed by MuJoCo or
 Lets the whole stack (policy node, recorder) run under ``ros2 launch`` without hardware.
 """
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from std_msgs.msg import Bool, Float64, Float64MultiArray, String
@@ -24,6 +22,7 @@ from trajectory_msgs.msg import JointTrajectory
 from vla.ros_core import images, messages
 from vla.ros_core.node_configs import SimRobotConfig
 from vla.ros_core.sim_bridge import make_sim_world, SimRobotBridge
+from vla_ros.node_main import run
 from vla_ros.ros_glue import COMMAND_QOS, declare_config, message_types, now_ns
 
 
@@ -126,15 +125,8 @@ class SimRobotNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = SimRobotNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the SimRobotNode until Ctrl-C or shutdown."""
+    run(SimRobotNode, args)
 
 
 if __name__ == '__main__':

@@ -8,8 +8,6 @@ Hold the enable button to move (deadman). The commands go through the policy's I
 filter, so what the recorder stores is an action the policy can reproduce.
 """
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState, Joy
@@ -18,6 +16,7 @@ from std_msgs.msg import Float64
 from vla.ros_core import messages
 from vla.ros_core.node_configs import TeleopConfig
 from vla.ros_core.teleop import TeleopMapper
+from vla_ros.node_main import run
 from vla_ros.ros_glue import COMMAND_QOS, declare_config, message_types, now_ns
 
 
@@ -66,15 +65,8 @@ class TeleopNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = TeleopNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the TeleopNode until Ctrl-C or shutdown."""
+    run(TeleopNode, args)
 
 
 if __name__ == '__main__':
