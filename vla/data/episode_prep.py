@@ -82,30 +82,40 @@ def prepare_episode(
     tasks = [tasks] * length if isinstance(tasks, str) else list(tasks)
     if len(tasks) != length or not all(isinstance(t, str) and t for t in tasks):
         raise TypeError(f"tasks must be {length} non-empty strings (one per frame) or one string")
-    columns = {k: _checked_column(k, features[k], np.asarray(frames[k])) for k in spec.columns}
+    columns = {
+        k: check_values(k, features[k], np.asarray(frames[k]), stacked=True) for k in spec.columns
+    }
     videos: dict[str, bytes] = {}
     stats = {k: array_stats(columns[k].reshape(length, -1)) for k in numeric_keys(features)}
     for key in spec.cameras:
-        shape = tuple(features[key]["shape"])
-        video = np.asarray(frames[key])
-        if video.dtype != np.uint8 or video.shape[1:] != shape:
-            raise ValueError(
-                f"camera {key!r} must be uint8 (T, {', '.join(map(str, shape))}), got "
-                f"{video.dtype} {video.shape}"
-            )
+        video = check_values(key, features[key], np.asarray(frames[key]), stacked=True)
         videos[key] = encode_video_bytes(video, spec.fps, spec.codec)
         stats[key] = image_stats(video)
     return PreparedEpisode(spec, length, tasks, columns, videos, stats)
 
 
-def _checked_column(key: str, ft: dict, values: np.ndarray) -> np.ndarray:
+def check_values(key: str, ft: dict, values: np.ndarray, stacked: bool) -> np.ndarray:
+    """Validate one feature's values against its declaration; returns them in the declared dtype.
+
+    ``stacked``: a whole episode (T, *shape) as ``prepare_episode`` gets it; otherwise one
+    frame (*shape) as ``DatasetWriter.add_frame`` gets it. One rule set for both paths.
+    """
     want = tuple(ft["shape"])
-    n = len(values)
-    if values.shape[1:] != want and not (want == (1,) and values.shape == (n,)):
-        raise ValueError(f"feature {key!r} must have shape (T, {want}), got {values.shape}")
+    got = values.shape[1:] if stacked else values.shape
+    shape_txt = f"(T, {', '.join(map(str, want))})" if stacked else str(want)
+    if ft["dtype"] == "video":
+        if values.dtype != np.uint8 or got != want:
+            raise ValueError(
+                f"camera {key!r} must be uint8 {shape_txt} (H, W, 3), got {values.dtype} "
+                f"{values.shape}"
+            )
+        return values
+    scalar_ok = want == (1,) and got == ()  # a (1,) feature may be given as a scalar
+    if got != want and not scalar_ok:
+        raise ValueError(f"feature {key!r} must have shape {shape_txt}, got {values.shape}")
     if not np.can_cast(values.dtype, ft["dtype"], casting="same_kind"):
         raise TypeError(f"feature {key!r} must be {ft['dtype']}, got {values.dtype}")
-    values = values.astype(ft["dtype"]).reshape(n, *want)
+    values = values.astype(ft["dtype"]).reshape((len(values), *want) if stacked else want)
     if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
         raise ValueError(f"feature {key!r} holds NaN or inf")
     return values

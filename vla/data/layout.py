@@ -314,3 +314,65 @@ def read_info(root: Path) -> dict:
 def episodes_table(rows: list[dict]) -> pa.Table:
     """The episode table from its rows (column types inferred, as LeRobot's pandas path does)."""
     return pa.Table.from_pylist(rows)
+
+
+def info_json(
+    features: dict[str, dict],
+    fps: float,
+    robot_type: str | None,
+    total_episodes: int,
+    total_frames: int,
+    total_tasks: int,
+    chunks_size: int,
+    data_files_size_in_mb: float,
+    video_files_size_in_mb: float,
+) -> dict[str, Any]:
+    """The ``meta/info.json`` document of a LeRobot v3 dataset."""
+    has_video = bool(visual_keys(features))
+    return {
+        "codebase_version": CODEBASE_VERSION,
+        "robot_type": robot_type,
+        "total_episodes": total_episodes,
+        "total_frames": total_frames,
+        "total_tasks": total_tasks,
+        "chunks_size": chunks_size,
+        "data_files_size_in_mb": data_files_size_in_mb,
+        "video_files_size_in_mb": video_files_size_in_mb,
+        "fps": fps,
+        "splits": {"train": f"0:{total_episodes}"},
+        "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+        "video_path": (
+            "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
+            if has_video
+            else None
+        ),
+        "features": features,
+    }
+
+
+def codec_of_info(info: dict) -> str:
+    """The codec of a dataset's videos, from its info.json (default for video-less datasets)."""
+    from vla.data.video import DEFAULT_CODEC
+
+    for ft in info["features"].values():
+        if ft.get("dtype") == "video":
+            return ft.get("info", {}).get("video.codec", DEFAULT_CODEC)
+    return DEFAULT_CODEC
+
+
+def acquire_writer_lock(root: Path):
+    """One writer per dataset: an exclusive flock, released by the OS when the process dies."""
+    import fcntl
+
+    path = root / "meta" / ".writer.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a")  # noqa: SIM115 - held for the writer's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(
+            f"{root} is being written by another DatasetWriter (lock {path}); wait for it to "
+            "finish or write to another folder"
+        ) from None
+    return handle

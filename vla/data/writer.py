@@ -22,7 +22,6 @@ table by one episode, so readers count episodes from the table.
 
 from __future__ import annotations
 
-import fcntl
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,8 @@ import pyarrow as pa
 
 from vla.constants import TASK
 from vla.data import consolidate as cons
-from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, prepare_episode
+from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, check_values, prepare_episode
 from vla.data.layout import (
-    CODEBASE_VERSION,
     DEFAULT_CHUNKS_SIZE,
     DEFAULT_DATA_FILE_SIZE_MB,
     DEFAULT_FEATURES,
@@ -43,12 +41,15 @@ from vla.data.layout import (
     STATS_PATH,
     TASKS_PATH,
     FilePointer,
+    acquire_writer_lock,
     atomic_write_file,
     atomic_write_json,
     atomic_write_table,
+    codec_of_info,
     data_file,
     data_schema,
     episodes_table,
+    info_json,
     numeric_keys,
     read_info,
     read_parquet,
@@ -136,7 +137,7 @@ class DatasetWriter:
         self._buffer: dict[str, list] = {}
         self.discard_episode()
         self.root.mkdir(parents=True, exist_ok=True)
-        self._lock = _acquire_lock(self.root)
+        self._lock = acquire_writer_lock(self.root)
         if not _resume:
             self._write_meta()
 
@@ -152,7 +153,7 @@ class DatasetWriter:
         info = read_info(root)
         writer = cls(
             root, info["fps"], info["features"], info.get("robot_type"),
-            codec=options.pop("codec", _codec_of(info)),
+            codec=options.pop("codec", codec_of_info(info)),
             chunks_size=info.get("chunks_size", DEFAULT_CHUNKS_SIZE),
             data_files_size_in_mb=info.get("data_files_size_in_mb", DEFAULT_DATA_FILE_SIZE_MB),
             video_files_size_in_mb=info.get("video_files_size_in_mb", DEFAULT_VIDEO_FILE_SIZE_MB),
@@ -205,28 +206,10 @@ class DatasetWriter:
             raise TypeError(f"add_frame: 'task' must be a non-empty string, got {frame[TASK]!r}")
         checked = {}
         for key in self._user_keys:
-            ft = self.features[key]
-            value = np.asarray(frame[key])
-            if ft["dtype"] == "video":
-                if value.dtype != np.uint8 or value.shape != tuple(ft["shape"]):
-                    raise ValueError(
-                        f"add_frame: camera {key!r} must be uint8 {tuple(ft['shape'])} (H, W, 3), "
-                        f"got {value.dtype} {value.shape}"
-                    )
-            else:
-                want = tuple(ft["shape"])
-                if value.shape != want and not (want == (1,) and value.shape == ()):
-                    raise ValueError(
-                        f"add_frame: feature {key!r} must have shape {want}, got {value.shape}"
-                    )
-                if not np.can_cast(value.dtype, ft["dtype"], casting="same_kind"):
-                    raise TypeError(
-                        f"add_frame: feature {key!r} must be {ft['dtype']}, got {value.dtype}"
-                    )
-                value = value.astype(ft["dtype"]).reshape(want)
-                if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
-                    raise ValueError(f"add_frame: feature {key!r} holds NaN or inf: {value}")
-            checked[key] = value
+            try:
+                checked[key] = check_values(key, self.features[key], np.asarray(frame[key]), False)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"add_frame: {exc}") from None
         for key, value in checked.items():
             self._buffer[key].append(value)
         self._buffer[TASK].append(frame[TASK])
@@ -416,46 +399,10 @@ class DatasetWriter:
         return out
 
     def _write_meta(self, stats: bool = True) -> None:
-        n_ep, n_fr = self.num_episodes, self.num_frames
-        info = {
-            "codebase_version": CODEBASE_VERSION,
-            "robot_type": self.robot_type,
-            "total_episodes": n_ep,
-            "total_frames": n_fr,
-            "total_tasks": len(self.tasks),
-            "chunks_size": self.chunks_size,
-            "data_files_size_in_mb": self.data_mb,
-            "video_files_size_in_mb": self.video_mb,
-            "fps": self.fps,
-            "splits": {"train": f"0:{n_ep}"},
-            "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
-            "video_path": "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
-            if self._cameras else None,
-            "features": self.features,
-        }  # fmt: skip
         if stats or not (self.root / STATS_PATH).exists():
             atomic_write_json(self.root / STATS_PATH, to_json(self._dataset_stats()))
+        info = info_json(
+            self.features, self.fps, self.robot_type, self.num_episodes, self.num_frames,
+            len(self.tasks), self.chunks_size, self.data_mb, self.video_mb,
+        )  # fmt: skip
         atomic_write_json(self.root / INFO_PATH, info)
-
-
-def _acquire_lock(root: Path):
-    """One writer per dataset: an exclusive flock, released by the OS when the process dies."""
-    path = root / "meta" / ".writer.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a")  # noqa: SIM115 - held for the writer's lifetime
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise RuntimeError(
-            f"{root} is being written by another DatasetWriter (lock {path}); wait for it to "
-            "finish or write to another folder"
-        ) from None
-    return handle
-
-
-def _codec_of(info: dict) -> str:
-    for ft in info["features"].values():
-        if ft.get("dtype") == "video":
-            return ft.get("info", {}).get("video.codec", DEFAULT_CODEC)
-    return DEFAULT_CODEC
