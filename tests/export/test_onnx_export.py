@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
 
-from tiny_minilm_checkpoint import make_tiny_minilm_checkpoint  # noqa: E402
+from tiny_checkpoint import make_tiny_checkpoint  # noqa: E402
 
 from vla.export import ExportConfig, check_parity, export_onnx  # noqa: E402
 from vla.export.onnx_export import ONNX_FILENAME, build_graph, example_inputs  # noqa: E402
@@ -20,10 +20,17 @@ from vla.export.onnx_export import ONNX_FILENAME, build_graph, example_inputs  #
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v1"
 
 
+def _minilm_checkpoint(directory: Path, use_state: bool) -> Path:
+    """A tiny random MiniLM-text policy (the text encoder export supports), non-identity stats."""
+    return make_tiny_checkpoint(
+        directory, text_encoder="minilm", use_state=use_state, random_state_stats=True
+    )
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> tuple[Path, Path, dict]:
     root = tmp_path_factory.mktemp("export")
-    ckpt = make_tiny_minilm_checkpoint(root / "ckpt", use_state=True)
+    ckpt = _minilm_checkpoint(root / "ckpt", use_state=True)
     meta = export_onnx(ckpt, root / "out", ExportConfig(batch=2))
     return ckpt, root / "out", meta
 
@@ -92,7 +99,7 @@ def test_parity_tiny(exported):
 
 
 def test_no_state_input_without_use_state(tmp_path):
-    ckpt = make_tiny_minilm_checkpoint(tmp_path / "ckpt", use_state=False)
+    ckpt = _minilm_checkpoint(tmp_path / "ckpt", use_state=False)
     meta = export_onnx(ckpt, tmp_path / "out")
     assert [s["name"] for s in meta["inputs"]] == ["scene", "wrist", "text_states", "text_mask"]
     assert check_parity(ckpt, tmp_path / "out", runs=1, latency_repeats=1).token_agreement == 1.0
@@ -106,9 +113,7 @@ def test_cli_and_errors(tmp_path, capsys):
     assert main(["export", "--checkpoint", str(tmp_path / "nope"), "--out",
                  str(tmp_path / "o")]) == 2  # fmt: skip
     assert "not a policy checkpoint" in capsys.readouterr().err
-    from tests_serving_tiny import make_tiny_checkpoint  # word-id text encoder: refused
-
-    ckpt = make_tiny_checkpoint(tmp_path / "words")
+    ckpt = make_tiny_checkpoint(tmp_path / "words")  # word-id text encoder: refused
     assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o")]) == 2
     assert "minilm" in capsys.readouterr().err
 
