@@ -3,6 +3,8 @@
 # no network): generate expert demonstrations with many EGL workers, train, pack the result.
 #
 #   EPISODES=4000 MINUTES=6 bash scripts/gpu_pipeline.sh        # artefacts -> $OUT
+#   GEN_MINUTES=3 ACTION_NOISE=0.5 EPISODES=12000 WALL_S=560 bash scripts/gpu_pipeline.sh
+#     (generate for 3 minutes at most, with DART noise injection, then train for the rest)
 #
 # Carried beside the repo (see ../shared/hooks/device-carry.sh): .whl/ (mujoco, av, gymnasium,
 # pyopengl, glfw wheels), .gl/ (GL loader .debs), .pbdata/ (a pybullet_data package holding only
@@ -19,6 +21,8 @@ DATA=${DATA:-/tmp/vla_data}
 RUN=${RUN:-/tmp/vla_run}
 OUT=${OUT:-outputs/gpu}
 TRAIN_ARGS=${TRAIN_ARGS:-}
+ACTION_NOISE=${ACTION_NOISE:-0}
+GEN_MINUTES=${GEN_MINUTES:-}
 mkdir -p "$OUT"
 
 if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
@@ -40,7 +44,8 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.t
 T_START=$(date +%s)
 t0=$(date +%s)
 $VLA data generate --suite pick_place --backend mujoco --episodes "$EPISODES" \
-  --workers "$WORKERS" --out "$DATA" --seed "$SEED" --json "$OUT/datagen.json" --no-progress
+  --workers "$WORKERS" --out "$DATA" --seed "$SEED" --json "$OUT/datagen.json" --no-progress \
+  --action-noise "$ACTION_NOISE" ${GEN_MINUTES:+--max-minutes "$GEN_MINUTES"}
 echo "datagen wall: $(( $(date +%s) - t0 )) s"
 # WALL_S (a device command's limit): train for what is left of it after generation, keeping
 # LOAD_S for loading the data, saving and packing.

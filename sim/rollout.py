@@ -16,7 +16,32 @@ from typing import Any
 
 import numpy as np
 
-from vla.constants import CAMERAS, OBS_IMAGES_PREFIX
+from vla.constants import CAMERAS, EEF_ACTION_HIGH, OBS_IMAGES_PREFIX
+
+# Dimensions perturbed by action-noise injection (DART): dx, dy, dz and dyaw. Roll/pitch stay
+# clean (the experts keep the hand pointing down) and so does the gripper command.
+NOISE_DIMS = (0, 1, 2, 5)
+# Fraction of steps that get noise: the clean steps between them let the expert settle within
+# its waypoint tolerance (8 mm), which per-step noise of centimetres would never allow.
+NOISE_STEP_PROB = 0.3
+
+
+def perturb(action: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """The action actually executed under noise injection: on a NOISE_STEP_PROB fraction of
+    steps, ``action`` plus Gaussian noise of ``sigma`` x the per-step limit on NOISE_DIMS,
+    clipped to the limits; the other steps execute ``action`` unchanged.
+
+    DART (Laskey et al., 2017): the expert is closed loop, so the states the noise pushes the
+    arm into get labelled with the expert's *corrective* action; a policy trained on them has
+    seen how to recover from its own small errors instead of only the expert's perfect path.
+    """
+    out = np.array(action, dtype=np.float32, copy=True)
+    if sigma <= 0 or rng.random() >= NOISE_STEP_PROB:
+        return out
+    idx = list(NOISE_DIMS)
+    noise = rng.normal(0.0, sigma, size=len(idx)) * EEF_ACTION_HIGH[idx]
+    out[idx] = np.clip(out[idx] + noise, -EEF_ACTION_HIGH[idx], EEF_ACTION_HIGH[idx])
+    return out
 
 
 @dataclass
@@ -50,12 +75,24 @@ def side_by_side(obs: dict) -> np.ndarray | None:
     return np.concatenate([obs[k] for k in keys], axis=1)
 
 
-def run_episode(env, policy, seed: int, record: bool = True, max_steps: int | None = None):
+def run_episode(
+    env,
+    policy,
+    seed: int,
+    record: bool = True,
+    max_steps: int | None = None,
+    action_noise: float = 0.0,
+):
     """Run one episode of `env` (reset with `seed`) under `policy`.
 
     record=True keeps every observation, action and a side-by-side frame; record=False keeps
     only the outcome (cheaper for evaluation). max_steps caps the episode below the env's own.
+    action_noise > 0 executes ``perturb(action, action_noise)`` (seeded from `seed`) while the
+    *clean* action is what gets recorded: demonstrations with recoveries (see ``perturb``).
     """
+    if action_noise < 0:
+        raise ValueError(f"action_noise must be >= 0, got {action_noise}")
+    noise_rng = np.random.default_rng([int(seed), 0x4E015E])
     obs, info = env.reset(seed=int(seed))
     policy.reset()
     result = EpisodeResult(int(seed), info["family"], info["task"], False, 0)
@@ -68,7 +105,8 @@ def run_episode(env, policy, seed: int, record: bool = True, max_steps: int | No
             frame = side_by_side(obs)
             if frame is not None:
                 result.frames.append(frame)
-        obs, _, terminated, truncated, info = env.step(action)
+        executed = perturb(action, action_noise, noise_rng) if action_noise > 0 else action
+        obs, _, terminated, truncated, info = env.step(executed)
         result.length += 1
         if terminated or truncated or result.length >= limit:
             break

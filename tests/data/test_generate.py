@@ -88,3 +88,16 @@ def test_family_filter_and_seeds(tmp_path):
     assert all(r.episode_task(e).startswith("stack") for e in range(r.num_episodes))
     assert episode_seed(0, 1) != episode_seed(0, 2) != episode_seed(1, 1)
     assert np.isclose(r.fps, 10)
+
+
+def test_time_budget_stops_early_and_resume_completes(tmp_path):
+    out = tmp_path / "budget"
+    # a zero budget stops after the first attempt (checked after each result), cleanly
+    summary = generate(_cfg(out, episodes=9, workers=2, max_minutes=0.0), fake_rollout, FAMILIES)
+    assert 1 <= summary["new_attempts"] < 9
+    r = LeRobotDatasetReader(out)
+    assert r.num_episodes == summary["succeeded"]  # committed and readable as it stands
+    rest = generate(_cfg(out, episodes=9, workers=0), fake_rollout, FAMILIES)
+    assert rest["new_attempts"] == 9 - summary["new_attempts"]
+    generate(_cfg(tmp_path / "once", episodes=9, workers=0), fake_rollout, FAMILIES)
+    assert _content(out) == _content(tmp_path / "once")

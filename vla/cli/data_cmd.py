@@ -31,6 +31,16 @@ def register(subparsers) -> None:
     gen.add_argument("--split", default="train", help="task split (train / test objects)")
     gen.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"))
     gen.add_argument("--max-steps", type=int, default=None, help="cap on an attempt's steps")
+    gen.add_argument("--action-noise", type=float, default=0.0, metavar="SIGMA",
+                     help="DART noise injection: execute the expert's action + Gaussian noise of "
+                     "up to SIGMA x the per-step limit (drawn per attempt), record the clean "
+                     "action; e.g. 0.3 (default 0: the plain expert)")  # fmt: skip
+    gen.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop starting attempts after this long (resume continues)",
+    )
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     gen.add_argument("--json", type=Path, default=None, help="also write the summary here")
     gen.set_defaults(func=run_generate)
@@ -58,7 +68,8 @@ def run_generate(args: argparse.Namespace) -> int:
         workers=args.workers, seed=args.seed,
         families=(args.task,) if args.task else None, split=args.split,
         image_size=tuple(args.image_size) if args.image_size else DEFAULT_IMAGE_SIZE,
-        max_steps=args.max_steps, progress=not args.no_progress,
+        max_steps=args.max_steps, action_noise=args.action_noise, max_minutes=args.max_minutes,
+        progress=not args.no_progress,
     )  # fmt: skip
     summary = generate(cfg)
     print(

@@ -71,6 +71,13 @@ class GenerateConfig:
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
     fps: float = CONTROL_HZ
     max_steps: int | None = None  # cap on an attempt's steps (None: the task's own limit)
+    # DART noise injection: each attempt executes the expert's action plus Gaussian noise of
+    # u * action_noise x the per-step limit (u ~ U(0, 1) per attempt, from its seed) and records
+    # the clean action; 0 = the plain expert. See sim.rollout.perturb.
+    action_noise: float = 0.0
+    # Stop starting attempts after this many minutes (None: run all ``episodes``); a later run
+    # with the same settings resumes where this one stopped.
+    max_minutes: float | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -80,6 +87,11 @@ class GenerateConfig:
             raise ValueError(f"episodes must be >= 1, got {self.episodes}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0 (0 = in this process), got {self.workers}")
+        if not 0.0 <= self.action_noise <= 1.0:
+            raise ValueError(
+                f"action_noise is a fraction of the per-step action limit: use 0..1 (e.g. 0.3), "
+                f"got {self.action_noise}"
+            )
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the first run."""
@@ -87,6 +99,7 @@ class GenerateConfig:
             "suite": self.suite, "backend": self.backend, "seed": self.seed,
             "families": list(self.families) if self.families else None, "split": self.split,
             "image_size": list(self.image_size), "fps": self.fps, "max_steps": self.max_steps,
+            "action_noise": self.action_noise,
         }  # fmt: skip
 
 
@@ -103,6 +116,7 @@ class EpisodeJob:
     image_size: tuple[int, int]
     base_seed: int = 0  # builds the env: the same in every worker, whatever job comes first
     max_steps: int | None = None
+    action_noise: float = 0.0  # this attempt's noise scale (already drawn per attempt)
 
 
 @dataclass
@@ -153,9 +167,18 @@ def make_jobs(cfg: GenerateConfig, families: list[str], start: int) -> list[Epis
             tuple(cfg.image_size),
             base_seed=cfg.seed,
             max_steps=cfg.max_steps,
+            action_noise=attempt_noise(cfg.action_noise, episode_seed(cfg.seed, i)),
         )
         for i in range(start, cfg.episodes)
     ]
+
+
+def attempt_noise(action_noise: float, seed: int) -> float:
+    """One attempt's noise scale: ``action_noise`` x u, u ~ U(0, 1) drawn from the attempt's
+    seed, so a dataset mixes clean and perturbed demonstrations and a resume redraws the same."""
+    if action_noise <= 0:
+        return 0.0
+    return float(action_noise * np.random.default_rng([seed, 0xDA27]).random())
 
 
 # ---- the simulator rollout (runs in workers) -------------------------------------------------
@@ -186,7 +209,7 @@ def sim_rollout(job: EpisodeJob) -> EpisodeResult:
                        image_size=job.image_size, split=job.split, max_steps=job.max_steps)  # fmt: skip
         _ENVS[key] = env
     expert = make_expert(env)
-    result = run_episode(env, expert, seed=job.seed, record=True)
+    result = run_episode(env, expert, seed=job.seed, record=True, action_noise=job.action_noise)
     return result_from_rollout(job.index, result, time.perf_counter() - t0)
 
 
@@ -235,9 +258,10 @@ def _load_record(out: Path, cfg: GenerateConfig) -> dict:
                 "pending": None}  # fmt: skip
     record = json.loads(path.read_text())
     for key, value in cfg.identity().items():
-        if record["config"].get(key) != value:
+        saved = record["config"].get(key, 0.0 if key == "action_noise" else None)  # pre-noise
+        if saved != value:
             raise ValueError(
-                f"{path}: this dataset was generated with {key}={record['config'].get(key)!r}, "
+                f"{path}: this dataset was generated with {key}={saved!r}, "
                 f"not {value!r}; resume with the same settings or choose another --out"
             )
     return record
@@ -290,6 +314,8 @@ def generate(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(success=f"{new_ok}/{new_total}")
+            if cfg.max_minutes is not None and time.perf_counter() - t0 > 60 * cfg.max_minutes:
+                break  # the time budget is spent: commit what we have; resume continues
         batch = _commit(out, record, writer, batch)
     finally:
         if bar is not None:
@@ -364,8 +390,12 @@ def _run_ordered(jobs: list[EpisodeJob], rollout, workers: int):
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures: dict[int, Future] = {}
         nxt = 0
-        for pos in range(len(jobs)):
-            while nxt < len(jobs) and nxt < pos + window:
-                futures[nxt] = pool.submit(rollout, jobs[nxt])
-                nxt += 1
-            yield futures.pop(pos).result()
+        try:
+            for pos in range(len(jobs)):
+                while nxt < len(jobs) and nxt < pos + window:
+                    futures[nxt] = pool.submit(rollout, jobs[nxt])
+                    nxt += 1
+                yield futures.pop(pos).result()
+        finally:  # the consumer stopped early (time budget, error): drop queued attempts
+            for future in futures.values():
+                future.cancel()

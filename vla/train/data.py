@@ -36,9 +36,17 @@ class EpisodeArrays:
     instructions: list[str]
 
 
-def _decode_episode(args: tuple[str, int, list[str]]) -> dict[str, np.ndarray]:
-    root, episode, cameras = args
-    reader = LeRobotDatasetReader(root)
+_READER: LeRobotDatasetReader | None = None  # a decode process's reader (metadata read once)
+
+
+def _init_decoder(root: str) -> None:
+    global _READER
+    _READER = LeRobotDatasetReader(root)
+
+
+def _decode_episode(args: tuple[int, list[str]]) -> dict[str, np.ndarray]:
+    episode, cameras = args
+    reader = _READER
     return {k: reader.episode_frames(episode, k) for k in cameras}
 
 
@@ -68,13 +76,17 @@ def load_episode_arrays(
         chunks.append(c)
         pads.append(p)
         tasks.append(np.full(len(c), tindex[reader.episode_task(e)], dtype=np.int64))
-    jobs = [(str(root), e, cams) for e in eps]
+    jobs = [(e, cams) for e in eps]
     if workers > 1 and len(eps) > 1:
         # once CUDA is initialised, forked children are unsafe: spawn them instead
         ctx = multiprocessing.get_context("spawn" if torch.cuda.is_initialized() else None)
-        with ProcessPoolExecutor(max_workers=min(workers, len(eps)), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(eps)), mp_context=ctx, initializer=_init_decoder,
+            initargs=(str(root),),
+        ) as pool:  # fmt: skip
             decoded = list(pool.map(_decode_episode, jobs, chunksize=4))
     else:
+        _init_decoder(str(root))
         decoded = [_decode_episode(j) for j in jobs]
     frames = {k: np.concatenate([d[k] for d in decoded]) for k in cams}
     return EpisodeArrays(
