@@ -57,6 +57,17 @@ BACKENDS: dict[str, Callable[[tuple[int, int], bool], Physics]] = {
 }
 
 
+def _metaworld(task: str, backend: str, **kwargs) -> gym.Env:
+    from sim.metaworld_env import make_env  # needs the optional metaworld package
+
+    return make_env(task, backend, **kwargs)
+
+
+#: suites simulated by another benchmark's own environments: suite -> factory taking make()'s
+#: arguments (MuJoCo only)
+EXTERNAL_SUITES: dict[str, Callable[..., gym.Env]] = {"mt50": _metaworld}
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """Everything that defines an environment instance (validated on construction)."""
@@ -238,17 +249,24 @@ def make(
     image_size: tuple[int, int] = (128, 128),
     split: str = "train",
     max_steps: int | None = None,
-    action_space: str = ACTION_SPACE_EEF_DELTA,
+    action_space: str | None = None,
     render: bool = True,
     render_mode: str | None = None,
-) -> PickPlaceEnv:
+) -> gym.Env:
     """A gymnasium environment of `task` (a family of `suite`) in `backend`.
 
     Unknown names raise ValueError listing the valid ones. `seed` seeds the env's generator
-    (episodes without an explicit reset seed draw from it).
+    (episodes without an explicit reset seed draw from it). `action_space` None: the suite's
+    own (eef_delta for pick_place). Suites in EXTERNAL_SUITES run in another benchmark's
+    environments behind the same observation keys (e.g. "mt50": sim/metaworld_env.py).
     """
+    if suite in EXTERNAL_SUITES:
+        return EXTERNAL_SUITES[suite](task, backend, suite=suite, seed=seed,
+                                      image_size=image_size, split=split, max_steps=max_steps,
+                                      action_space=action_space, render=render,
+                                      render_mode=render_mode)  # fmt: skip
     config = EnvConfig(task, backend, suite, tuple(int(s) for s in image_size), split,
-                       max_steps, action_space, render)  # fmt: skip
+                       max_steps, action_space or ACTION_SPACE_EEF_DELTA, render)  # fmt: skip
     env = PickPlaceEnv(config, render_mode=render_mode)
     if seed is not None:
         env.np_random, _ = gym.utils.seeding.np_random(seed)
@@ -265,8 +283,9 @@ def register_envs() -> list[str]:
     """Register every suite x task x backend with gymnasium (idempotent); returns the ids."""
     ids = []
     for suite, tasks in SUITES.items():
+        backends = ("mujoco",) if suite in EXTERNAL_SUITES else BACKENDS  # Meta-World: MuJoCo
         for task in tasks:
-            for backend in BACKENDS:
+            for backend in backends:
                 env_id = gym_id(suite, task, backend)
                 if env_id not in gym.registry:
                     gym.register(

@@ -49,3 +49,16 @@ EEF_ACTION_HIGH = -EEF_ACTION_LOW
 JOINT_ACTION_NAMES: tuple[str, ...] = ("q1", "q2", "q3", "q4", "q5", "q6", "q7", "gripper")
 
 CONTROL_HZ = 10.0  # default control rate of the action stream
+
+# ---- Meta-World (sim/metaworld_env.py: the MT50 benchmark's Sawyer, an external suite) --------
+# Action: (dx, dy, dz) in [-1, 1], moved 1 cm per unit per step (Meta-World's action_scale) and
+# clipped to the hand's workspace, plus the gripper effort in [-1, 1] (+1 closes). Our Panda
+# controller does not speak it, so it is not in ACTION_SPACES; checkpoints and training accept
+# it through POLICY_ACTION_SPACES.
+ACTION_SPACE_METAWORLD = "metaworld_xyz_gripper"
+POLICY_ACTION_SPACES: tuple[str, ...] = (*ACTION_SPACES, ACTION_SPACE_METAWORLD)
+METAWORLD_ACTION_NAMES: tuple[str, ...] = ("dx", "dy", "dz", "gripper")
+# observation.state: end-effector position (m) and finger separation (0 closed .. 1 open), the
+# first 4 of Meta-World's 39-D observation (the state LeRobot and SmolVLA use).
+METAWORLD_STATE_NAMES: tuple[str, ...] = ("hand_x", "hand_y", "hand_z", "gripper_opening")
+METAWORLD_CONTROL_HZ = 80.0  # 5 MuJoCo substeps of 2.5 ms per action

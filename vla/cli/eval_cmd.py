@@ -5,8 +5,16 @@
         --video-dir eval_out/videos --json eval_out/eval.json
 
 Prints a table (success, Wilson 95% interval, episodes, mean length per task family and
-split), writes the JSON report (schema: ``vla/eval/report.py``), a bar chart PNG and a few
-videos of successes and failures per task family (scene | wrist).
+split; for suites with difficulty groups also per group and the mean over groups), writes the
+JSON report (schema: ``vla/eval/report.py``), a bar chart PNG and a few videos of successes and
+failures per task family (scene | wrist).
+
+Meta-World MT50 (``--suite mt50``, needs the metaworld extra) with the published protocol
+(configs/eval/mt50.yaml): 10 episodes per task, 500-step horizon (the suite's default), object
+and goal placement seeded per episode from --seed:
+
+    vla eval --checkpoint PATH --suite mt50 --episodes-per-task 10 --seed 0 --workers 16 \
+        --json eval_out/mt50.json
 """
 
 from __future__ import annotations
@@ -90,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"vla eval: {message}", file=sys.stderr)
         return 2
-    report = build_report(results, run_info=run_info(cfg, image_size), timing=timing)
+    from vla.eval.sim_adapter import suite_groups
+
+    report = build_report(results, run_info=run_info(cfg, image_size), timing=timing,
+                          groups=suite_groups(cfg.suite))  # fmt: skip
     report["videos"] = sorted(r.video for r in results if r.video)
     chart = args.chart
     if chart is None and args.json is not None:

@@ -5,7 +5,8 @@
 
 `--plan-*` covers the instructions `vla data generate` with the same suite/split/seed/episodes
 will produce (episode sampling is physics-free and seeded), so a dataset generated on a machine
-without MiniLM can be trained there from a cache made here beforehand.
+without MiniLM can be trained there from a cache made here beforehand. Meta-World MT50 has one
+fixed instruction per task: `--suite mt50 --plan-episodes 50` (or more) covers all 50.
 
 Run it where the MiniLM package is installed; pass FILE to `vla train --text-cache FILE` (or
 Policy.from_pretrained(..., text_cache=FILE)) on machines without it.
@@ -64,7 +65,7 @@ def plan_instructions(suite: str, splits: list[str], episodes: int, seed: int) -
     """Instructions of the attempts `vla data generate` makes for (suite, split, seed, N)."""
     import numpy as np
 
-    from sim.tasks import get_task
+    from sim.tasks import MetaWorldTask, get_task
     from vla.data.generate import GenerateConfig, make_jobs, sim_families
 
     out: set[str] = set()
@@ -74,7 +75,11 @@ def plan_instructions(suite: str, splits: list[str], episodes: int, seed: int) -
             suite=suite, backend="mujoco", episodes=episodes, seed=seed, split=split, out="unused"
         )
         for job in make_jobs(cfg, families, 0):
-            episode = get_task(suite, job.family).sample_episode(
+            task = get_task(suite, job.family)
+            if isinstance(task, MetaWorldTask):  # one fixed instruction per task (mt50)
+                out.add(task.instruction)
+                continue
+            episode = task.sample_episode(
                 np.random.default_rng(job.seed), split, tuple(cfg.image_size)
             )
             out.add(episode.instruction)

@@ -40,12 +40,9 @@ import numpy as np
 
 from vla.constants import (
     ACTION,
-    ACTION_DIM,
-    CONTROL_HZ,
     DEFAULT_IMAGE_SIZE,
     IMAGE_KEYS,
     OBS_STATE,
-    STATE_DIM,
     TASK,
 )
 from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, prepare_episode
@@ -69,7 +66,7 @@ class GenerateConfig:
     families: tuple[str, ...] | None = None
     split: str = "train"
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
-    fps: float = CONTROL_HZ
+    fps: float | None = None  # None: the suite's control rate (sim.tasks.SUITE_FORMATS)
     max_steps: int | None = None  # cap on an attempt's steps (None: the task's own limit)
     # DART noise injection: each attempt executes the expert's action plus Gaussian noise of
     # u * action_noise x the per-step limit (u ~ U(0, 1) per attempt, from its seed) and records
@@ -87,6 +84,12 @@ class GenerateConfig:
             raise ValueError(f"episodes must be >= 1, got {self.episodes}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0 (0 = in this process), got {self.workers}")
+        fmt = _suite_format(self.suite)
+        if self.fps is None:  # pick_place: 10 Hz; mt50 (Meta-World): 80 Hz
+            object.__setattr__(self, "fps", fmt.control_hz)
+        if self.action_noise > 0 and fmt.action_space != "eef_delta":
+            raise ValueError(f"action_noise perturbs the Panda's 7-D eef_delta actions; suite "
+                             f"{self.suite!r} acts in {fmt.action_space!r}: leave it at 0")  # fmt: skip
         if not 0.0 <= self.action_noise <= 1.0:
             raise ValueError(
                 f"action_noise is a fraction of the per-step action limit: use 0..1 (e.g. 0.3), "
@@ -241,9 +244,20 @@ def _has(result: Any, name: str) -> bool:
 
 
 # ---- the parent: order, write, record ---------------------------------------------------------
+def _suite_format(suite: str):
+    from sim.tasks import suite_format
+
+    return suite_format(suite)
+
+
 def dataset_features(cfg: GenerateConfig) -> dict:
-    """Declared features: both cameras at ``cfg.image_size``, the standard state and action."""
-    return default_features(tuple(cfg.image_size), cfg.fps, STATE_DIM, ACTION_DIM, IMAGE_KEYS)
+    """Declared features: both cameras at ``cfg.image_size``, the suite's state and action."""
+    fmt = _suite_format(cfg.suite)
+    feats = default_features(tuple(cfg.image_size), cfg.fps, len(fmt.state_names),
+                             len(fmt.action_names), IMAGE_KEYS)  # fmt: skip
+    feats[OBS_STATE]["names"] = list(fmt.state_names)
+    feats[ACTION]["names"] = list(fmt.action_names)
+    return feats
 
 
 def _load_record(out: Path, cfg: GenerateConfig) -> dict:
@@ -287,7 +301,7 @@ def generate(
             out,
             cfg.fps,
             dataset_features(cfg),
-            "panda",
+            _suite_format(cfg.suite).robot_type,
             commit_every=COMMIT_EVERY,
             consolidate_every=0,
         )

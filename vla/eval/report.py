@@ -20,8 +20,14 @@ JSON written by ``vla eval --json OUT`` (``REPORT_SCHEMA_VERSION`` = 1)::
           "per_task": {
             "<family>": {"success_rate": 0.96, "ci95": [lo, hi], "episodes": 50,
                          "successes": 48, "mean_length": 80.1}
-          }
-        },
+          },
+          # only for suites with difficulty groups (sim.tasks.TASK_GROUPS, e.g. mt50):
+          "per_group": {
+            "<group>": {"success_rate": ..., "ci95": [lo, hi], "episodes": ..., "successes": ...,
+                        "mean_length": ..., "mean_task_success": 0.82, "tasks": 28}
+          },
+          "mean_group_success": 0.57                # unweighted mean of the groups'
+        },                                          # mean_task_success (SmolVLA's "Avg")
         "heldout": {...}
       },
       "episode_log": [{"task": ..., "split": ..., "seed": ..., "instruction": ..., "success": ...,
@@ -34,7 +40,7 @@ JSON written by ``vla eval --json OUT`` (``REPORT_SCHEMA_VERSION`` = 1)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -72,26 +78,50 @@ def _block(results: Sequence[EpisodeResult]) -> dict[str, Any]:
     }
 
 
-def summarize_split(results: Sequence[EpisodeResult]) -> dict[str, Any]:
-    """Pooled and per-family success, Wilson intervals and mean lengths for one split."""
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def summarize_split(
+    results: Sequence[EpisodeResult], groups: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """Pooled and per-family success, Wilson intervals and mean lengths for one split; with
+    ``groups`` (group -> families) also per-group blocks and the mean over groups."""
     families = sorted({r.task for r in results})
     per_task = {f: _block([r for r in results if r.task == f]) for f in families}
     block = _block(results)
-    rates = [v["success_rate"] for v in per_task.values()]
-    block["mean_task_success"] = sum(rates) / len(rates) if rates else 0.0
+    block["mean_task_success"] = _mean([v["success_rate"] for v in per_task.values()])
     block["per_task"] = per_task
+    if groups:
+        per_group = {}
+        for group, members in groups.items():
+            present = [f for f in members if f in per_task]
+            if not present:  # a partial run (--task): report only the groups it touched
+                continue
+            per_group[group] = _block([r for r in results if r.task in present]) | {
+                "mean_task_success": _mean([per_task[f]["success_rate"] for f in present]),
+                "tasks": len(present),
+            }
+        block["per_group"] = per_group
+        # SmolVLA's MT50 "Avg" is this: the unweighted mean of the groups' task means
+        block["mean_group_success"] = _mean([g["mean_task_success"] for g in per_group.values()])
     return block
 
 
 def build_report(
-    results: Sequence[EpisodeResult], *, run_info: dict[str, Any], timing: dict[str, Any]
+    results: Sequence[EpisodeResult],
+    *,
+    run_info: dict[str, Any],
+    timing: dict[str, Any],
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON-ready report (schema in the module docstring)."""
+    """The JSON-ready report (schema in the module docstring); ``groups``: the suite's
+    difficulty groups (group -> task families), if it has any."""
     if not results:
         raise ValueError("no episode results to report")
     present = {r.split for r in results}
-    splits = {s: summarize_split([r for r in results if r.split == s]) for s in SPLIT_ORDER
-              if s in present}  # fmt: skip
+    splits = {s: summarize_split([r for r in results if r.split == s], groups)
+              for s in SPLIT_ORDER if s in present}  # fmt: skip
     first = next(iter(splits.values()))
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -108,14 +138,19 @@ def build_report(
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """A fixed-width text table: one row per split and task family, plus split totals."""
-    header = f"{'split':<8} {'task':<24} {'success':>8} {'95% CI (Wilson)':>17} {'n':>5} {'len':>7}"
+    """A fixed-width text table: one row per split and task family, plus split totals (and,
+    for suites with difficulty groups, one row per group and the mean over groups)."""
+    names = [f for b in report["splits"].values() for f in b["per_task"]]
+    wn = max([24, *map(len, names)])  # MT50 names run to 28 characters
+    header = (
+        f"{'split':<8} {'task':<{wn}} {'success':>8} {'95% CI (Wilson)':>17} {'n':>5} {'len':>7}"
+    )
     lines = [header, "-" * len(header)]
 
     def row(split: str, name: str, b: dict[str, Any]) -> str:
         lo, hi = b["ci95"]
         return (
-            f"{split:<8} {name:<24} {100 * b['success_rate']:7.1f}% "
+            f"{split:<8} {name:<{wn}} {100 * b['success_rate']:7.1f}% "
             f"{f'[{100 * lo:5.1f}, {100 * hi:5.1f}]':>17} {b['episodes']:>5} "
             f"{b['mean_length']:7.1f}"
         )
@@ -124,6 +159,12 @@ def format_table(report: dict[str, Any]) -> str:
         for family, b in block["per_task"].items():
             lines.append(row(split, family, b))
         lines.append(row(split, "ALL", block))
+        for group, b in block.get("per_group", {}).items():
+            lines.append(row(split, f"{group} ({b['tasks']} tasks)", b)
+                         + f"  task mean {100 * b['mean_task_success']:5.1f}%")  # fmt: skip
+        if "mean_group_success" in block:
+            lines.append(f"{split:<8} {'mean over groups':<{wn}} "
+                         f"{100 * block['mean_group_success']:7.1f}%")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -139,7 +180,8 @@ def plot_success_chart(report: dict[str, Any], path: str | Path) -> Path:
     families = sorted({f for b in splits.values() for f in b["per_task"]})
     x = np.arange(len(families))
     width = 0.8 / max(1, len(splits))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(families) + 2), 4.0))
+    n = len(families)  # MT50 has 50: narrower bars, vertical labels
+    fig, ax = plt.subplots(figsize=(max(5.0, (1.3 if n <= 12 else 0.4) * n + 2), 4.0))
     for i, (split, block) in enumerate(splits.items()):
         rates, err_lo, err_hi = [], [], []
         for f in families:
@@ -154,7 +196,7 @@ def plot_success_chart(report: dict[str, Any], path: str | Path) -> Path:
         for px, rate in zip(pos, rates, strict=True):
             if not np.isnan(rate):
                 ax.text(px, 2, f"{rate:.0f}%", ha="center", va="bottom", fontsize=8, color="white")
-    ax.set_xticks(x, families, rotation=20, ha="right")
+    ax.set_xticks(x, families, rotation=20 if n <= 12 else 90, ha="right" if n <= 12 else "center")
     ax.set_ylim(0, 119)
     ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("success rate (%)")

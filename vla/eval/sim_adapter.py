@@ -1,6 +1,7 @@
 """The few calls `vla eval` makes into ``sim``: one place to adapt if the simulator API moves.
 
-Uses ``sim.make``, ``sim.tasks.SUITES``, ``sim.rollout.run_episode`` (the rollout loop) and
+Uses ``sim.make``, ``sim.tasks.SUITES`` / ``TASK_GROUPS``, ``sim.rollout.run_episode`` (the
+rollout loop) and
 ``sim.report.write_video``. The worker pool is `vla eval`'s own rather than
 ``sim.rollout.run_episodes`` because evaluation loads a checkpoint once per worker and writes
 videos inside the worker under a shared quota instead of shipping every frame to the parent.
@@ -23,6 +24,14 @@ def suite_families(suite: str) -> list[str]:
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; sim.tasks.SUITES has {sorted(SUITES)}")
     return list(SUITES[suite])
+
+
+def suite_groups(suite: str) -> dict[str, tuple[str, ...]] | None:
+    """The suite's difficulty groups (``sim.tasks.TASK_GROUPS``: group -> task families), or
+    None for suites without (pick_place)."""
+    from sim.tasks import TASK_GROUPS
+
+    return TASK_GROUPS.get(suite)
 
 
 def default_image_size() -> tuple[int, int]:

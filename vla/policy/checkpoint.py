@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vla.constants import ACTION, ACTION_SPACES, CONTROL_HZ, OBS_STATE
+from vla.constants import ACTION, CONTROL_HZ, OBS_STATE, POLICY_ACTION_SPACES
 from vla.model.text import TEXT_CACHE_FILENAME, InstructionEmbeddings, WordVocab
 
 META_FILENAME = "policy_meta.json"
@@ -44,8 +44,10 @@ class PolicyMeta:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.action_space not in ACTION_SPACES:
-            raise ValueError(f"action_space {self.action_space!r}: choose one of {ACTION_SPACES}")
+        if self.action_space not in POLICY_ACTION_SPACES:
+            raise ValueError(
+                f"action_space {self.action_space!r}: choose one of {POLICY_ACTION_SPACES}"
+            )
         if not 1 <= self.execution_horizon <= self.chunk_size:
             raise ValueError(
                 f"execution_horizon={self.execution_horizon} must be in [1, chunk_size="

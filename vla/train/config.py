@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from vla.constants import ACTION_SPACE_EEF_DELTA, ACTION_SPACES
+from vla.constants import ACTION_SPACE_EEF_DELTA, POLICY_ACTION_SPACES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_PRESET_DIR = REPO_ROOT / "configs" / "model"
@@ -98,7 +98,7 @@ class TrainConfig:
             "tokenizer": (self.tokenizer, TOKENIZER_NAMES),
             "data_mode": (self.data_mode, DATA_MODES),
             "precision": (self.precision, PRECISIONS),
-            "action_space": (self.action_space, ACTION_SPACES),
+            "action_space": (self.action_space, POLICY_ACTION_SPACES),
             "memory_device": (self.memory_device, ("auto", "cpu", "cuda")),
             "state_norm_mode": (self.state_norm_mode, ("meanstd", "quantile")),
         }
