@@ -1,8 +1,7 @@
 """The few calls `vla eval` makes into ``sim``: one place to adapt if the simulator API moves.
 
 Uses ``sim.make``, ``sim.tasks.SUITES`` / ``TASK_GROUPS``, ``sim.rollout.run_episode`` (the
-rollout loop) and
-``sim.report.write_video``. The worker pool is `vla eval`'s own rather than
+rollout loop) and ``sim.report.write_video``. The worker pool is `vla eval`'s own rather than
 ``sim.rollout.run_episodes`` because evaluation loads a checkpoint once per worker and writes
 videos inside the worker under a shared quota instead of shipping every frame to the parent.
 """
