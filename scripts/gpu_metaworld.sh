@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Meta-World MT50 in one command on a lent GPU machine (16 cores + one H100; Python 3.12 + torch,
+# no network, no mujoco/metaworld/MiniLM): Meta-World's scripted policies -> demonstrations (50
+# attempts per task, 16 EGL workers) -> train configs/train/mt50.yaml for what is left of the
+# command's time -> the checkpoint, split into <= 15 MB parts, in $OUT.
+#
+#   WALL_S=580 bash scripts/gpu_metaworld.sh          # generate + train + pack (one 10-min call)
+#   bash scripts/gpu_metaworld.sh eval                 # next call on the warm machine: MT50 eval
+#   CKPT=DIR bash scripts/gpu_metaworld.sh eval        #   ... of a checkpoint folder carried in
+#   (EVAL_DEVICE=cpu EVAL_ARGS="--task reach-v3 --max-steps 20": a smoke run on a CPU box)
+#
+# Re-running on a warm machine resumes: generation skips the attempts already made, training
+# continues from its last save (--resume=auto) for another budget.
+#
+# Carry (the `carry` list; the whole tree must stay under 64 MiB):
+#   .whl/  bash ../shared/hooks/device-carry.sh mujoco==3.3.0 gymnasium==1.4.0 \
+#              farama-notifications pyopengl av      (mujoco 6.3 MiB, gymnasium 0.5, farama 0.0,
+#                                                     pyopengl 3.0, av 34.1)
+#          .venv/bin/python scripts/metaworld_slim_wheel.py --out .whl    (metaworld 11.9 MiB:
+#              the official 35 MiB wheel less the assets no MT50 model loads)
+#   .gl/   the GL loader .debs (device-carry.sh)
+#   .cache/mt50_text.safetensors  (0.7 MiB) made here, where MiniLM is installed:
+#          vla text-cache --suite mt50 --plan-episodes 50 --out .cache/mt50_text.safetensors
+set -euo pipefail
+STAGE=${1:-all}
+EPISODES=${EPISODES:-2500}   # attempts: 50 per task (round-robin); ~98% succeed and are kept
+SEED=${SEED:-0}
+WORKERS=${WORKERS:-16}
+WALL_S=${WALL_S:-580}        # this command's limit, less a margin
+GEN_MINUTES=${GEN_MINUTES:-4}  # generation stops starting attempts after this (resumable)
+LOAD_S=${LOAD_S:-150}        # kept back from training: decode the dataset, save, pack
+IMAGE=${IMAGE:-128}
+DATA=${DATA:-/tmp/vla_mt50_data}
+RUN=${RUN:-/tmp/vla_mt50_run}
+OUT=${OUT:-outputs/gpu_mt50}
+TEXT_CACHE=${TEXT_CACHE:-.cache/mt50_text.safetensors}
+TRAIN_ARGS=${TRAIN_ARGS:-}
+mkdir -p "$OUT"
+T_START=$(date +%s)
+
+if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
+export MUJOCO_GL=egl PYTHONUNBUFFERED=1
+if [ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ]; then
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+fi
+if [ -d .whl ] && [ ! -f /tmp/site/.done ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .whl/*.whl
+  touch /tmp/site/.done
+fi
+export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+VLA="python3 -m vla.cli.main"
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
+# fail in seconds, not minutes, when a carried wheel is missing
+python3 -c "import mujoco, metaworld, metaworld.policies, gymnasium, av, scipy; \
+print('mujoco', mujoco.__version__, 'metaworld', metaworld.__file__)"
+
+if [ "$STAGE" = eval ]; then
+  CKPT=${CKPT:-$RUN/final}
+  # the published protocol (configs/eval/mt50.yaml): 10 episodes per task, 500-step horizon
+  # shellcheck disable=SC2086
+  $VLA eval --checkpoint "$CKPT" --suite mt50 --episodes-per-task 10 --seed 0 \
+    --workers "$WORKERS" --device "${EVAL_DEVICE:-cuda}" --json "$OUT/eval_mt50.json" \
+    --video-dir "$OUT/videos" --videos-per-outcome 1 --no-progress ${EVAL_ARGS:-} \
+    | tee "$OUT/eval_mt50.txt"
+  echo "eval wall: $(( $(date +%s) - T_START )) s"
+  exit 0
+fi
+[ "$STAGE" = all ] || { echo "unknown stage '$STAGE': use 'all' (default) or 'eval'" >&2; exit 2; }
+[ -f "$TEXT_CACHE" ] || { echo "missing $TEXT_CACHE: make it where MiniLM is installed:" \
+  "vla text-cache --suite mt50 --plan-episodes 50 --out $TEXT_CACHE (and carry it)" >&2; exit 2; }
+
+t0=$(date +%s)
+$VLA data generate --suite mt50 --episodes "$EPISODES" --workers "$WORKERS" --out "$DATA" \
+  --seed "$SEED" --image-size "$IMAGE" "$IMAGE" --max-minutes "$GEN_MINUTES" \
+  --json "$OUT/datagen.json" --no-progress
+echo "datagen wall: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timing.txt"
+
+left=$(( WALL_S - ($(date +%s) - T_START) - LOAD_S ))
+MINUTES=$(python3 -c "print(max(0.5, round($left / 60, 2)))")
+echo "training budget: $MINUTES min" | tee -a "$OUT/timing.txt"
+t0=$(date +%s)
+# shellcheck disable=SC2086
+$VLA train --config configs/train/mt50.yaml --dataset="$DATA" --text-cache "$TEXT_CACHE" \
+  --output_dir="$RUN" --resume=auto --max_minutes="$MINUTES" --progress=false $TRAIN_ARGS
+echo "train wall: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timing.txt"
+
+cp "$RUN/train_log.jsonl" "$OUT/" 2>/dev/null || true
+tar -C "$RUN" -cf - final | split -b 15m - "$OUT/ckpt.tar.part-"
+echo "total wall: $(( $(date +%s) - T_START )) s" | tee -a "$OUT/timing.txt"
+ls -la "$OUT"
+# unpack here: cat $OUT/ckpt.tar.part-* | tar -xf - -C runs/mt50   (-> runs/mt50/final)
