@@ -80,6 +80,19 @@ def test_seeded_placement_is_reproducible_and_varies():
     other.close()
 
 
+def test_registered_with_gymnasium():
+    import gymnasium as gym
+
+    assert "sim/Mt50-reach-v3-mujoco-v0" in sim.GYM_IDS
+    assert not any(i.startswith("sim/Mt50") and "pybullet" in i for i in sim.GYM_IDS)
+    env = gym.make("sim/Mt50-reach-v3-mujoco-v0", render=False)
+    try:
+        obs, info = env.reset(seed=1)  # through gymnasium's env checker
+        assert obs[TASK] == MT50["reach-v3"].instruction and obs[OBS_STATE].shape == (4,)
+    finally:
+        env.close()
+
+
 def test_bad_input_names_the_fix():
     with pytest.raises(ValueError, match="MuJoCo only"):
         sim.make("reach-v3", "pybullet", suite="mt50")
