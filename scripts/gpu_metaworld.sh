@@ -10,7 +10,12 @@
 #   (EVAL_DEVICE=cpu EVAL_ARGS="--task reach-v3 --max-steps 20": a smoke run on a CPU box)
 #
 # Re-running on a warm machine resumes: generation skips the attempts already made, training
-# continues from its last save (--resume=auto) for another budget.
+# continues from its last save (--resume=auto) for another budget. When generation plus the
+# estimated dataset load leave under a minute of WALL_S, the call stops after generation (no
+# checkpoint yet): run the same command again to load and train for the whole next call.
+# Sizing (CPU here, 2 cores): one MT50 demo episode is ~83 steps at 80 Hz; the expert alone
+# takes ~1.2 ms/step, rendering scene + wrist at 128x128 with Mesa ~0.25 s/step. 2500 attempts
+# give ~2460 episodes, ~205k frames (x2 cameras: ~20 GB uint8 in GPU memory for training).
 #
 # Carry (the `carry` list; the whole tree must stay under 64 MiB):
 #   .whl/  bash ../shared/hooks/device-carry.sh mujoco==3.3.0 gymnasium==1.4.0 \
@@ -28,7 +33,12 @@ SEED=${SEED:-0}
 WORKERS=${WORKERS:-16}
 WALL_S=${WALL_S:-580}        # this command's limit, less a margin
 GEN_MINUTES=${GEN_MINUTES:-4}  # generation stops starting attempts after this (resumable)
-LOAD_S=${LOAD_S:-150}        # kept back from training: decode the dataset, save, pack
+# kept back from training for decoding the dataset into GPU memory, saving and packing; by
+# default from the dataset's frame count at LOAD_FPS camera frames/s (pick_place on this machine:
+# 2 x 77,221 frames decoded in 109 s by 12 processes, benchmarks/RESULTS.md) + 60 s for
+# start-up (imports, CUDA), saving and packing
+LOAD_S=${LOAD_S:-}
+LOAD_FPS=${LOAD_FPS:-1400}
 IMAGE=${IMAGE:-128}
 DATA=${DATA:-/tmp/vla_mt50_data}
 RUN=${RUN:-/tmp/vla_mt50_run}
@@ -75,8 +85,19 @@ $VLA data generate --suite mt50 --episodes "$EPISODES" --workers "$WORKERS" --ou
   --json "$OUT/datagen.json" --no-progress
 echo "datagen wall: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timing.txt"
 
+FRAMES=$(python3 -c "import json; print(json.load(open('$OUT/datagen.json'))['frames_in_dataset'])")
+LOAD_S=${LOAD_S:-$(( FRAMES * 2 / LOAD_FPS + 60 ))}
 left=$(( WALL_S - ($(date +%s) - T_START) - LOAD_S ))
-MINUTES=$(python3 -c "print(max(0.5, round($left / 60, 2)))")
+echo "dataset: $FRAMES frames; load + save allowance ${LOAD_S} s; ${left} s left to train" \
+  | tee -a "$OUT/timing.txt"
+if [ "$left" -lt 60 ]; then
+  # loading alone would run past this command's limit: stop cleanly; the same command on the
+  # warm machine skips generation and spends the whole call on loading + training
+  echo "not enough time left to load and train in this call: re-run the same command" \
+    | tee -a "$OUT/timing.txt"
+  exit 0
+fi
+MINUTES=$(python3 -c "print(round($left / 60, 2))")
 echo "training budget: $MINUTES min" | tee -a "$OUT/timing.txt"
 t0=$(date +%s)
 # shellcheck disable=SC2086

@@ -12,7 +12,8 @@ What maps to what (and why):
   and rotated 180 degrees, exactly the view of LeRobot's Meta-World environment (the camera
   SmolVLA's MT50 numbers were measured with; the camera itself is mounted upside down).
   ``observation.images.wrist``: ``gripperPOV``, the camera on the Sawyer's hand. Both are
-  rendered by our own ``mujoco.Renderer`` at ``image_size`` (MUJOCO_GL=egl offscreen).
+  rendered by our own ``mujoco.Renderer`` at ``image_size`` (MUJOCO_GL=egl offscreen), with a
+  smaller shadow map than Meta-World's (``SHADOW_SIZE``: GPU memory over 50 task models).
 - ``observation.state``: the first 4 numbers of Meta-World's observation -- hand position
   (m) and finger separation (0..1) -- the proprioception LeRobot/SmolVLA use. The objects and
   the goal (the rest of the 39 numbers) are privileged: only the scripted expert reads them
@@ -45,6 +46,13 @@ from vla.constants import (
     TASK,
 )
 
+# GPU memory per rendered task model: Meta-World asks for a 4096^2 shadow map (64 MB) and a
+# 640x480 4x-multisampled offscreen buffer (~10 MB) per model context. A generation or eval
+# worker keeps all 50 task models (16 workers: 800 contexts, ~60 GB), so the adapter renders
+# with a 2048^2 shadow map (16 MB) into an image-sized buffer. Measured on one 128x128 frame
+# (pick-place-v3, scene camera): 45 of 16384 pixels move by more than 8 levels (shadow edges;
+# mean difference 0.04 levels), the rest is byte-identical; the buffer size changes no pixel.
+SHADOW_SIZE = 2048
 SCENE_CAMERA = "corner2"
 SCENE_CAMERA_POS = (0.75, 0.075, 0.7)  # LeRobot's corner2 placement (after arXiv:2206.14244)
 WRIST_CAMERA = "gripperPOV"
@@ -203,6 +211,8 @@ class MetaWorldEnv(gym.Env):
         self._renderer = None
         if config.render:
             h, w = config.image_size
+            model.vis.quality.shadowsize = SHADOW_SIZE  # see SHADOW_SIZE
+            model.vis.global_.offwidth, model.vis.global_.offheight = w, h
             self._renderer = mujoco.Renderer(model, h, w)
         h, w = config.image_size
         spaces: dict[str, gym.Space] = {
