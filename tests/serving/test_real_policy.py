@@ -43,6 +43,8 @@ def served(checkpoint: Path) -> Iterator[int]:
     if port is None:
         proc.kill()
         pytest.fail("vla serve did not start:\n" + "".join(lines))
+    # on CPU the default is the plain Policy (test_fast_serving.py covers --fast)
+    assert any("inference on cpu: plain (Policy)" in line for line in lines), "".join(lines)
     threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
     yield port
     proc.terminate()

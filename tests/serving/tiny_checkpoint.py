@@ -28,6 +28,7 @@ def make_tiny_checkpoint(
     text_encoder: str = "trainable",
     use_state: bool = True,
     random_state_stats: bool = False,
+    decode_mode: str = "parallel",
 ) -> Path:
     """Write a ~30k-parameter random policy (CNN vision, 2 decoder layers).
 
@@ -41,6 +42,7 @@ def make_tiny_checkpoint(
         use_state: feed the proprioceptive state as a prefix token.
         random_state_stats: random state mean/std (seeded) instead of 0/1, so that state
             normalisation is not the identity.
+        decode_mode: the action head (``parallel`` or ``autoregressive``).
     """
     import torch
 
@@ -60,7 +62,8 @@ def make_tiny_checkpoint(
     config = VLAConfig(
         image_size=image_size, chunk_size=chunk_size, action_vocab_size=32,
         cnn_channels=channels, text_encoder=text_encoder, hidden_size=32, num_layers=2,
-        num_heads=2, intermediate_size=64, use_state=use_state, **text_kwargs,
+        num_heads=2, intermediate_size=64, use_state=use_state, decode_mode=decode_mode,
+        **text_kwargs,
     )  # fmt: skip
     model = VLAModel(config)
     n = len(STATE_NAMES)

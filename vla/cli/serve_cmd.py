@@ -22,9 +22,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-cert", help="PEM certificate chain: serve wss:// (with --tls-key)")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    p.add_argument(
+        "--fast",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve FastPolicy (fp16, batch buckets up to --max-batch, CUDA graphs); default: "
+        "on for CUDA, off for CPU; --no-fast serves the plain Policy",
+    )
     p.add_argument("--max-batch", type=int, default=16, help="most requests in one forward")
     p.add_argument(
-        "--batch-window-ms", type=float, default=2.0, help="longest wait for more requests"
+        "--batch-window-ms",
+        type=float,
+        default=0.0,
+        help="longest wait of an idle server for more requests (default 0: dispatch at once; "
+        "requests arriving during a forward are batched into the next one anyway)",
     )
     p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
     p.add_argument(
@@ -59,17 +70,18 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from vla.policy import Policy
+    from vla.serving.policy_adapter import describe_inference, load_policy
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        policy = Policy.from_pretrained(args.checkpoint, device=device)
+        policy = load_policy(args.checkpoint, device, fast=args.fast, max_batch=args.max_batch)
         server = PolicyServer(policy, config)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"vla serve: {exc}", file=sys.stderr)
         return 2
+    logging.getLogger("vla.serving").info("inference on %s: %s", device, describe_inference(policy))
     try:
         server.serve_forever()
     except OSError as exc:  # e.g. the port is taken

@@ -11,6 +11,7 @@ Wire protocol (each WebSocket binary frame is one msgpack message, see ``codec.p
     {"op": "step", "obs": OBS}                          {"ok": true, "action": f32[A]}
     {"op": "stats"}                                     {"ok": true, "stats": {"forwards": n,
                                                           "requests": n, "mean_batch": x,
+                                                          "forward_s": x, "mean_forward_ms": x,
                                                           "connections": n}}
     anything malformed                                  {"ok": false, "error": "...", "code": C}
 

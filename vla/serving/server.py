@@ -10,7 +10,9 @@ and the connection stays open; a frame above the size limit closes only that con
 1009). Binds to loopback by default and refuses any other address without a token; with a
 certificate it speaks TLS (wss://), which any non-loopback deployment should use.
 
-Start it with ``vla serve --checkpoint PATH`` or, in Python::
+``vla serve`` loads the policy with ``policy_adapter.load_policy``: ``FastPolicy`` (fp16, CUDA
+graphs, batch buckets up to ``max_batch``) on CUDA, the plain ``Policy`` on CPU or with
+``--no-fast``. Start it with ``vla serve --checkpoint PATH`` or, in Python::
 
     server = PolicyServer(policy, ServerConfig(port=0))
     handle = server.start_in_thread()   # handle.port, handle.stop()
@@ -85,7 +87,7 @@ class ServerConfig:
     port: int = 8000
     token: str | None = field(default=None, repr=False)  # never in logs or tracebacks
     max_batch: int = 16
-    batch_window_ms: float = 2.0
+    batch_window_ms: float = 0.0  # idle server: 0 = dispatch at once (batcher.py)
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_instruction_chars: int = DEFAULT_MAX_INSTRUCTION_CHARS
     max_connections: int = 64
@@ -256,12 +258,15 @@ class PolicyServer:
             return error_reply(f"policy error: {type(exc).__name__}: {exc}", code="internal")
 
     def stats(self) -> dict[str, Any]:
-        """Server-wide counters: forwards run, requests answered, mean batch, open connections."""
+        """Server-wide counters: forwards run, requests answered, mean batch, seconds spent in
+        ``predict_batch`` (total and mean per forward), open connections."""
         b = self.batcher.stats if self.batcher is not None else None
         return {
             "forwards": b.forwards if b else 0,
             "requests": b.requests if b else 0,
             "mean_batch": b.mean_batch if b else 0.0,
+            "forward_s": b.forward_s if b else 0.0,
+            "mean_forward_ms": b.mean_forward_ms if b else 0.0,
             "connections": self._connections,
         }
 
