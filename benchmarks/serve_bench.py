@@ -54,6 +54,8 @@ def start_server(args: argparse.Namespace, checkpoint: Path) -> tuple[subprocess
         cmd += ["--torch-threads", str(args.torch_threads)]
     if args.fast is not None:
         cmd.append("--fast" if args.fast else "--no-fast")
+    if args.text_cache:
+        cmd += ["--text-cache", str(args.text_cache)]
     proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
     deadline, lines = time.monotonic() + 300, []
     while time.monotonic() < deadline:
@@ -210,6 +212,7 @@ def main() -> int:
         default=None,
         help="force FastPolicy / the plain Policy (default: the server's choice)",
     )
+    ap.add_argument("--text-cache", help="passed to vla serve (MiniLM checkpoints)")
     ap.add_argument("--max-batch", type=int, default=32)
     ap.add_argument("--batch-window-ms", type=float, default=0.0)
     ap.add_argument("--torch-threads", type=int, default=None)

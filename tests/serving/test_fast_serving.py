@@ -153,3 +153,19 @@ def test_autoregressive_checkpoint_is_served_plain_or_refused_with_fast(tmp_path
     assert type(load_policy(ar, "cpu")) is Policy
     with pytest.raises(ValueError, match="--no-fast"):
         load_policy(ar, "cpu", fast=True)
+
+
+def test_text_cache_reaches_the_served_policy(tmp_path: Path) -> None:
+    """`vla serve --text-cache FILE`: a MiniLM checkpoint embeds instructions from the file."""
+    import torch
+
+    from vla.model.text import InstructionEmbeddings
+
+    ckpt = make_tiny_checkpoint(tmp_path / "minilm", text_encoder="minilm")
+    states = torch.randn(5, 384, generator=torch.Generator().manual_seed(0)).half()
+    cache = InstructionEmbeddings(8, {"pick up the green cube": states}).save(tmp_path / "tc.st")
+    policy = load_policy(ckpt, "cpu", fast=True, max_batch=2, text_cache=cache)
+    entries = policy.text_encoder.encoder.entries
+    torch.testing.assert_close(entries["pick up the green cube"], states)
+    chunk = policy.predict_batch([make_obs(1, task="pick up the green cube")])
+    assert chunk.shape == (1, 4, 7) and np.all(np.isfinite(chunk))

@@ -23,6 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     p.add_argument(
+        "--text-cache",
+        default=None,
+        help="instruction embeddings file from `vla text-cache` (MiniLM checkpoints; default: "
+        "the checkpoint's own, then MiniLM itself if installed)",
+    )
+    p.add_argument(
         "--fast",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -76,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.torch_threads)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        policy = load_policy(args.checkpoint, device, fast=args.fast, max_batch=args.max_batch)
+        policy = load_policy(
+            args.checkpoint, device, args.fast, args.max_batch, text_cache=args.text_cache
+        )
         server = PolicyServer(policy, config)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"vla serve: {exc}", file=sys.stderr)

@@ -83,6 +83,7 @@ def load_policy(
     device: str,
     fast: bool | None = None,
     max_batch: int = 16,
+    text_cache: str | Path | None = None,
 ) -> Any:
     """The policy ``vla serve`` serves: ``FastPolicy`` or the plain ``Policy``.
 
@@ -92,11 +93,11 @@ def load_policy(
     ``max_text_tokens`` and batches padded to a bucket, so it is slower there (shipped
     checkpoint, 1 torch thread, interleaved medians: batch 1 198 vs 187 ms, batch 3 707 vs
     474 ms). ``fast=True`` forces FastPolicy (an autoregressive checkpoint is then an error);
-    ``fast=False`` forces the plain Policy.
+    ``fast=False`` forces the plain Policy. ``text_cache``: as in ``Policy.from_pretrained``.
     """
     from vla.policy import Policy
 
-    policy = Policy.from_pretrained(checkpoint, device=device)
+    policy = Policy.from_pretrained(checkpoint, device=device, text_cache=text_cache)
     use_fast = policy.device.type == "cuda" if fast is None else fast
     if use_fast and policy.decode != "parallel":
         if fast:
