@@ -79,6 +79,18 @@ def test_time_budget_stops_cleanly_via_cli(dataset, tmp_path, capsys):
     assert 1 <= log[-1]["step"] < 10000 and log[-1]["samples_per_s"] > 0
     policy = Policy.from_pretrained(tmp_path / "final")
     assert policy.act(frame(0, 0, 16)).shape == (8, 7)
+    # resuming a spent time budget: the schedule is finished, training goes on at the floor lr,
+    # and the user is told how to start a new schedule instead
+    stopped = log[-1]["step"]
+    argv = ["train", "--config", PRESET, *overrides(dataset, tmp_path, f"--steps={stopped + 2}",
+            "--log_every=1", "--batch_size=4", "--resume=auto", "--max_minutes=5",
+            "--warmup_steps=0")]  # fmt: skip
+    assert vla_main(argv) == 0
+    assert "--init_from" in capsys.readouterr().out
+    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == stopped + 2 and log[-1]["progress"] == 1.0
+    cfg = load_config(PRESET, overrides(dataset, tmp_path))
+    assert log[-1]["lr"] == pytest.approx(cfg.lr * cfg.min_lr_ratio)  # the floor
 
 
 def test_dataloader_path_and_autoregressive_decoding(dataset, tmp_path):

@@ -239,6 +239,15 @@ def train(cfg: TrainConfig) -> dict:
     step = 0
     if resume_dir is not None:
         step = rt.load_training_state(resume_dir, model, opt, sched)
+        spent = sched.progress >= 1.0 and cfg.max_minutes is not None and cfg.time_schedule
+        if spent and step < cfg.steps and info.is_main:
+            print(
+                f"[train] warning: {resume_dir} finished its learning-rate schedule (progress "
+                f"1.0, a spent time budget): steps {step}..{cfg.steps} will run at the floor lr "
+                f"{cfg.lr * cfg.min_lr_ratio:.2g}. To train these weights on with a new "
+                "schedule, start a fresh output_dir with --init_from=<its final/ folder>.",
+                flush=True,
+            )
 
     def save(directory: Path, with_state: bool) -> None:
         save_policy(
@@ -337,6 +346,8 @@ def train(cfg: TrainConfig) -> dict:
                 if info.world > 1:
                     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
                 stop = bool(flag.item())
+                if stop:  # the budget is spent: so is its schedule (what a resume continues)
+                    sched.progress = 1.0
         if step % cfg.save_every == 0 and step < cfg.steps and not stop and info.is_main:
             save(out_dir / "checkpoints" / f"step_{step:07d}", with_state=True)
             rt.prune_checkpoints(out_dir, cfg.keep_checkpoints)
