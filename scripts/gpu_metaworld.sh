@@ -48,18 +48,8 @@ TRAIN_ARGS=${TRAIN_ARGS:-}
 mkdir -p "$OUT"
 T_START=$(date +%s)
 
-if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
-export MUJOCO_GL=egl PYTHONUNBUFFERED=1
-if [ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ]; then
-  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-fi
-if [ -d .whl ] && [ ! -f /tmp/site/.done ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .whl/*.whl
-  touch /tmp/site/.done
-fi
-export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
-VLA="python3 -m vla.cli.main"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
+# shellcheck source=scripts/gpu_env.sh
+source "$(dirname "$0")/gpu_env.sh"
 # fail in seconds, not minutes, when a carried wheel is missing
 python3 -c "import mujoco, metaworld, metaworld.policies, gymnasium, av, scipy; \
 print('mujoco', mujoco.__version__, 'metaworld', metaworld.__file__)"

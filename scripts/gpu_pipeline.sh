@@ -25,21 +25,8 @@ ACTION_NOISE=${ACTION_NOISE:-0}
 GEN_MINUTES=${GEN_MINUTES:-}
 mkdir -p "$OUT"
 
-if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
-export MUJOCO_GL=egl PYTHONUNBUFFERED=1
-if [ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ]; then
-  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-fi
-if [ -d .whl ] && [ ! -f /tmp/site/.done ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .whl/*.whl
-  touch /tmp/site/.done
-fi
-export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
-# pybullet (100 MB) is not carried: .pbdata/ holds pybullet_data's Panda URDF + collision meshes,
-# all the MuJoCo model builder reads.
-if [ -d .pbdata ]; then export PYTHONPATH=$PYTHONPATH:$PWD/.pbdata; fi
-VLA="python3 -m vla.cli.main"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
+# shellcheck source=scripts/gpu_env.sh
+source "$(dirname "$0")/gpu_env.sh"
 
 T_START=$(date +%s)
 t0=$(date +%s)
