@@ -62,7 +62,15 @@ OBJECT_CONDIM = 4
 
 def panda_urdf_path() -> str:
     """Path of pybullet_data's Panda URDF (the single robot description of both engines)."""
-    import pybullet_data
+    try:
+        import pybullet_data
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            "the MuJoCo Panda is built from pybullet_data's franka_panda/panda.urdf, and "
+            "pybullet_data is not importable: `pip install pybullet` (it ships pybullet_data), "
+            "or put a folder holding pybullet_data/franka_panda/ (panda.urdf + meshes) on "
+            "PYTHONPATH (what scripts/gpu_env.sh does with a carried .pbdata/)"
+        ) from exc
 
     return os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")
 

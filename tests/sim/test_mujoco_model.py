@@ -69,3 +69,20 @@ def test_missing_gl_error_names_the_fix():
                          timeout=120)  # fmt: skip
     assert out.returncode != 0
     assert "MUJOCO_GL=egl" in out.stderr and "libosmesa6" in out.stderr
+
+
+def test_missing_pybullet_data_names_the_fix(monkeypatch):
+    import builtins
+
+    from sim.robot import panda_mujoco
+
+    real_import = builtins.__import__
+
+    def no_pybullet_data(name, *args, **kwargs):
+        if name == "pybullet_data":
+            raise ModuleNotFoundError("No module named 'pybullet_data'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pybullet_data)
+    with pytest.raises(ModuleNotFoundError, match="pip install pybullet"):
+        panda_mujoco.panda_urdf_path()
