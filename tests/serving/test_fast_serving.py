@@ -3,16 +3,13 @@ the loader picks the path, and served actions equal ``FastPolicy.predict_batch``
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fake_policy import make_obs
+from serve_process import start_serve
 from tiny_checkpoint import make_tiny_checkpoint
 
 from vla.inference import FastConfig, FastPolicy
@@ -20,8 +17,6 @@ from vla.policy import Policy
 from vla.serving.client import PolicyClient
 from vla.serving.policy_adapter import describe_inference, fast_buckets, load_policy
 from vla.serving.server import PolicyServer, ServerConfig
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -123,21 +118,9 @@ def test_served_fast_policy_equals_fast_predict_batch(checkpoint: Path, referenc
 
 
 def test_cli_serves_fast_policy_with_the_flag(checkpoint: Path, reference) -> None:
-    cmd = [sys.executable, "-m", "vla.cli.main", "serve", "--checkpoint", str(checkpoint),
-           "--port", "0", "--device", "cpu", "--torch-threads", "1", "--max-batch", "4",
-           "--fast"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    proc, port, lines = start_serve(checkpoint, "--device", "cpu", "--torch-threads", "1",
+                                    "--max-batch", "4", "--fast")  # fmt: skip
     try:
-        port, lines, deadline = None, [], time.monotonic() + 120
-        while port is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line and proc.poll() is not None:
-                break
-            lines.append(line)
-            match = re.search(r"serving on 127\.0\.0\.1:(\d+)", line)
-            port = int(match.group(1)) if match else None
-        assert port is not None, "vla serve did not start:\n" + "".join(lines)
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
         assert any("inference on cpu: fast (FastPolicy float32, buckets [1, 2, 4]" in ln
                    for ln in lines), "".join(lines)  # fmt: skip
         with PolicyClient(port=port) as client:

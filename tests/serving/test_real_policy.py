@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fake_policy import make_obs
+from serve_process import start_serve
 from tiny_checkpoint import make_tiny_checkpoint
 
 from vla.constants import EEF_ACTION_HIGH, EEF_ACTION_LOW
 from vla.serving.client import PolicyClient
 
 BIN_WIDTH = (EEF_ACTION_HIGH - EEF_ACTION_LOW) / 32 + 1e-6  # the tiny checkpoint's 32 bins
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -29,23 +25,10 @@ def checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(checkpoint: Path) -> Iterator[int]:
-    cmd = [sys.executable, "-m", "vla.cli.main", "serve", "--checkpoint", str(checkpoint),
-           "--port", "0", "--device", "cpu", "--torch-threads", "1", "--batch-window-ms", "5"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
-    port, deadline, lines = None, time.monotonic() + 120, []
-    while port is None and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-        match = re.search(r"serving on 127\.0\.0\.1:(\d+)", line)
-        port = int(match.group(1)) if match else None
-    if port is None:
-        proc.kill()
-        pytest.fail("vla serve did not start:\n" + "".join(lines))
+    proc, port, lines = start_serve(checkpoint, "--device", "cpu", "--torch-threads", "1",
+                                    "--batch-window-ms", "5")  # fmt: skip
     # on CPU the default is the plain Policy (test_fast_serving.py covers --fast)
     assert any("inference on cpu: plain (Policy)" in line for line in lines), "".join(lines)
-    threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
     yield port
     proc.terminate()
     proc.wait(30)
