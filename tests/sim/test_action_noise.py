@@ -80,7 +80,7 @@ def test_generate_config_draws_per_attempt_noise_and_checks_range(tmp_path):
 
 
 def test_resume_with_other_noise_is_refused_and_old_records_still_resume(tmp_path):
-    from vla.data.generate import _load_record
+    from vla.data.generation_record import load_record
 
     out = tmp_path / "d"
     out.mkdir()
@@ -89,6 +89,6 @@ def test_resume_with_other_noise_is_refused_and_old_records_still_resume(tmp_pat
     (out / RECORD).parent.mkdir(parents=True, exist_ok=True)
     (out / RECORD).write_text(json.dumps({"config": old, "next_index": 0, "successes": [],
                                           "failures": [], "pending": None}))  # fmt: skip
-    assert _load_record(out, GenerateConfig(out=out))["config"] == old
+    assert load_record(out, GenerateConfig(out=out).identity())["config"] == old
     with pytest.raises(ValueError, match="action_noise=0.0"):
-        _load_record(out, GenerateConfig(out=out, action_noise=0.3))
+        load_record(out, GenerateConfig(out=out, action_noise=0.3).identity())

@@ -27,7 +27,6 @@ encoding with simulation, so ``--workers`` should now be the number of cores.
 from __future__ import annotations
 
 import functools
-import json
 import multiprocessing as mp
 import time
 from collections.abc import Callable
@@ -46,10 +45,10 @@ from vla.constants import (
     TASK,
 )
 from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, prepare_episode
+from vla.data.generation_record import RECORD, commit, load_record, settle_pending
 from vla.data.layout import atomic_write_json, default_features
 from vla.data.writer import DatasetWriter
 
-RECORD = "meta/vla_generation.json"
 BACKENDS = ("mujoco", "pybullet")
 
 
@@ -260,27 +259,6 @@ def dataset_features(cfg: GenerateConfig) -> dict:
     return feats
 
 
-def _load_record(out: Path, cfg: GenerateConfig) -> dict:
-    path = out / RECORD
-    if not path.exists() and (out / "meta/info.json").exists():
-        raise FileExistsError(
-            f"{out} holds a dataset without {RECORD}: it was not made by `vla data generate`; "
-            "choose a new --out"
-        )
-    if not path.exists():
-        return {"config": cfg.identity(), "next_index": 0, "successes": [], "failures": [],
-                "pending": None}  # fmt: skip
-    record = json.loads(path.read_text())
-    for key, value in cfg.identity().items():
-        saved = record["config"].get(key, 0.0 if key == "action_noise" else None)  # pre-noise
-        if saved != value:
-            raise ValueError(
-                f"{path}: this dataset was generated with {key}={saved!r}, "
-                f"not {value!r}; resume with the same settings or choose another --out"
-            )
-    return record
-
-
 def generate(
     cfg: GenerateConfig,
     rollout: Callable[[EpisodeJob], EpisodeResult] = sim_rollout,
@@ -293,7 +271,7 @@ def generate(
     """
     out = Path(cfg.out)
     fams = list(cfg.families) if cfg.families else families or sim_families(cfg.suite)
-    record = _load_record(out, cfg)
+    record = load_record(out, cfg.identity())
     if (out / "meta/info.json").exists():
         writer = DatasetWriter.resume(out, commit_every=COMMIT_EVERY, consolidate_every=0)
     else:
@@ -305,7 +283,7 @@ def generate(
             commit_every=COMMIT_EVERY,
             consolidate_every=0,
         )
-    _settle_pending(record, writer.num_episodes)
+    settle_pending(record, writer.num_episodes)
     jobs = make_jobs(cfg, fams, record["next_index"])
     t0, new_ok, new_total = time.perf_counter(), 0, 0
     batch: dict[str, Any] = {"successes": [], "failures": [], "next_index": record["next_index"]}
@@ -322,7 +300,7 @@ def generate(
                 batch["failures"].append(result.index)
             batch["next_index"] = result.index + 1
             if new_total % COMMIT_EVERY == 0:
-                batch = _commit(out, record, writer, batch)
+                batch = commit(out, record, writer, batch)
                 if new_total % (COMMIT_EVERY * CONSOLIDATE_EVERY_COMMITS) == 0:
                     writer.consolidate()  # after the record: it changes files, not the count
             if bar is not None:
@@ -330,7 +308,7 @@ def generate(
                 bar.set_postfix(success=f"{new_ok}/{new_total}")
             if cfg.max_minutes is not None and time.perf_counter() - t0 > 60 * cfg.max_minutes:
                 break  # the time budget is spent: commit what we have; resume continues
-        batch = _commit(out, record, writer, batch)
+        batch = commit(out, record, writer, batch)
     finally:
         if bar is not None:
             bar.close()
@@ -358,30 +336,6 @@ def generate(
 # loses at most the uncommitted batch, which resume simply attempts again.
 COMMIT_EVERY = 25
 CONSOLIDATE_EVERY_COMMITS = 4
-
-
-def _commit(out: Path, record: dict, writer: DatasetWriter, batch: dict) -> dict:
-    """Commit a batch of attempts: record intent, commit the dataset, then the record."""
-    record["pending"] = batch
-    atomic_write_json(out / RECORD, record)
-    writer.commit()
-    _settle_pending(record, writer.num_episodes)
-    atomic_write_json(out / RECORD, record)
-    return {"successes": [], "failures": [], "next_index": record["next_index"]}
-
-
-def _settle_pending(record: dict, saved: int) -> None:
-    """Apply a pending batch if the dataset committed it (episode count agrees), else drop it."""
-    pending = record.get("pending")
-    if pending is None:
-        return
-    if isinstance(pending, int):  # records written before batched commits: one episode
-        pending = {"successes": [pending], "failures": [], "next_index": pending + 1}
-    if saved == len(record["successes"]) + len(pending["successes"]):
-        record["successes"].extend(pending["successes"])
-        record["failures"].extend(pending["failures"])
-        record["next_index"] = pending["next_index"]
-    record["pending"] = None
 
 
 def _progress(cfg: GenerateConfig, total: int, record: dict):
