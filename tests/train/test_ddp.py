@@ -26,7 +26,10 @@ def test_torchrun_two_processes_gloo(dataset, tmp_path):
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "world=2" in proc.stdout
+    # each rank decoded half of the 4 episodes (2 x 16 frames), not all of them
+    assert "32 samples (4 episodes, this rank: 1/2" in proc.stdout
     log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4]  # written once (rank 0), not once per rank
+    assert {(r["world"], r["global_batch"]) for r in log} == {(2, 8)}
     policy = Policy.from_pretrained(tmp_path / "final")
     assert policy.metadata["chunk_size"] == 8

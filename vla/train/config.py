@@ -76,6 +76,10 @@ class TrainConfig:
     memory_device: str = "auto"
     num_workers: int = 2
     decode_workers: int = 4
+    # under DDP with data_mode=memory, each rank decodes and samples only its share of the
+    # episodes (episodes[rank::world]): 1/world of the load time and memory per rank. Falls back
+    # to the whole set where the tokenizer is fitted on the data (a fresh FAST run).
+    shard_data: bool = True
     device: str = "auto"
     precision: str = "bf16"
     log_every: int = 10

@@ -58,15 +58,27 @@ def episode_chunks(actions: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndar
 
 
 def load_episode_arrays(
-    root: str, chunk_size: int, episodes: list[int] | None = None, workers: int = 4
+    root: str,
+    chunk_size: int,
+    episodes: list[int] | None = None,
+    workers: int = 4,
+    instructions: list[str] | None = None,
 ) -> EpisodeArrays:
-    """Decode the selected episodes of a dataset into memory (video in a process pool)."""
+    """Decode the selected episodes of a dataset into memory (video in a process pool).
+
+    ``instructions``: the table the task indices point into (default: the selected episodes'
+    own instructions, sorted); a data-parallel rank loading its share passes the whole set's,
+    so that every rank indexes one table."""
     reader = LeRobotDatasetReader(root)
     eps = list(range(reader.num_episodes)) if episodes is None else list(episodes)
     if not eps:
         raise ValueError(f"{root}: no episodes selected; the dataset has {reader.num_episodes}")
     cams = reader.camera_keys
-    instructions = sorted({reader.episode_task(e) for e in eps})
+    own = sorted({reader.episode_task(e) for e in eps})
+    if instructions is None:
+        instructions = own
+    elif missing := set(own) - set(instructions):
+        raise ValueError(f"instructions table lacks {len(missing)} of the episodes' tasks")
     tindex = {t: i for i, t in enumerate(instructions)}
     states, chunks, pads, tasks = [], [], [], []
     for e in eps:

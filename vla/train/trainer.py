@@ -134,12 +134,15 @@ def train(cfg: TrainConfig) -> dict:
     cams = reader.camera_keys
     eps = cfg.episodes if cfg.episodes is not None else list(range(reader.num_episodes))
     t_load = time.time()
-    arrays = None
+    instructions = sorted({reader.episode_task(e) for e in eps})
+    arrays, shard = None, False
     if cfg.data_mode == "memory":
-        arrays = load_episode_arrays(cfg.dataset, cfg.chunk_size, eps, cfg.decode_workers)
-        instructions = arrays.instructions
-    else:
-        instructions = sorted({reader.episode_task(e) for e in eps})
+        fits_tokenizer = cfg.tokenizer != "binning" and resume_dir is None and not cfg.init_from
+        shard = 1 < info.world <= len(eps) and cfg.shard_data and not fits_tokenizer
+        mine = eps[info.rank :: info.world] if shard else eps
+        arrays = load_episode_arrays(
+            cfg.dataset, cfg.chunk_size, mine, cfg.decode_workers, instructions
+        )
     load_s = time.time() - t_load
 
     init_dir = Path(cfg.init_from) if cfg.init_from else None
@@ -267,7 +270,8 @@ def train(cfg: TrainConfig) -> dict:
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         print(
-            f"[train] {num_samples} samples ({len(eps)} episodes, loaded in {load_s:.1f}s), "
+            f"[train] {num_samples} samples ({len(eps)} episodes"
+            f"{', this rank: 1/' + str(info.world) if shard else ''}, loaded in {load_s:.1f}s), "
             f"{n_params / 1e6:.2f}M trainable params, world={info.world}, device={dev}, "
             f"start step {step}/{cfg.steps}",
             flush=True,
@@ -319,10 +323,16 @@ def train(cfg: TrainConfig) -> dict:
         bar.update(1)
         if step % cfg.log_every == 0 or step == cfg.steps:
             elapsed = time.time() - t0
+            # under DDP the logged loss/accuracy are the means over all ranks' batches (the
+            # global batch), so a 2-GPU log compares with a 1-GPU log of the same global batch
+            loss_acc = torch.stack([res["loss"].detach().float(), res["accuracy"].detach().float()])
+            if info.world > 1:
+                dist.all_reduce(loss_acc)
+                loss_acc /= info.world
             rec = {
                 "step": step,
-                "loss": res["loss"].item(),
-                "accuracy": res["accuracy"].item(),
+                "loss": loss_acc[0].item(),
+                "accuracy": loss_acc[1].item(),
                 "accuracy_shuffled_state": shuffled_state_accuracy(
                     model, batch, raw, vcfg.use_state, autocast, res["accuracy"]
                 ),
@@ -331,6 +341,8 @@ def train(cfg: TrainConfig) -> dict:
                 "progress": sched.progress,
                 "samples_per_s": (step - start_step) * cfg.batch_size * info.world / elapsed,
                 "elapsed_s": elapsed,
+                "world": info.world,
+                "global_batch": cfg.batch_size * info.world,
             }
             history.append(rec)
             if info.is_main:
