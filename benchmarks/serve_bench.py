@@ -71,17 +71,23 @@ def start_server(args: argparse.Namespace, checkpoint: Path) -> tuple[subprocess
     raise RuntimeError("vla serve did not start:\n" + "".join(lines[-20:]))
 
 
+DEFAULT_TASKS = ["pick up the green cube", "put the red cube in the blue bowl"]
+TASKS_ENV = "VLA_SERVE_BENCH_TASKS"
+
+
 def make_requests(meta: dict, n: int, seed: int) -> list[bytes]:
     """``n`` act requests with random images/state, msgpack-encoded once (the load generator
     should spend its time sending, not re-encoding the same observation)."""
     rng = np.random.default_rng(seed)
+    # --instruction reaches the client processes through the environment (they are spawned)
+    tasks = os.environ.get(TASKS_ENV, "").split("|") if os.environ.get(TASKS_ENV) else DEFAULT_TASKS
     h, w = meta["image_size"]
     out = []
     for i in range(n):
         obs = {f"observation.images.{c}": rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
                for c in meta["camera_names"]}  # fmt: skip
         obs["observation.state"] = rng.normal(size=meta["state_dim"]).astype(np.float32)
-        obs["task"] = "put the red cube in the blue bowl" if i % 2 else "pick up the green cube"
+        obs["task"] = tasks[i % len(tasks)]
         out.append(codec.encode({"op": "act", "obs": obs}))
     return out
 
@@ -215,6 +221,9 @@ def main() -> int:
         help="force FastPolicy / the plain Policy (default: the server's choice)",
     )
     ap.add_argument("--text-cache", help="passed to vla serve (MiniLM checkpoints)")
+    ap.add_argument("--instruction", action="append", default=None,
+                    help="instruction(s) the robots send (default: two pick_place ones); "
+                    "repeat for several")  # fmt: skip
     ap.add_argument("--max-batch", type=int, default=32)
     ap.add_argument("--batch-window-ms", type=float, default=0.0)
     ap.add_argument("--torch-threads", type=int, default=None)
@@ -226,6 +235,8 @@ def main() -> int:
     )
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()  # fmt: skip
+    if args.instruction:
+        os.environ[TASKS_ENV] = "|".join(args.instruction)
 
     tmp = tempfile.TemporaryDirectory()
     if args.checkpoint:
