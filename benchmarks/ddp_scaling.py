@@ -1,7 +1,7 @@
 """Data-parallel scaling: a 1-GPU and an N-GPU `vla train` run of the same preset, compared.
 
     python benchmarks/ddp_scaling.py --single RUN_1GPU --multi RUN_2GPU --json ddp.json \
-        --plot ddp.png
+        --plot ddp.png [--single-rank-batch RUN_1GPU_AT_THE_PER_RANK_BATCH]
 
 Each RUN is an ``output_dir`` of `vla train` (its ``train_log.jsonl``). Both runs should use the
 same global batch and step count (``scripts/gpu_ddp.sh`` makes them so), so that their loss
@@ -15,7 +15,10 @@ curves are comparable step by step. Reported:
   around the trend; sigma = the std of loss minus its 5-point moving average, pooled). Two runs
   with the same expected curve differ by about sigma*sqrt(2) RMS; the verdict "within noise"
   means the RMS difference is at most 1.5x that and the mean difference at most 3 standard
-  errors.
+  errors;
+- with ``--single-rank-batch``: where a speed-up below N comes from. speed-up / N = (one GPU's
+  efficiency at the per-rank batch vs the full batch) x (the N-GPU run's efficiency against N
+  independent GPUs at that per-rank batch: all-reduce and synchronisation).
 """
 
 from __future__ import annotations
@@ -110,6 +113,27 @@ def compare(single: list[dict], multi: list[dict], skip: float = 0.2) -> dict:
     return out
 
 
+def decompose(result: dict, rank_batch_rows: list[dict], skip: float = 0.2) -> dict:
+    """With a 1-GPU run at the N-GPU run's per-rank batch: split the speed-up shortfall into the
+    single GPU's loss of efficiency at the smaller batch and the data-parallel overhead
+    (gradient all-reduce, rank synchronisation) at equal per-GPU work."""
+    rates = interval_rates(rank_batch_rows, skip)
+    if not rates:
+        raise SystemExit(f"rank-batch run: no logging intervals after --skip {skip}; lower it")
+    rb = statistics.median(rates)
+    world = result["multi"]["world"]
+    out = {
+        "global_batch": rank_batch_rows[-1].get("global_batch"),
+        "samples_per_s_median": rb,
+        # < 1: one GPU does less work per second at the per-rank batch than at the full batch
+        "gpu_efficiency_at_rank_batch": rb / result["single"]["samples_per_s_median"],
+        # < 1: N GPUs each at the per-rank batch fall short of N independent GPUs
+        "ddp_efficiency_same_per_gpu_batch": result["multi"]["samples_per_s_median"] / (world * rb),
+    }
+    result["rank_batch"] = out
+    return out
+
+
 def plot(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -155,6 +179,14 @@ def table(result: dict) -> str:
         f"{lc['log_noise_sigma']:.4f}); mean diff over the second half {lc['mean_diff_second_half']:+.4f} "
         f"(SE {lc['sem_second_half']:.4f}) -> within noise: {lc['within_noise']}"
     )
+    if "rank_batch" in result:
+        rb = result["rank_batch"]
+        lines.append(
+            f"1 GPU at the per-rank batch {rb['global_batch']}: {rb['samples_per_s_median']:.0f} "
+            f"samples/s -> GPU efficiency at that batch {rb['gpu_efficiency_at_rank_batch']:.2f}, "
+            f"DDP efficiency at equal per-GPU batch {rb['ddp_efficiency_same_per_gpu_batch']:.2f} "
+            f"(speed-up / GPUs = their product)"
+        )
     if not result["same_global_batch"]:
         lines.append("warning: the runs' global batches differ; the curves are not comparable")
     return "\n".join(lines)
@@ -164,12 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--single", required=True, type=Path, help="output_dir of the 1-GPU run")
     p.add_argument("--multi", required=True, type=Path, help="output_dir of the N-GPU run")
+    p.add_argument("--single-rank-batch", type=Path, default=None,
+                   help="output_dir of a 1-GPU run at the N-GPU run's per-rank batch (optional)")  # fmt: skip
     p.add_argument("--skip", type=float, default=0.2,
                    help="share of steps left out of the throughput median (start-up)")  # fmt: skip
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)
     args = p.parse_args(argv)
     result = compare(read_log(args.single), read_log(args.multi), args.skip)
+    if args.single_rank_batch:
+        decompose(result, read_log(args.single_rank_batch), args.skip)
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

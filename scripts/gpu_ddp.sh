@@ -27,6 +27,7 @@ BATCH=${BATCH:-256}          # the global batch of both runs
 NPROC=${NPROC:-2}
 DEVICE=${DEVICE:-cuda}
 DECODE=${DECODE:-28}         # decode processes in all (split between the ranks)
+RANK_BATCH_STEPS=${RANK_BATCH_STEPS:-400}  # a 1-GPU run at the per-rank batch (0: none)
 STOP_MINUTES=${STOP_MINUTES:-4}  # a guard per run (stops, does not reshape the schedule)
 DATA=${DATA:-/tmp/vla_data}
 RUNS=${RUNS:-/tmp/vla_ddp}
@@ -55,12 +56,13 @@ common=(--dataset="$DATA" --output_dir=RUN --steps="$STEPS" --log_every=25 --sav
         --progress=false --device="$DEVICE" --max_minutes="$STOP_MINUTES" --time_schedule=false)
 [ -n "$TEXT_CACHE" ] && common+=(--text-cache "$TEXT_CACHE")
 
-train_run() {  # name nproc -- launches one run unless its final/ exists
-  local name=$1 n=$2 dir="$RUNS/$1"
+train_run() {  # name nproc [batch divisor] [steps]: one run, unless its final/ exists
+  local name=$1 n=$2 div=${3:-$2} dir="$RUNS/$1"
   if [ -d "$dir/final" ] && [ "${FORCE:-0}" != 1 ]; then echo "$name: kept from before"; return; fi
   rm -rf "$dir"
   local args=("${common[@]/--output_dir=RUN/--output_dir=$dir}")
-  args+=(--batch_size=$(( BATCH / n )) --decode_workers=$(( DECODE / n )))
+  args+=(--batch_size=$(( BATCH / div )) --decode_workers=$(( DECODE / n )))
+  [ -n "${4:-}" ] && args+=(--steps="$4")
   local t0; t0=$(date +%s)
   if [ "$n" = 1 ]; then
     # shellcheck disable=SC2086
@@ -74,8 +76,15 @@ train_run() {  # name nproc -- launches one run unless its final/ exists
 }
 train_run gpu1 1
 train_run "gpu$NPROC" "$NPROC"
+extra=()
+if [ "$RANK_BATCH_STEPS" != 0 ]; then
+  # one GPU at the per-rank batch, for throughput only: separates the GPU's efficiency at the
+  # smaller batch from the data-parallel overhead (benchmarks/ddp_scaling.py --single-rank-batch)
+  train_run gpu1_rank_batch 1 "$NPROC" "$RANK_BATCH_STEPS"
+  extra=(--single-rank-batch "$RUNS/gpu1_rank_batch")
+fi
 
-python3 benchmarks/ddp_scaling.py --single "$RUNS/gpu1" --multi "$RUNS/gpu$NPROC" \
+python3 benchmarks/ddp_scaling.py --single "$RUNS/gpu1" --multi "$RUNS/gpu$NPROC" "${extra[@]}" \
   --json "$OUT/ddp_scaling.json" --plot "$OUT/ddp_scaling.png" | tee "$OUT/ddp_scaling.txt"
 for name in gpu1 "gpu$NPROC"; do cp "$RUNS/$name/train_log.jsonl" "$OUT/train_log_$name.jsonl"; done
 # at most 8 files come back: both checkpoints in <= 15 MB parts, the small files in one tar

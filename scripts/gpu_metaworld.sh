@@ -32,7 +32,7 @@ STAGE=${1:-all}
 EPISODES=${EPISODES:-2500}   # attempts: 50 per task (round-robin); ~98% succeed and are kept
 SEED=${SEED:-0}
 WORKERS=${WORKERS:-16}
-NPROC=${NPROC:-1}            # GPUs to train on (torchrun + DDP when > 1; nvidia-h200-x2: 2)
+# NPROC=2: train on 2 GPUs (torchrun + DDP, set up by gpu_env.sh; nvidia-h200-x2)
 WALL_S=${WALL_S:-580}        # this command's limit, less a margin
 GEN_MINUTES=${GEN_MINUTES:-4}  # generation stops starting attempts after this (resumable)
 # kept back from training for decoding the dataset into GPU memory, saving and packing; by
@@ -92,18 +92,9 @@ fi
 MINUTES=$(python3 -c "print(round($left / 60, 2))")
 echo "training budget: $MINUTES min" | tee -a "$OUT/timing.txt"
 t0=$(date +%s)
-if [ "$NPROC" -gt 1 ]; then
-  # data-parallel over NPROC GPUs, same global batch (the preset's 256): each step takes about
-  # 1/NPROC of the time, so the budget buys ~NPROC x the steps (benchmarks/ddp_scaling.py)
-  export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-  LAUNCH="python3 -m torch.distributed.run --standalone --nproc_per_node $NPROC -m vla.cli.main"
-  TRAIN_ARGS="--batch_size=$(( 256 / NPROC )) --decode_workers=$(( 28 / NPROC )) $TRAIN_ARGS"
-else
-  LAUNCH=$VLA
-fi
 # shellcheck disable=SC2086
-$LAUNCH train --config configs/train/mt50.yaml --dataset="$DATA" --text-cache "$TEXT_CACHE" \
-  --output_dir="$RUN" --resume=auto --max_minutes="$MINUTES" --progress=false $TRAIN_ARGS
+$TRAIN --config configs/train/mt50.yaml --dataset="$DATA" --text-cache "$TEXT_CACHE" \
+  --output_dir="$RUN" --resume=auto --max_minutes="$MINUTES" --progress=false $DDP_ARGS $TRAIN_ARGS
 echo "train wall: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timing.txt"
 
 cp "$RUN/train_log.jsonl" "$OUT/" 2>/dev/null || true

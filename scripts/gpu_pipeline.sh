@@ -5,6 +5,7 @@
 #   EPISODES=4000 MINUTES=6 bash scripts/gpu_pipeline.sh        # artefacts -> $OUT
 #   GEN_MINUTES=3 ACTION_NOISE=0.5 EPISODES=12000 WALL_S=560 bash scripts/gpu_pipeline.sh
 #     (generate for 3 minutes at most, with DART noise injection, then train for the rest)
+#   NPROC=2 WORKERS=30 ... bash scripts/gpu_pipeline.sh    (2 GPUs: train under torchrun, DDP)
 #
 # Carried beside the repo (see ../shared/hooks/device-carry.sh): .whl/ (mujoco, av, gymnasium,
 # pyopengl, glfw wheels), .gl/ (GL loader .debs), .pbdata/ (a pybullet_data package holding only
@@ -44,9 +45,9 @@ fi
 
 t0=$(date +%s)
 # shellcheck disable=SC2086
-$VLA train --config configs/train/pick_place.yaml --dataset="$DATA" \
+$TRAIN --config configs/train/pick_place.yaml --dataset="$DATA" \
   --text-cache .cache/text_cache.safetensors --output_dir="$RUN" --resume=auto \
-  --max_minutes="$MINUTES" --progress=false $TRAIN_ARGS
+  --max_minutes="$MINUTES" --progress=false $DDP_ARGS $TRAIN_ARGS
 echo "train wall: $(( $(date +%s) - t0 )) s"
 
 cp "$RUN/train_log.jsonl" "$OUT/" 2>/dev/null || true

@@ -26,6 +26,7 @@ def test_torchrun_two_processes_gloo(dataset, tmp_path):
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "world=2" in proc.stdout
+    assert proc.stdout.count("final checkpoint:") == 1  # rank 0 reports, not every rank
     # each rank decoded half of the 4 episodes (2 x 16 frames), not all of them
     assert "32 samples (4 episodes, this rank: 1/2" in proc.stdout
     log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]

@@ -60,3 +60,19 @@ def test_shifted_curve_is_not_within_noise(tmp_path):
 def test_missing_log_names_what_to_pass(tmp_path):
     with pytest.raises(SystemExit, match="output_dir of a `vla train` run"):
         ddp_scaling.read_log(tmp_path)
+
+
+def test_rank_batch_run_splits_the_shortfall(tmp_path):
+    """1 GPU: 4000/s at 256, 3200/s at 128; 2 GPUs at 2 x 128: 6080/s. Speed-up 1.52 = 2 x 0.8
+    (GPU efficiency at 128) x 0.95 (DDP efficiency)."""
+    write_log(tmp_path / "a", rate=4000, world=1, loss_shift=0.0, seed=1)
+    write_log(tmp_path / "b", rate=6080, world=2, loss_shift=0.0, seed=2)
+    write_log(tmp_path / "c", rate=3200, world=1, loss_shift=0.0, seed=3)
+    out = tmp_path / "r.json"
+    assert ddp_scaling.main(["--single", str(tmp_path / "a"), "--multi", str(tmp_path / "b"),
+                             "--single-rank-batch", str(tmp_path / "c"), "--json", str(out)]) == 0  # fmt: skip
+    res = json.loads(out.read_text())
+    rb = res["rank_batch"]
+    assert rb["gpu_efficiency_at_rank_batch"] == pytest.approx(0.8)
+    assert rb["ddp_efficiency_same_per_gpu_batch"] == pytest.approx(0.95)
+    assert res["speedup_median"] == pytest.approx(2 * 0.8 * 0.95)
