@@ -77,8 +77,8 @@ class TrainConfig:
     num_workers: int = 2
     decode_workers: int = 4
     # under DDP with data_mode=memory, each rank decodes and samples only its share of the
-    # episodes (episodes[rank::world]): 1/world of the load time and memory per rank. Falls back
-    # to the whole set where the tokenizer is fitted on the data (a fresh FAST run).
+    # episodes (episodes[rank::world]): 1/world of the load time and memory per rank. FAST
+    # tokenizer runs load the whole set (its fit and token budget read every chunk).
     shard_data: bool = True
     device: str = "auto"
     precision: str = "bf16"

@@ -137,8 +137,10 @@ def train(cfg: TrainConfig) -> dict:
     instructions = sorted({reader.episode_task(e) for e in eps})
     arrays, shard = None, False
     if cfg.data_mode == "memory":
-        fits_tokenizer = cfg.tokenizer != "binning" and resume_dir is None and not cfg.init_from
-        shard = 1 < info.world <= len(eps) and cfg.shard_data and not fits_tokenizer
+        # FAST is fitted on, and sizes the model's token budget from, every chunk: all ranks
+        # must see the same chunks, so it loads the whole set
+        reads_all_chunks = cfg.tokenizer != "binning"
+        shard = 1 < info.world <= len(eps) and cfg.shard_data and not reads_all_chunks
         mine = eps[info.rank :: info.world] if shard else eps
         arrays = load_episode_arrays(
             cfg.dataset, cfg.chunk_size, mine, cfg.decode_workers, instructions
