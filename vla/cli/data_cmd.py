@@ -79,6 +79,13 @@ def run_generate(args: argparse.Namespace) -> int:
         f"{summary['success_rate']:.1%} ({summary['succeeded']}/{summary['attempted']}); "
         f"{summary['episodes_per_min']:.1f} attempts/min with {cfg.workers} worker(s)"
     )
+    split, n = summary["time_split"], max(1, summary["new_attempts"])
+    print(
+        f"worker time per attempt: env build {split['env_build_s'] / n:.3f} s "
+        f"({split['env_builds']} builds), simulate + render {split['rollout_s'] / n:.3f} s, "
+        f"encode + stats {split['encode_stats_s'] / n:.3f} s; parent writes "
+        f"{split['parent_write_s']:.1f} s in all"
+    )
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2, default=str))
     return 0

@@ -129,8 +129,10 @@ class EpisodeResult:
     success: bool
     task: str
     frames: dict[str, np.ndarray] = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: float = 0.0  # the rollout, env construction included
     prepared: PreparedEpisode | None = None  # set (and frames dropped) by the worker
+    env_build_s: float = 0.0  # building this worker's env for the job (0 when cached)
+    prepare_s: float = 0.0  # encoding + statistics (successes only)
 
     @property
     def length(self) -> int:
@@ -146,8 +148,10 @@ def rollout_and_prepare(
     bytes and compute the episode statistics (``prepare_episode``). The raw frames are dropped,
     so only the compact prepared episode travels back to the parent."""
     result = rollout(job)
+    t0 = time.perf_counter()
     if result.success:
         result.prepared = prepare_episode(spec, result.frames, result.task)
+    result.prepare_s = time.perf_counter() - t0
     result.frames = {}
     return result
 
@@ -205,14 +209,17 @@ def sim_rollout(job: EpisodeJob) -> EpisodeResult:
     t0 = time.perf_counter()
     key = (job.family, job.backend, job.suite, job.image_size, job.split, job.base_seed,
            job.max_steps)  # fmt: skip
-    env = _ENVS.get(key)
+    env, built = _ENVS.get(key), 0.0
     if env is None:  # reset(seed=job.seed) below decides the episode; construction does not
         env = sim.make(job.family, job.backend, suite=job.suite, seed=job.base_seed,
                        image_size=job.image_size, split=job.split, max_steps=job.max_steps)  # fmt: skip
         _ENVS[key] = env
+        built = time.perf_counter() - t0
     expert = make_expert(env)
     result = run_episode(env, expert, seed=job.seed, record=True, action_noise=job.action_noise)
-    return result_from_rollout(job.index, result, time.perf_counter() - t0)
+    out = result_from_rollout(job.index, result, time.perf_counter() - t0)
+    out.env_build_s = built
+    return out
 
 
 def result_from_rollout(index: int, result: Any, seconds: float) -> EpisodeResult:
@@ -286,12 +293,21 @@ def generate(
     settle_pending(record, writer.num_episodes)
     jobs = make_jobs(cfg, fams, record["next_index"])
     t0, new_ok, new_total = time.perf_counter(), 0, 0
+    # where the time goes, summed over attempts (workers) and in the parent: tells a run bound
+    # by env construction, simulation + rendering, encoding or the parent's writes apart
+    spent = {"env_build_s": 0.0, "rollout_s": 0.0, "encode_stats_s": 0.0, "parent_write_s": 0.0}
+    env_builds = 0
     batch: dict[str, Any] = {"successes": [], "failures": [], "next_index": record["next_index"]}
     bar = _progress(cfg, len(jobs), record)
     work = functools.partial(rollout_and_prepare, rollout, writer.episode_spec())
     try:
         for result in _run_ordered(jobs, work, cfg.workers):
             new_total += 1
+            spent["env_build_s"] += result.env_build_s
+            spent["rollout_s"] += result.seconds - result.env_build_s
+            spent["encode_stats_s"] += result.prepare_s
+            env_builds += result.env_build_s > 0
+            tw = time.perf_counter()
             if result.success:
                 writer.save_prepared(result.prepared)  # the parent only writes files
                 batch["successes"].append(result.index)
@@ -303,6 +319,7 @@ def generate(
                 batch = commit(out, record, writer, batch)
                 if new_total % (COMMIT_EVERY * CONSOLIDATE_EVERY_COMMITS) == 0:
                     writer.consolidate()  # after the record: it changes files, not the count
+            spent["parent_write_s"] += time.perf_counter() - tw
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(success=f"{new_ok}/{new_total}")
@@ -327,6 +344,7 @@ def generate(
         "seconds": seconds,
         "episodes_per_min": 60 * new_total / seconds if seconds > 0 else 0.0,
         "workers": cfg.workers,
+        "time_split": spent | {"env_builds": int(env_builds)},
         "config": asdict(cfg) | {"out": str(out)},
     }
 
