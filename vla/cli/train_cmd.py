@@ -11,7 +11,6 @@ Overrides: ``--<field>=<value>`` / ``--train.<field>=<value>`` set TrainConfig f
 from __future__ import annotations
 
 import argparse
-import os
 
 
 class _OverrideParser(argparse.ArgumentParser):
@@ -64,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"--text_cache={args.text_cache_file}")
     cfg = load_config(args.config, overrides)
     summary = train(cfg)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, one line for the run, not per rank
+    if summary["is_main"]:  # under torchrun, one line for the run, not one per rank
         print(
             f"final checkpoint: {summary['final_checkpoint']} ({summary['steps']} steps, "
             f"{summary['samples_per_s']:.1f} samples/s)"

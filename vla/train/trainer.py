@@ -384,6 +384,7 @@ def train(cfg: TrainConfig) -> dict:
         "samples_per_s": sps,
         "trainable_params": n_params,
         "history": history,
+        "is_main": info.is_main,  # rank 0 (or a single process) reports for the run
     }
     if info.is_main:
         print(f"[train] done: step {step}, {elapsed:.1f}s, {sps:.1f} samples/s -> {final}",
