@@ -6,6 +6,12 @@
 #   GEN_MINUTES=3 ACTION_NOISE=0.5 EPISODES=12000 WALL_S=560 bash scripts/gpu_pipeline.sh
 #     (generate for 3 minutes at most, with DART noise injection, then train for the rest)
 #   NPROC=2 WORKERS=30 ... bash scripts/gpu_pipeline.sh    (2 GPUs: train under torchrun, DDP)
+#   EVAL_EPISODES=50 SEL_EPISODES=20 ... bash scripts/gpu_pipeline.sh
+#     (then evaluate there: pick the execution horizon, 2 or 4, on a selection set (seed 1000,
+#     SEL_EPISODES per family, seen split), store it in the checkpoint, and run the test
+#     evaluation: seed 0, EVAL_EPISODES per family, both splits; needs .cache/eval_text.safetensors
+#     from `vla text-cache --eval-episodes 50 --eval-seed 0 --eval-seed 1000`)
+#   A run longer than one device command: bash scripts/gpu_job.sh start bash scripts/gpu_pipeline.sh
 #
 # Carried beside the repo (see ../shared/hooks/device-carry.sh): .whl/ (mujoco, av, gymnasium,
 # pyopengl, glfw wheels), .gl/ (GL loader .debs), .pbdata/ (a pybullet_data package holding only
@@ -51,5 +57,37 @@ $TRAIN --config configs/train/pick_place.yaml --dataset="$DATA" \
 echo "train wall: $(( $(date +%s) - t0 )) s"
 
 cp "$RUN/train_log.jsonl" "$OUT/" 2>/dev/null || true
+# packed before any evaluation, so a failed evaluation loses no checkpoint
 tar -C "$RUN" -cf - final | split -b 15m - "$OUT/ckpt.tar.part-"
+
+EVAL_EPISODES=${EVAL_EPISODES:-0}
+if [ "$EVAL_EPISODES" -gt 0 ]; then
+  t0=$(date +%s)
+  CK="$RUN/final"
+  EVAL_TEXT=${EVAL_TEXT:-.cache/eval_text.safetensors}
+  EV=(--checkpoint "$CK" --workers "$WORKERS" --device "${EVAL_DEVICE:-cuda}" --text-cache "$EVAL_TEXT"
+      --no-progress)
+  mkdir -p "$OUT/reports"
+  for H in 2 4; do
+    $VLA eval "${EV[@]}" --episodes-per-task "${SEL_EPISODES:-20}" --seed 1000 --split train \
+      --execution-horizon "$H" --json "$OUT/reports/sel_h$H.json" | tail -8
+  done
+  # the horizon with the higher selection-set success (ties: 4, the trained value) becomes the
+  # default of the evaluated checkpoint (the packed copy keeps the trained value: apply the
+  # choice, printed here, when shipping it); the test seeds never take part in the choice
+  python3 - "$CK/policy_meta.json" "$OUT/reports" <<'PY'
+import json, sys
+meta_path, rep = sys.argv[1], sys.argv[2]
+rate = {h: json.load(open(f"{rep}/sel_h{h}.json"))["success_rate"] for h in (2, 4)}
+best = 2 if rate[2] > rate[4] else 4
+meta = json.load(open(meta_path))
+meta["execution_horizon"] = best
+json.dump(meta, open(meta_path, "w"), indent=1)
+print(f"selection set success by horizon: {rate} -> execution_horizon {best}")
+PY
+  $VLA eval "${EV[@]}" --episodes-per-task "$EVAL_EPISODES" --seed 0 --split both \
+    --json "$OUT/reports/eval_mujoco.json" | tail -14
+  echo "eval wall: $(( $(date +%s) - t0 )) s"
+  tar -C "$OUT" -cf "$OUT/reports.tar" reports && rm -r "$OUT/reports"
+fi
 ls -la "$OUT"

@@ -71,6 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="re-plan every step and average overlapping chunks (ACT)",
     )
+    p.add_argument(
+        "--text-cache",
+        help="MiniLM instruction states (`vla text-cache --eval-episodes N --eval-seed S`), "
+        "for a machine without the MiniLM package",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")  # fmt: skip
     p.set_defaults(func=run)
 
@@ -89,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             videos_per_outcome=args.videos_per_outcome, device=args.device,
             image_size=args.image_size, max_steps=args.max_steps, progress=not args.no_progress,
             execution_horizon=args.execution_horizon, temporal_ensemble=args.temporal_ensemble,
+            text_cache=args.text_cache,
         )  # fmt: skip
         image_size = resolve_image_size(cfg)
         results, timing = evaluate(cfg)

@@ -2,6 +2,7 @@
 
     vla text-cache --dataset DIR [--dataset DIR2] [--instruction "put ..."] --out FILE
     vla text-cache --plan-episodes N --plan-seed S [--suite pick_place --split train] --out FILE
+    vla text-cache --eval-episodes N --eval-seed S [--eval-seed S2] [--suite pick_place] --out FILE
 
 `--plan-*` covers the instructions `vla data generate` with the same suite/split/seed/episodes
 will produce (episode sampling is physics-free and seeded), so a dataset generated on a machine
@@ -34,6 +35,15 @@ def register(subparsers) -> None:
         help="add the instructions of a `vla data generate` plan of N attempts",
     )
     p.add_argument("--plan-seed", type=int, default=0, help="seed of that plan")
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=0,
+        help="add the instructions `vla eval --episodes-per-task N --seed S --split both` "
+        "meets (both splits)",
+    )
+    p.add_argument("--eval-seed", type=int, action="append", default=[],
+                   help="--seed of that evaluation (repeatable; default: 0)")  # fmt: skip
     p.add_argument("--suite", default="pick_place", help="suite of that plan")
     p.add_argument(
         "--split", action="append", default=[], help="split(s) of that plan (default: train)"
@@ -54,8 +64,14 @@ def run(args: argparse.Namespace) -> int:
                 args.suite, args.split or ["train"], args.plan_episodes, args.plan_seed
             )
         )
+    if args.eval_episodes:
+        for seed in args.eval_seed or [0]:
+            instructions.update(eval_instructions(args.suite, args.eval_episodes, seed))
     if not instructions:
-        raise SystemExit("no instructions: pass --dataset DIR and/or --instruction TEXT")
+        raise SystemExit(
+            "no instructions: pass --dataset DIR, --instruction TEXT, --plan-episodes N or "
+            "--eval-episodes N"
+        )
     path = precompute_instruction_embeddings(sorted(instructions), args.out)
     print(f"wrote {len(instructions)} instruction embeddings to {path}")
     return 0
@@ -83,4 +99,27 @@ def plan_instructions(suite: str, splits: list[str], episodes: int, seed: int) -
                 np.random.default_rng(job.seed), split, tuple(cfg.image_size)
             )
             out.add(episode.instruction)
+    return out
+
+
+def eval_instructions(suite: str, episodes_per_task: int, seed: int) -> set[str]:
+    """Instructions of the episodes `vla eval --suite SUITE --episodes-per-task N --seed S
+    --split both` runs (its per-episode seeds, sampled without physics), so an evaluation can
+    run on a machine without MiniLM (`vla eval --text-cache FILE`)."""
+    import numpy as np
+
+    from sim.tasks import MetaWorldTask, get_task
+    from vla.eval.runner import SPLITS, episode_seed
+    from vla.eval.sim_adapter import suite_families
+
+    out: set[str] = set()
+    for split in SPLITS:
+        for family in suite_families(suite):
+            task = get_task(suite, family)
+            if isinstance(task, MetaWorldTask):
+                out.add(task.instruction)
+                continue
+            for e in range(episodes_per_task):
+                rng = np.random.default_rng(episode_seed(seed, split, family, e))
+                out.add(task.sample_episode(rng, split).instruction)
     return out

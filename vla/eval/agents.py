@@ -23,6 +23,7 @@ class AgentSource:
         device: str = "cpu",
         execution_horizon: int | None = None,
         temporal_ensemble: bool = False,
+        text_cache: str | None = None,
     ) -> None:
         self.checkpoint = checkpoint
         self.policy: Any = None
@@ -31,7 +32,7 @@ class AgentSource:
 
             self.policy = Policy.from_pretrained(
                 Path(checkpoint), device=device, execution_horizon=execution_horizon,
-                temporal_ensemble=temporal_ensemble,
+                temporal_ensemble=temporal_ensemble, text_cache=text_cache,
             )  # fmt: skip
 
     @property

@@ -52,6 +52,7 @@ class EvalConfig:
     max_steps: int | None = None  # None: the task's own horizon
     execution_horizon: int | None = None  # actions run per chunk; None: the checkpoint's
     temporal_ensemble: bool = False  # ACT-style ensembling of overlapping chunks
+    text_cache: str | None = None  # precomputed MiniLM states (machines without MiniLM)
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -115,7 +116,7 @@ def init_worker(cfg: EvalConfig, image_size: tuple[int, int], quota: Any, slots:
     _WORKER.clear()
     _WORKER.update(cfg=cfg, image_size=image_size, quota=quota, slots=slots, envs={},
                    source=AgentSource(cfg.checkpoint, cfg.device, cfg.execution_horizon,
-                                      cfg.temporal_ensemble))  # fmt: skip
+                                      cfg.temporal_ensemble, cfg.text_cache))  # fmt: skip
 
 
 def _take_video_slot(key: tuple[str, str, bool]) -> bool:

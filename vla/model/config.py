@@ -42,6 +42,11 @@ class VLAConfig(PretrainedConfig):
             everything from the cameras; the state passed at inference is ignored. With
             ``True`` the model also holds a learned "no state" embedding that replaces the state
             token for samples dropped by training's ``state_dropout``.
+        vision_film: condition the CNN on the instruction (FiLM, as in RT-1): after every conv
+            stage, features are scaled and shifted per channel by an MLP of the pooled text
+            tokens, so the vision tokens already single out the named objects. ``False`` (the
+            default, and every checkpoint saved before it existed) keeps the vision tower
+            text-agnostic. CNN only.
     """
 
     model_type = "vla"
@@ -73,6 +78,7 @@ class VLAConfig(PretrainedConfig):
         backbone_path: str | None = None,
         backbone_config: dict | None = None,
         use_state: bool = True,
+        vision_film: bool = False,
         **kwargs: Any,
     ):
         self.image_size = [int(v) for v in image_size]
@@ -102,6 +108,9 @@ class VLAConfig(PretrainedConfig):
         if not isinstance(use_state, bool):
             raise ValueError(f"use_state must be true or false, got {use_state!r}")
         self.use_state = use_state
+        if not isinstance(vision_film, bool):
+            raise ValueError(f"vision_film must be true or false, got {vision_film!r}")
+        self.vision_film = vision_film
         super().__init__(**kwargs)
         self.validate()
 
@@ -139,6 +148,11 @@ class VLAConfig(PretrainedConfig):
                     f"{div}: change image_size or the number of cnn_channels"
                 )
         else:
+            if self.vision_film:
+                raise ValueError(
+                    "vision_film conditions the CNN's conv stages: use vision_backbone='cnn' "
+                    "or set vision_film=false"
+                )
             if any(s % self.siglip_patch_size for s in self.image_size):
                 raise ValueError(
                     f"image_size {self.image_size} must be divisible by siglip_patch_size="

@@ -8,7 +8,10 @@
 Backbones (explicit registry ``VISION_TOWERS``):
 
 - ``cnn``: strided conv stages (GroupNorm + GELU), each halving the resolution; 128x128 with 4
-  stages -> an 8x8 map -> 64 tokens per camera.
+  stages -> an 8x8 map -> 64 tokens per camera. With ``vision_film`` every stage's output is
+  modulated by the instruction: ``x * (1 + gamma(text)) + beta(text)`` per channel (FiLM,
+  Perez et al. 2018; RT-1 conditions its EfficientNet the same way), from one MLP of the
+  pooled text tokens whose last layer starts at zero (the tower starts text-agnostic).
 - ``siglip``: a tiny ``SiglipVisionModel`` (transformers) built from a small config.
 """
 
@@ -45,14 +48,33 @@ class ConvStage(nn.Module):
         return x + self.refine(x)
 
 
+class FiLM(nn.Module):
+    """Text vector (B, d) -> per-stage (gamma, beta) pairs for channel counts ``channels``."""
+
+    def __init__(self, d: int, channels: list[int]):
+        super().__init__()
+        self.channels = list(channels)
+        self.mlp = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 2 * sum(channels)))
+
+    def forward(self, cond: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        out = self.mlp(cond)  # (B, 2 * sum(C))
+        pairs, start = [], 0
+        for c in self.channels:
+            gamma, beta = out[:, start : start + c], out[:, start + c : start + 2 * c]
+            pairs.append((gamma[:, :, None, None], beta[:, :, None, None]))  # (B, C, 1, 1)
+            start += 2 * c
+        return pairs
+
+
 class CNNTower(nn.Module):
-    """Small strided CNN: (B, 3, H, W) -> (B, (H/2^k) * (W/2^k), d)."""
+    """Small strided CNN: (B, 3, H, W) [+ text vector (B, d)] -> (B, (H/2^k) * (W/2^k), d)."""
 
     def __init__(self, config: VLAConfig):
         super().__init__()
         chans = [3, *config.cnn_channels]
         pairs = zip(chans[:-1], chans[1:], strict=True)
-        self.stages = nn.Sequential(*[ConvStage(a, b) for a, b in pairs])
+        self.stages = nn.ModuleList([ConvStage(a, b) for a, b in pairs])
+        self.film = FiLM(config.hidden_size, config.cnn_channels) if config.vision_film else None
         self.proj = nn.Conv2d(chans[-1], config.hidden_size, 1)
         div = 2 ** len(config.cnn_channels)
         self.grid = (config.image_size[0] // div, config.image_size[1] // div)
@@ -60,8 +82,15 @@ class CNNTower(nn.Module):
         self.row_emb = nn.Parameter(torch.randn(self.grid[0], 1, config.hidden_size) * 0.02)
         self.col_emb = nn.Parameter(torch.randn(1, self.grid[1], config.hidden_size) * 0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.proj(self.stages(x))  # (B, d, h, w)
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if (self.film is None) != (cond is None):
+            raise ValueError("a FiLM tower needs the text vector (cond) and a plain one takes none")
+        mods = self.film(cond) if self.film is not None else [None] * len(self.stages)
+        for stage, mod in zip(self.stages, mods, strict=True):
+            x = stage(x)  # (B, C, h, w)
+            if mod is not None:
+                x = x * (1 + mod[0].to(x.dtype)) + mod[1].to(x.dtype)
+        x = self.proj(x)  # (B, d, h, w)
         x = x.flatten(2).transpose(1, 2)  # (B, h*w, d)
         pos = (self.row_emb + self.col_emb).reshape(-1, x.shape[-1])  # (h*w, d)
         return x + pos
@@ -92,7 +121,9 @@ class SiglipTower(nn.Module):
         self.vit = SiglipVisionModel(vcfg)
         self.proj = nn.Linear(width, config.hidden_size)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if cond is not None:
+            raise ValueError("the SigLIP tower takes no text conditioning (vision_film is CNN-only)")
         out = self.vit(pixel_values=x).last_hidden_state  # (B, P, width)
         return self.proj(out)  # (B, P, d)
 
@@ -111,11 +142,14 @@ class VisionEncoder(nn.Module):
         )
         self.num_cameras = config.num_cameras
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """``cond`` (B, d): the pooled instruction, for a FiLM tower (``vision_film``)."""
         b, n, c, h, w = images.shape  # (B, N_cam, 3, H, W) in [0, 1]
         if n != self.num_cameras:
             raise ValueError(f"expected {self.num_cameras} cameras, got {n}")
         x = (images.reshape(b * n, c, h, w) - 0.5) / 0.5  # (B*N, 3, H, W) in [-1, 1]
-        tokens = self.tower(x)  # (B*N, T, d)
+        if cond is not None:
+            cond = cond.repeat_interleave(n, dim=0)  # (B*N, d): each camera of a sample
+        tokens = self.tower(x, cond)  # (B*N, T, d)
         tokens = tokens.reshape(b, n, tokens.shape[1], -1) + self.camera_emb  # (B, N, T, d)
         return tokens.reshape(b, n * tokens.shape[2], -1)  # (B, N*T, d)

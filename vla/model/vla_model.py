@@ -1,7 +1,9 @@
 """VLAModel: images + instruction + state -> discrete action tokens (one file, nanoGPT-readable).
 
-    scene, wrist (B, N_cam, 3, H, W) --VisionEncoder--> (B, N_cam*T_cam, d)   e.g. 2*64 tokens
     instruction  (B, L, 384) MiniLM states --Linear--> (B, L, d)   [or word ids --Embedding-->]
+    scene, wrist (B, N_cam, 3, H, W) --VisionEncoder--> (B, N_cam*T_cam, d)   e.g. 2*64 tokens
+                 [vision_film: every CNN stage FiLM-modulated by the masked mean of the text
+                  tokens, so the instruction shapes the vision tokens, not only the fusion]
     state        (B, S) normalised          --Linear--> (B, 1, d)   [absent if not use_state;
                  replaced by a learned "no state" token where ``state_drop`` is True]
     prefix = [vision | text | state]                                   (B, P, d)
@@ -85,6 +87,10 @@ class VLAModel(PreTrainedModel):
             self.action_embed = nn.Embedding(config.output_vocab_size, d)  # bins + BOS + EOS
         self.action_head = nn.Linear(d, config.output_vocab_size)
         self.post_init()
+        film = getattr(self.vision.tower, "film", None)
+        if film is not None:  # FiLM starts as the identity: gamma = beta = 0
+            nn.init.zeros_(film.mlp[-1].weight)
+            nn.init.zeros_(film.mlp[-1].bias)
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear):
@@ -143,11 +149,16 @@ class VLAModel(PreTrainedModel):
         "no state" embedding (training's ``state_dropout``). Without ``config.use_state`` there
         is no state token and ``state`` may be None.
         """
-        vis = self.vision(images)  # (B, N_cam*T_cam, d)
+        dtype = images.dtype
         if self.config.text_encoder == "minilm":
-            txt = self.text_proj(text.to(vis.dtype))  # (B, L, d)
+            txt = self.text_proj(text.to(dtype))  # (B, L, d)
         else:
             txt = self.text_embed(text)  # (B, L, d)
+        cond = None
+        if self.config.vision_film:
+            w = text_mask.to(txt.dtype).unsqueeze(-1)  # (B, L, 1)
+            cond = (txt * w).sum(1) / w.sum(1).clamp(min=1.0)  # (B, d) mean of valid tokens
+        vis = self.vision(images, cond)  # (B, N_cam*T_cam, d)
         b = vis.shape[0]
         parts = [vis, txt.to(vis.dtype)]
         ones_v = torch.ones(b, vis.shape[1], dtype=torch.bool, device=vis.device)
