@@ -30,6 +30,8 @@ OUT=${OUT:-outputs/gpu}
 TRAIN_ARGS=${TRAIN_ARGS:-}
 ACTION_NOISE=${ACTION_NOISE:-0}
 GEN_MINUTES=${GEN_MINUTES:-}
+# the preset's `steps` (6000) is a hard stop even with time left: the time budget decides here
+STEPS=${STEPS:-200000}
 mkdir -p "$OUT"
 
 # shellcheck source=scripts/gpu_env.sh
@@ -53,7 +55,7 @@ t0=$(date +%s)
 # shellcheck disable=SC2086
 $TRAIN --config configs/train/pick_place.yaml --dataset="$DATA" \
   --text-cache .cache/text_cache.safetensors --output_dir="$RUN" --resume=auto \
-  --max_minutes="$MINUTES" --progress=false $DDP_ARGS $TRAIN_ARGS
+  --max_minutes="$MINUTES" --steps="$STEPS" --progress=false $DDP_ARGS $TRAIN_ARGS
 echo "train wall: $(( $(date +%s) - t0 )) s"
 
 cp "$RUN/train_log.jsonl" "$OUT/" 2>/dev/null || true

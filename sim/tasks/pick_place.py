@@ -252,3 +252,30 @@ PICK_PLACE: dict[str, PickPlaceTask] = {
     "stack": StackTask(),
     "push": PushTask(),
 }
+
+
+# ---- what went wrong: outcome of a finished episode, for failure analysis ---------------------
+MOVED = 0.02  # an object counts as handled when it ends this far (m) from where it started
+OUTCOMES = ("success", "wrong_object", "target_moved", "nothing_moved")
+
+
+def episode_outcome(physics: Physics, episode: Episode, success: bool) -> tuple[str, dict]:
+    """Classify a finished pick_place episode from the final object poses.
+
+    ``wrong_object``: a graspable object other than the target moved farthest (over MOVED),
+    i.e. the policy acted on something the instruction did not name (for stack the base cube
+    counts as other); ``target_moved``: the target moved farthest but the goal was not reached
+    (a missed grasp, a drop, a bad placement); ``nothing_moved``: no graspable object moved
+    MOVED. Returns (outcome, {object name: displacement in m}).
+    """
+    moved = {}
+    for obj in episode.scene.objects:
+        if obj.category in ob.SHAPES:
+            pos, _ = physics.object_pose(obj.name)
+            moved[obj.name] = float(np.linalg.norm(np.asarray(pos) - np.asarray(obj.pos)))
+    if success:
+        return "success", moved
+    top = max(moved, key=moved.get)
+    if moved[top] < MOVED:
+        return "nothing_moved", moved
+    return ("target_moved" if top == episode.target else "wrong_object"), moved

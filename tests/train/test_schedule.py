@@ -42,3 +42,14 @@ def test_time_budget_drives_the_decay(monkeypatch):
     now[0] += 30.0  # half the new budget: progress 0.5 + 0.5 * 0.5
     resumed.update(50)
     assert resumed.progress == pytest.approx(0.75)
+
+
+def test_a_run_ended_by_steps_reports_the_unused_budget():
+    from vla.train.trainer import budget_unused
+
+    cfg = TrainConfig(dataset="unused", steps=6000, max_minutes=14.0)
+    # the v3 GPU run's first try: 6000 steps took ~7 of 14 minutes
+    assert budget_unused(cfg, stopped_by_time=False, elapsed_s=7 * 60) == pytest.approx(7.0)
+    assert budget_unused(cfg, stopped_by_time=True, elapsed_s=14 * 60) is None
+    assert budget_unused(cfg, stopped_by_time=False, elapsed_s=13.5 * 60) is None  # < 10% left
+    assert budget_unused(TrainConfig(dataset="unused"), False, 60.0) is None  # no budget

@@ -75,3 +75,8 @@ def test_pick_place_preset_trains_without_the_state_token():
     cfg = load_config("configs/train/pick_place.yaml", ["--dataset=unused"])
     assert cfg.model_fields()["use_state"] is False  # see the preset's comment for why
     assert cfg.state_dropout == 0 and cfg.state_noise_std == 0
+
+
+def test_pick_place_preset_conditions_vision_on_the_instruction():
+    cfg = load_config("configs/train/pick_place.yaml", ["--dataset=unused"])
+    assert cfg.model_fields()["vision_film"] is True  # see the preset's comment for why

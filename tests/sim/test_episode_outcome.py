@@ -1,0 +1,45 @@
+"""episode_outcome: which object a finished episode handled, from the final object poses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from sim.tasks.pick_place import MOVED, episode_outcome
+
+
+@pytest.fixture(scope="module")
+def env():
+    e = sim.make("place", "mujoco", render=False)
+    yield e
+    e.close()
+
+
+def _reset(env, seed: int):
+    env.reset(seed=seed)
+    u = env.unwrapped
+    others = [o.name for o in u.episode.scene.objects
+              if o.category in ("cube", "cylinder") and o.name != u.episode.target]  # fmt: skip
+    return u, others
+
+
+def test_untouched_scene_is_nothing_moved(env):
+    u, _ = _reset(env, 3)
+    outcome, moved = episode_outcome(u.physics, u.episode, success=False)
+    assert outcome == "nothing_moved"
+    assert u.episode.target in moved and max(moved.values()) < MOVED
+
+
+def test_moving_a_distractor_is_wrong_object_and_the_target_is_target_moved(env):
+    u, others = _reset(env, 4)
+    assert others  # every place episode has 1-3 graspable distractors
+    pos, _ = u.physics.object_pose(others[0])
+    u.physics.set_object_pose(others[0], np.asarray(pos) + [0.0, 0.0, 0.1])
+    assert episode_outcome(u.physics, u.episode, success=False)[0] == "wrong_object"
+    u, _ = _reset(env, 4)
+    pos, _ = u.physics.object_pose(u.episode.target)
+    u.physics.set_object_pose(u.episode.target, np.asarray(pos) + [0.0, 0.0, 0.1])
+    assert episode_outcome(u.physics, u.episode, success=False)[0] == "target_moved"
+    # a success is a success whatever moved
+    assert episode_outcome(u.physics, u.episode, success=True)[0] == "success"
