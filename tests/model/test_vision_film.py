@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.model.test_vla_model import B, VOCAB, inputs, tiny_config
+from tests.model.test_vla_model import VOCAB, B, inputs, tiny_config
 from vla.model import VLAConfig, VLAModel
 
 

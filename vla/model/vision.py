@@ -123,7 +123,9 @@ class SiglipTower(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         if cond is not None:
-            raise ValueError("the SigLIP tower takes no text conditioning (vision_film is CNN-only)")
+            raise ValueError(
+                "the SigLIP tower takes no text conditioning (vision_film is CNN-only)"
+            )
         out = self.vit(pixel_values=x).last_hidden_state  # (B, P, width)
         return self.proj(out)  # (B, P, d)
 
