@@ -20,7 +20,7 @@ from pathlib import Path
 _POLICY = {}
 
 
-def _init(checkpoint: str, execution_horizon: int | None) -> None:
+def _init(checkpoint: str, execution_horizon: int | None, max_steps: int | None) -> None:
     import torch
 
     from vla.policy import Policy
@@ -28,6 +28,7 @@ def _init(checkpoint: str, execution_horizon: int | None) -> None:
     torch.set_num_threads(1)
     _POLICY["p"] = Policy.from_pretrained(checkpoint, execution_horizon=execution_horizon)
     _POLICY["envs"] = {}
+    _POLICY["max_steps"] = max_steps
 
 
 def _run(job: tuple[str, str, str, int, int]) -> dict:
@@ -38,7 +39,9 @@ def _run(job: tuple[str, str, str, int, int]) -> dict:
     family, split, backend, episode, seed = job
     env = _POLICY["envs"].get((family, split, backend))
     if env is None:
-        env = _POLICY["envs"][(family, split, backend)] = sim.make(family, backend, split=split)
+        env = sim.make(family, backend, split=split, max_steps=_POLICY["max_steps"],
+                       image_size=tuple(_POLICY["p"].meta.image_size))  # fmt: skip
+        _POLICY["envs"][(family, split, backend)] = env
     res = run_episode(env, _POLICY["p"], seed, record=False)
     u = env.unwrapped
     outcome, moved = episode_outcome(u.physics, u.episode, res.success)
@@ -60,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("train", "heldout"), default="train")
     ap.add_argument("--backend", default="mujoco")
     ap.add_argument("--execution-horizon", type=int, default=None)
+    ap.add_argument("--max-steps", type=int, default=None, help="default: the task's")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             for f in families for e in range(args.episodes)]  # fmt: skip
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers, initializer=_init,
-                             initargs=(args.checkpoint, args.execution_horizon)) as pool:  # fmt: skip
+                             initargs=(args.checkpoint, args.execution_horizon, args.max_steps)) as pool:  # fmt: skip
         log = list(pool.map(_run, jobs))
     wall = time.perf_counter() - t0
     counts = {f: {o: 0 for o in OUTCOMES} for f in families}
