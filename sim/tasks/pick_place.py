@@ -256,7 +256,8 @@ PICK_PLACE: dict[str, PickPlaceTask] = {
 
 # ---- what went wrong: outcome of a finished episode, for failure analysis ---------------------
 MOVED = 0.02  # an object counts as handled when it ends this far (m) from where it started
-OUTCOMES = ("success", "wrong_object", "target_moved", "nothing_moved")
+NEAR_GOAL = 0.08  # place/stack: the target ended this close (m, in xy) to a goal candidate
+OUTCOMES = ("success", "wrong_object", "wrong_goal", "target_moved", "nothing_moved")
 
 
 def episode_outcome(physics: Physics, episode: Episode, success: bool) -> tuple[str, dict]:
@@ -264,9 +265,11 @@ def episode_outcome(physics: Physics, episode: Episode, success: bool) -> tuple[
 
     ``wrong_object``: a graspable object other than the target moved farthest (over MOVED),
     i.e. the policy acted on something the instruction did not name (for stack the base cube
-    counts as other); ``target_moved``: the target moved farthest but the goal was not reached
-    (a missed grasp, a drop, a bad placement); ``nothing_moved``: no graspable object moved
-    MOVED. Returns (outcome, {object name: displacement in m}).
+    counts as other); ``wrong_goal`` (place, stack): the target was taken to another container
+    / cube than the named goal (it ends within NEAR_GOAL of one, nearer to it than to the goal);
+    ``target_moved``: the target moved farthest but the goal was not reached otherwise (a missed
+    grasp, a drop, a bad placement); ``nothing_moved``: no graspable object moved MOVED.
+    Returns (outcome, {object name: displacement in m}).
     """
     moved = {}
     for obj in episode.scene.objects:
@@ -278,4 +281,15 @@ def episode_outcome(physics: Physics, episode: Episode, success: bool) -> tuple[
     top = max(moved, key=moved.get)
     if moved[top] < MOVED:
         return "nothing_moved", moved
-    return ("target_moved" if top == episode.target else "wrong_object"), moved
+    if top != episode.target:
+        return "wrong_object", moved
+    if episode.family in ("place", "stack"):
+        goal_kinds = ob.CONTAINERS if episode.family == "place" else ("cube",)
+        here = np.asarray(physics.object_pose(episode.target)[0][:2])
+        dist = {o.name: float(np.linalg.norm(np.asarray(physics.object_pose(o.name)[0][:2]) - here))
+                for o in episode.scene.objects
+                if o.category in goal_kinds and o.name != episode.target}  # fmt: skip
+        nearest = min(dist, key=dist.get)
+        if nearest != episode.goal and dist[nearest] < NEAR_GOAL:
+            return "wrong_goal", moved
+    return "target_moved", moved

@@ -43,3 +43,15 @@ def test_moving_a_distractor_is_wrong_object_and_the_target_is_target_moved(env)
     assert episode_outcome(u.physics, u.episode, success=False)[0] == "target_moved"
     # a success is a success whatever moved
     assert episode_outcome(u.physics, u.episode, success=True)[0] == "success"
+
+
+def test_target_in_the_other_container_is_wrong_goal(env):
+    u, _ = _reset(env, 5)
+    other = next(o.name for o in u.episode.scene.objects
+                 if o.category in ("bowl", "bin", "plate") and o.name != u.episode.goal)  # fmt: skip
+    cpos, _ = u.physics.object_pose(other)
+    u.physics.set_object_pose(u.episode.target, np.asarray(cpos) + [0.0, 0.0, 0.05])
+    assert episode_outcome(u.physics, u.episode, success=False)[0] == "wrong_goal"
+    gpos, _ = u.physics.object_pose(u.episode.goal)  # near the named goal, but not a success
+    u.physics.set_object_pose(u.episode.target, np.asarray(gpos) + [0.0, 0.0, 0.3])
+    assert episode_outcome(u.physics, u.episode, success=False)[0] == "target_moved"
