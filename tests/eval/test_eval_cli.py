@@ -70,6 +70,8 @@ def test_expert_in_mujoco_writes_json_chart_and_videos(tmp_path, capsys) -> None
 def test_tiny_checkpoint_in_mujoco_both_splits(tmp_path, capsys, tiny_ckpt) -> None:
     """A real (random) policy in a spawned worker, checked against the real environment."""
     pytest.importorskip("sim.rollout", reason="the simulator (sim.rollout) has not landed yet")
+    from sim.tasks.pick_place import OUTCOMES
+
     out_json = tmp_path / "eval.json"
     code, stdout, err = _vla(capsys, "--checkpoint", str(tiny_ckpt), "--task", "pick",
                              "--episodes-per-task", "1", "--max-steps", "4", "--split", "both",
@@ -82,6 +84,9 @@ def test_tiny_checkpoint_in_mujoco_both_splits(tmp_path, capsys, tiny_ckpt) -> N
     for block in report["splits"].values():
         assert block["per_task"]["pick"]["episodes"] == 1
         assert 1 <= block["per_task"]["pick"]["mean_length"] <= 4
+        # every pick_place episode is classified by what it moved
+        assert sum(block["per_task"]["pick"]["outcomes"].values()) == 1
+    assert all(e["outcome"] in OUTCOMES for e in report["episode_log"])
     assert "heldout" in stdout
 
 

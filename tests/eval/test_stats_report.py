@@ -91,3 +91,19 @@ def test_chart_is_a_png(tmp_path) -> None:
 def test_empty_results_are_an_error() -> None:
     with pytest.raises(ValueError, match="no episode"):
         build_report([], run_info={}, timing={})
+
+
+def test_outcomes_are_counted_per_family_and_listed_as_failures() -> None:
+    kinds = ["success", "wrong_object", "wrong_object", "target_moved"]
+    results = [EpisodeResult("pick", "train", i, k == "success", 10, "pick it", outcome=k)
+               for i, k in enumerate(kinds)]  # fmt: skip
+    report = build_report(results, run_info={}, timing={})
+    block = report["splits"]["train"]
+    expected = {"success": 1, "target_moved": 1, "wrong_object": 2}
+    assert block["per_task"]["pick"]["outcomes"] == expected and block["outcomes"] == expected
+    assert report["episode_log"][1]["outcome"] == "wrong_object"
+    table = format_table(report)
+    assert "failures" in table and "wrong_object 2" in table and "success 1" not in table
+    # suites without a classifier (outcome None) report no outcome counts
+    plain = build_report(_synthetic(), run_info={}, timing={})
+    assert "outcomes" not in plain["splits"]["train"] and "failures" not in format_table(plain)

@@ -17,6 +17,7 @@ JSON written by ``vla eval --json OUT`` (``REPORT_SCHEMA_VERSION`` = 1)::
         "train": {
           "success_rate": 0.93, "ci95": [lo, hi], "episodes": 300, "successes": 279,
           "mean_length": 87.2, "mean_task_success": 0.93,   # unweighted mean over families
+          "outcomes": {"success": 279, "wrong_object": 9, ...},  # pick_place only (see below)
           "per_task": {
             "<family>": {"success_rate": 0.96, "ci95": [lo, hi], "episodes": 50,
                          "successes": 48, "mean_length": 80.1}
@@ -31,7 +32,10 @@ JSON written by ``vla eval --json OUT`` (``REPORT_SCHEMA_VERSION`` = 1)::
         "heldout": {...}
       },
       "episode_log": [{"task": ..., "split": ..., "seed": ..., "instruction": ..., "success": ...,
-                       "length": ..., "duration_s": ..., "video": "path" | null}, ...],
+                       "length": ..., "duration_s": ..., "video": "path" | null,
+                       "outcome": "success" | "wrong_object" | "wrong_goal" | "target_moved"
+                                  | "nothing_moved" | null}, ...],   # per family in "outcomes"
+
       "timing": {"wall_s": 123.4, "episodes_per_s": 2.4, "workers": 4, "policy_load_s": ...},
       "videos": ["DIR/train_pick_cube_ep003_success.mp4", ...],
       "chart": "DIR/success_rates.png"
@@ -63,19 +67,26 @@ class EpisodeResult:
     instruction: str = ""
     duration_s: float = 0.0
     video: str | None = None
+    # what the episode ended up doing (pick_place: sim.tasks.pick_place.episode_outcome), or
+    # None for suites without a classifier
+    outcome: str | None = None
 
 
 def _block(results: Sequence[EpisodeResult]) -> dict[str, Any]:
     n = len(results)
     k = sum(r.success for r in results)
     lo, hi = wilson_interval(k, n)
-    return {
+    block = {
         "success_rate": k / n if n else 0.0,
         "ci95": [lo, hi],
         "episodes": n,
         "successes": k,
         "mean_length": sum(r.length for r in results) / n if n else 0.0,
     }
+    outcomes = [r.outcome for r in results if r.outcome is not None]
+    if outcomes:
+        block["outcomes"] = {o: outcomes.count(o) for o in sorted(set(outcomes))}
+    return block
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -159,6 +170,9 @@ def format_table(report: dict[str, Any]) -> str:
         for family, b in block["per_task"].items():
             lines.append(row(split, family, b))
         lines.append(row(split, "ALL", block))
+        if "outcomes" in block:
+            failed = ", ".join(f"{o} {c}" for o, c in block["outcomes"].items() if o != "success")
+            lines.append(f"{split:<8} {'failures':<{wn}} {failed or 'none'}")
         for group, b in block.get("per_group", {}).items():
             lines.append(row(split, f"{group} ({b['tasks']} tasks)", b)
                          + f"  task mean {100 * b['mean_task_success']:5.1f}%")  # fmt: skip

@@ -150,9 +150,10 @@ def run_job(job: EvalJob) -> EpisodeResult:
         tag = "success" if result.success else "failure"
         path = Path(cfg.video_dir) / f"{job.split}_{job.family}_ep{job.episode:03d}_{tag}.mp4"
         video = str(sim_adapter.write_video(path, result.frames, sim_adapter.control_hz(env)))
+    outcome = sim_adapter.episode_outcome(env, bool(result.success))
     return EpisodeResult(job.family, job.split, job.seed, bool(result.success),
                          int(result.length), str(result.instruction),
-                         time.perf_counter() - t0, video)  # fmt: skip
+                         time.perf_counter() - t0, video, outcome)  # fmt: skip
 
 
 # ---- parent side ------------------------------------------------------------------------------

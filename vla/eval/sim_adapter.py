@@ -74,6 +74,17 @@ def run_episode(env: Any, agent: Any, seed: int, record: bool) -> Any:
     return sim_run_episode(env, agent, seed, record=record)
 
 
+def episode_outcome(env: Any, success: bool) -> str | None:
+    """What a finished episode did (``sim.tasks.pick_place.episode_outcome``: success,
+    wrong_object, wrong_goal, target_moved, nothing_moved); None outside the pick_place suite."""
+    u = getattr(env, "unwrapped", env)
+    if getattr(getattr(u, "config", None), "suite", None) != "pick_place":
+        return None
+    from sim.tasks.pick_place import episode_outcome as classify
+
+    return classify(u.physics, u.episode, success)[0]
+
+
 def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     """Encode an episode's frames to MP4 (``sim.report.write_video``: H.264, 2x upscaled)."""
     from sim.report import write_video as sim_write_video
