@@ -8,6 +8,11 @@ gripper to that object and to the other objects.
 
 A policy that reads the instruction points at the named object (cosine near 1) and away from
 the others; one that ignores it points the same way whatever it is told (named ~ other).
+
+For a ``vision_film`` checkpoint it also reports how far apart the FiLM modulations (gamma,
+beta) of "put the A cube on top of the B cube" and "... B ... on top of the A cube" are (the
+roles swapped), against changing the goal's colour: the vision tower can only tell the object
+from the goal as far as those differ.
 """
 
 from __future__ import annotations
@@ -69,10 +74,47 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.checkpoint} ({args.split}, {args.scenes} scenes, {n} queries): mean cosine to "
           f"the named object {out['mean_cos_named']:.2f}, to the others "
           f"{out['mean_cos_other']:.2f}; points closest to the named object in {hits}/{n}")  # fmt: skip
+    if policy.model.config.vision_film:
+        swapped, recoloured = film_role_distances(policy, args.checkpoint)
+        out["film_distance_roles_swapped"], out["film_distance_goal_recoloured"] = (
+            swapped,
+            recoloured,
+        )
+        print(f"FiLM modulation distance: roles swapped {swapped:.3f}, goal colour changed "
+              f"{recoloured:.3f} (mean over 20 stack instructions)")  # fmt: skip
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=1))
     return 0
+
+
+def film_role_distances(policy, checkpoint: str, pairs: int = 20) -> tuple[float, float]:
+    """Mean L2 distance between the FiLM (gamma, beta) of role-swapped stack instructions, and
+    between instructions whose goal colour differs."""
+    import itertools
+
+    import torch
+
+    from sim.scene import COLORS
+    from vla.policy.policy import build_text_encoder
+
+    model = policy.model
+    text = build_text_encoder(model.config, Path(checkpoint))  # the policy's own instruction path
+    colours = list(COLORS)
+
+    def film(instruction: str) -> torch.Tensor:
+        states, mask = text.embed([instruction])  # MiniLM states (1, L, 384) or ids, (1, L)
+        with torch.no_grad():
+            _, cond = model.embed_text(states, mask, next(model.parameters()).dtype)
+            return model.vision.tower.film.mlp(cond)[0]
+
+    swapped, recoloured = [], []
+    for a, b in list(itertools.permutations(colours, 2))[:pairs]:
+        c = next(x for x in colours if x not in (a, b))
+        base = film(f"put the {a} cube on top of the {b} cube")
+        swapped.append(float((base - film(f"put the {b} cube on top of the {a} cube")).norm()))
+        recoloured.append(float((base - film(f"put the {a} cube on top of the {c} cube")).norm()))
+    return float(np.mean(swapped)), float(np.mean(recoloured))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.serving.tiny_checkpoint import make_tiny_checkpoint
 
@@ -38,3 +39,16 @@ def test_grounding_probe_asks_about_every_object(tmp_path):
     named = [r["cosines"][r["asked"]] for r in report["rows"]]
     assert np.isclose(report["mean_cos_named"], np.mean(named))
     assert 0 <= report["points_at_named"] <= report["queries"]
+
+
+def test_grounding_probe_film_distances_are_zero_for_an_identity_film(tmp_path):
+    """A FiLM checkpoint whose FiLM is still the identity (its last layer starts at zero) gives
+    the same modulation to every instruction: both distances are 0."""
+    from vla.policy import Policy
+
+    ckpt = make_tiny_checkpoint(tmp_path / "ckpt", image_size=(32, 32))
+    cfg = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**cfg, "vision_film": True}))
+    policy = Policy.from_pretrained(ckpt)  # the FiLM weights are new: initialised as identity
+    swapped, recoloured = _load("grounding_probe").film_role_distances(policy, str(ckpt), 3)
+    assert swapped == pytest.approx(0.0, abs=1e-6) and recoloured == pytest.approx(0.0, abs=1e-6)

@@ -55,6 +55,9 @@ class FiLM(nn.Module):
         super().__init__()
         self.channels = list(channels)
         self.mlp = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 2 * sum(channels)))
+        # the model's weight init zeroes this layer (gamma = beta = 0: FiLM starts as the
+        # identity), also when a checkpoint without FiLM weights is loaded into a FiLM config
+        self.mlp[-1]._zero_init = True
 
     def forward(self, cond: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         out = self.mlp(cond)  # (B, 2 * sum(C))

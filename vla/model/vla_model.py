@@ -87,13 +87,12 @@ class VLAModel(PreTrainedModel):
             self.action_embed = nn.Embedding(config.output_vocab_size, d)  # bins + BOS + EOS
         self.action_head = nn.Linear(d, config.output_vocab_size)
         self.post_init()
-        film = getattr(self.vision.tower, "film", None)
-        if film is not None:  # FiLM starts as the identity: gamma = beta = 0
-            nn.init.zeros_(film.mlp[-1].weight)
-            nn.init.zeros_(film.mlp[-1].bias)
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
+        if getattr(module, "_zero_init", False):  # the FiLM output layer (vision.FiLM)
+            nn.init.zeros_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, std=0.02)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
@@ -149,15 +148,7 @@ class VLAModel(PreTrainedModel):
         "no state" embedding (training's ``state_dropout``). Without ``config.use_state`` there
         is no state token and ``state`` may be None.
         """
-        dtype = images.dtype
-        if self.config.text_encoder == "minilm":
-            txt = self.text_proj(text.to(dtype))  # (B, L, d)
-        else:
-            txt = self.text_embed(text)  # (B, L, d)
-        cond = None
-        if self.config.vision_film:
-            w = text_mask.to(txt.dtype).unsqueeze(-1)  # (B, L, 1)
-            cond = (txt * w).sum(1) / w.sum(1).clamp(min=1.0)  # (B, d) mean of valid tokens
+        txt, cond = self.embed_text(text, text_mask, images.dtype)
         vis = self.vision(images, cond)  # (B, N_cam*T_cam, d)
         b = vis.shape[0]
         parts = [vis, txt.to(vis.dtype)]
@@ -174,6 +165,20 @@ class VLAModel(PreTrainedModel):
             raise ValueError("state_drop needs a model with use_state=True (it has no state)")
         prefix = torch.cat(parts, dim=1)  # (B, P, d)
         return prefix, torch.cat(masks, dim=1)  # (B, P, d), (B, P)
+
+    def embed_text(
+        self, text: torch.Tensor, text_mask: torch.Tensor, dtype: torch.dtype = torch.float32
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Text tokens (B, L, d) and, with ``vision_film``, the vision tower's conditioning
+        vector (B, d): the mean of the valid tokens (else None)."""
+        if self.config.text_encoder == "minilm":
+            txt = self.text_proj(text.to(dtype))  # (B, L, d)
+        else:
+            txt = self.text_embed(text)  # (B, L, d)
+        if not self.config.vision_film:
+            return txt, None
+        w = text_mask.to(txt.dtype).unsqueeze(-1)  # (B, L, 1)
+        return txt, (txt * w).sum(1) / w.sum(1).clamp(min=1.0)  # (B, d) mean of valid tokens
 
     @staticmethod
     def prefix_lm_mask(valid: torch.Tensor, prefix_len: int, causal_suffix: bool) -> torch.Tensor:
