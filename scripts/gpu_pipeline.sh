@@ -19,6 +19,10 @@
 #   vla text-cache --plan-episodes $EPISODES --plan-seed $SEED --out .cache/text_cache.safetensors
 # (the GPU machine has no MiniLM package; generation is seeded, so the plan's instructions are
 # exactly the dataset's). Re-running on a warm machine resumes both generation and training.
+# Size: .whl (46 MB, PyAV most of it) + the text caches (~17 MB for a 4500-attempt plan and the
+# eval seeds) + the shipped checkpoint (25 MB, tracked) pass the 64 MiB a call carries. The
+# pipeline never reads the shipped checkpoint: move its model.safetensors aside for the call
+# (the v3 run did) or plan fewer attempts.
 set -euo pipefail
 EPISODES=${EPISODES:-4000}
 SEED=${SEED:-0}
