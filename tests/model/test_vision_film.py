@@ -62,3 +62,41 @@ def test_film_bad_config_names_the_fix():
     with pytest.raises(ValueError, match="vision_film must be true or false"):
         tiny_config(vision_film="yes")
     assert VLAConfig().vision_film is False  # old checkpoints (no field) load text-agnostic
+
+
+def test_query_pooling_ignores_padding_learns_and_roundtrips(tmp_path):
+    """film_pool='queries': K learned queries attend over the valid text tokens; their outputs,
+    concatenated, feed FiLM (identity at init like the mean pooling)."""
+    torch.manual_seed(0)
+    model = VLAModel(tiny_config(vision_film=True, film_pool="queries", film_queries=2))
+    images, state, text, mask = inputs()
+    txt, cond = model.embed_text(text, mask)
+    assert cond.shape == (B, 2 * model.config.hidden_size)
+    padded = text.clone()
+    padded[1, 3:] = 50.0  # garbage under the padding mask
+    assert torch.allclose(cond, model.embed_text(padded, mask)[1], atol=1e-5)
+    plain = VLAModel(tiny_config()).eval()
+    plain.load_state_dict(model.state_dict(), strict=False)
+    with torch.no_grad():  # identity at init: the vision tokens of a text-agnostic tower
+        a = model.eval().embed_prefix(images, state, text, mask)[0]
+        b = plain.embed_prefix(images, state, text, mask)[0]
+    assert torch.allclose(a, b, atol=1e-6)
+    model.train()
+    model(*inputs(), torch.randint(0, VOCAB, (B, 6)))["loss"].backward()
+    assert model.vision.tower.film.mlp[-1].weight.grad.abs().sum() > 0
+    torch.nn.init.normal_(model.vision.tower.film.mlp[-1].weight, std=0.05)  # as if trained
+    model.film_queries.grad = None
+    model(*inputs(), torch.randint(0, VOCAB, (B, 6)))["loss"].backward()
+    assert model.film_queries.grad.abs().sum() > 0  # the queries learn once FiLM is live
+    model.eval().save_pretrained(tmp_path)
+    again = VLAModel.from_pretrained(str(tmp_path), dtype=torch.float32).eval()
+    assert again.config.film_pool == "queries" and again.config.film_queries == 2
+    with torch.no_grad():
+        assert torch.equal(model(*inputs())["logits"], again(*inputs())["logits"])
+
+
+def test_film_pool_bad_config_names_the_choices():
+    with pytest.raises(ValueError, match="film_pool='max'.*mean"):
+        tiny_config(vision_film=True, film_pool="max")
+    with pytest.raises(ValueError, match="film_queries must be >= 1"):
+        tiny_config(vision_film=True, film_pool="queries", film_queries=0)

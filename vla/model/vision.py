@@ -49,12 +49,13 @@ class ConvStage(nn.Module):
 
 
 class FiLM(nn.Module):
-    """Text vector (B, d) -> per-stage (gamma, beta) pairs for channel counts ``channels``."""
+    """Text vector (B, d_in) -> per-stage (gamma, beta) pairs for channel counts ``channels``."""
 
-    def __init__(self, d: int, channels: list[int]):
+    def __init__(self, d_in: int, channels: list[int]):
         super().__init__()
         self.channels = list(channels)
-        self.mlp = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 2 * sum(channels)))
+        d = min(d_in, 512)
+        self.mlp = nn.Sequential(nn.Linear(d_in, d), nn.GELU(), nn.Linear(d, 2 * sum(channels)))
         # the model's weight init zeroes this layer (gamma = beta = 0: FiLM starts as the
         # identity), also when a checkpoint without FiLM weights is loaded into a FiLM config
         self.mlp[-1]._zero_init = True
@@ -77,7 +78,10 @@ class CNNTower(nn.Module):
         chans = [3, *config.cnn_channels]
         pairs = zip(chans[:-1], chans[1:], strict=True)
         self.stages = nn.ModuleList([ConvStage(a, b) for a, b in pairs])
-        self.film = FiLM(config.hidden_size, config.cnn_channels) if config.vision_film else None
+        self.film = None
+        if config.vision_film:
+            k = config.film_queries if config.film_pool == "queries" else 1
+            self.film = FiLM(config.hidden_size * k, config.cnn_channels)
         self.proj = nn.Conv2d(chans[-1], config.hidden_size, 1)
         div = 2 ** len(config.cnn_channels)
         self.grid = (config.image_size[0] // div, config.image_size[1] // div)

@@ -74,6 +74,9 @@ class VLAModel(PreTrainedModel):
             self.text_proj = nn.Linear(config.text_dim, d)  # frozen MiniLM states -> d
         else:
             self.text_embed = nn.Embedding(config.text_vocab_size, d, padding_idx=0)
+        if config.vision_film and config.film_pool == "queries":
+            self.film_queries = nn.Parameter(torch.randn(config.film_queries, d) * 0.02)
+            self.film_key = nn.Linear(d, d, bias=False)
         if config.use_state:
             self.state_proj = nn.Linear(config.state_dim, d)
             self.no_state = nn.Embedding(1, d)  # stands in for a dropped state (state_dropout)
@@ -170,13 +173,20 @@ class VLAModel(PreTrainedModel):
         self, text: torch.Tensor, text_mask: torch.Tensor, dtype: torch.dtype = torch.float32
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Text tokens (B, L, d) and, with ``vision_film``, the vision tower's conditioning
-        vector (B, d): the mean of the valid tokens (else None)."""
+        vector: the mean of the valid tokens (B, d), or with ``film_pool="queries"`` the
+        concatenated outputs of the learned queries attending over them (B, K*d); else None."""
         if self.config.text_encoder == "minilm":
             txt = self.text_proj(text.to(dtype))  # (B, L, d)
         else:
             txt = self.text_embed(text)  # (B, L, d)
         if not self.config.vision_film:
             return txt, None
+        if self.config.film_pool == "queries":
+            q = self.film_queries.to(txt.dtype)  # (K, d)
+            scores = torch.einsum("kd,bld->bkl", q, self.film_key(txt)) / txt.shape[-1] ** 0.5
+            scores = scores.masked_fill(~text_mask.bool()[:, None, :], float("-inf"))
+            pooled = torch.softmax(scores.float(), dim=-1).to(txt.dtype) @ txt  # (B, K, d)
+            return txt, pooled.flatten(1)  # (B, K*d)
         w = text_mask.to(txt.dtype).unsqueeze(-1)  # (B, L, 1)
         return txt, (txt * w).sum(1) / w.sum(1).clamp(min=1.0)  # (B, d) mean of valid tokens
 
