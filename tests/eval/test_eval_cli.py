@@ -105,3 +105,16 @@ def test_control_rate_mismatch_with_the_real_env_is_a_clean_error(
     assert code == 2
     assert err.startswith("vla eval: control rate mismatch")
     assert "checkpoint was trained at 5.0 Hz" in err and "environment runs at 10.0 Hz" in err
+
+
+def test_failure_videos_are_named_by_their_outcome(tmp_path, capsys, tiny_ckpt) -> None:
+    from sim.tasks.pick_place import OUTCOMES
+
+    videos = tmp_path / "videos"
+    code, _, err = _vla(capsys, "--checkpoint", str(tiny_ckpt), "--task", "pick",
+                        "--episodes-per-task", "1", "--max-steps", "2", "--workers", "0",
+                        "--video-dir", str(videos), "--no-progress")  # fmt: skip
+    assert code == 0, err[-3000:]
+    (mp4,) = videos.glob("*.mp4")  # a random policy fails in 2 steps
+    outcome = mp4.stem.split("_failure_")[1]
+    assert outcome in OUTCOMES and outcome != "success"

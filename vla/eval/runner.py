@@ -145,12 +145,13 @@ def run_job(job: EvalJob) -> EpisodeResult:
         _WORKER["envs"][key] = env
     record = cfg.video_dir is not None and cfg.videos_per_outcome > 0
     result = sim_adapter.run_episode(env, source.agent_for(env), job.seed, record=record)
+    outcome = sim_adapter.episode_outcome(env, bool(result.success))
     video = None
     if record and result.frames and _take_video_slot((job.split, job.family, result.success)):
-        tag = "success" if result.success else "failure"
+        # failures carry their outcome where the suite has one: ..._failure_wrong_goal.mp4
+        tag = "success" if result.success else "_".join(["failure", *filter(None, [outcome])])
         path = Path(cfg.video_dir) / f"{job.split}_{job.family}_ep{job.episode:03d}_{tag}.mp4"
         video = str(sim_adapter.write_video(path, result.frames, sim_adapter.control_hz(env)))
-    outcome = sim_adapter.episode_outcome(env, bool(result.success))
     return EpisodeResult(job.family, job.split, job.seed, bool(result.success),
                          int(result.length), str(result.instruction),
                          time.perf_counter() - t0, video, outcome)  # fmt: skip
