@@ -53,7 +53,6 @@ def main(argv: list[str] | None = None) -> int:
             d = np.asarray(u.physics.object_pose(o.name)[0][:2]) - tcp[:2]
             dirs[o.name] = d / np.linalg.norm(d)
         for o in objs:
-            policy.reset()
             chunk = policy.predict_batch([{**obs, "task": f"pick up the {o.color} {o.category}"}])[
                 0
             ]

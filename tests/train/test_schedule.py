@@ -45,7 +45,7 @@ def test_time_budget_drives_the_decay(monkeypatch):
 
 
 def test_a_run_ended_by_steps_reports_the_unused_budget():
-    from vla.train.trainer import budget_unused
+    from vla.train.runtime import budget_unused
 
     cfg = TrainConfig(dataset="unused", steps=6000, max_minutes=14.0)
     # the v3 GPU run's first try: 6000 steps took ~7 of 14 minutes

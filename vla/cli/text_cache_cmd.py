@@ -77,11 +77,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def plan_instructions(suite: str, splits: list[str], episodes: int, seed: int) -> set[str]:
-    """Instructions of the attempts `vla data generate` makes for (suite, split, seed, N)."""
+def episode_instruction(suite: str, family: str, split: str, seed: int) -> str:
+    """The instruction of the episode ``reset(seed)`` samples (physics-free); Meta-World tasks
+    have one fixed instruction each."""
     import numpy as np
 
     from sim.tasks import MetaWorldTask, get_task
+
+    task = get_task(suite, family)
+    if isinstance(task, MetaWorldTask):
+        return task.instruction
+    return task.sample_episode(np.random.default_rng(seed), split).instruction
+
+
+def plan_instructions(suite: str, splits: list[str], episodes: int, seed: int) -> set[str]:
+    """Instructions of the attempts `vla data generate` makes for (suite, split, seed, N)."""
     from vla.data.generate import GenerateConfig, make_jobs, sim_families
 
     out: set[str] = set()
@@ -90,15 +100,8 @@ def plan_instructions(suite: str, splits: list[str], episodes: int, seed: int) -
         cfg = GenerateConfig(
             suite=suite, backend="mujoco", episodes=episodes, seed=seed, split=split, out="unused"
         )
-        for job in make_jobs(cfg, families, 0):
-            task = get_task(suite, job.family)
-            if isinstance(task, MetaWorldTask):  # one fixed instruction per task (mt50)
-                out.add(task.instruction)
-                continue
-            episode = task.sample_episode(
-                np.random.default_rng(job.seed), split, tuple(cfg.image_size)
-            )
-            out.add(episode.instruction)
+        out.update(episode_instruction(suite, job.family, split, job.seed)
+                   for job in make_jobs(cfg, families, 0))  # fmt: skip
     return out
 
 
@@ -106,20 +109,12 @@ def eval_instructions(suite: str, episodes_per_task: int, seed: int) -> set[str]
     """Instructions of the episodes `vla eval --suite SUITE --episodes-per-task N --seed S
     --split both` runs (its per-episode seeds, sampled without physics), so an evaluation can
     run on a machine without MiniLM (`vla eval --text-cache FILE`)."""
-    import numpy as np
-
-    from sim.tasks import MetaWorldTask, get_task
     from vla.eval.runner import SPLITS, episode_seed
     from vla.eval.sim_adapter import suite_families
 
-    out: set[str] = set()
-    for split in SPLITS:
-        for family in suite_families(suite):
-            task = get_task(suite, family)
-            if isinstance(task, MetaWorldTask):
-                out.add(task.instruction)
-                continue
-            for e in range(episodes_per_task):
-                rng = np.random.default_rng(episode_seed(seed, split, family, e))
-                out.add(task.sample_episode(rng, split).instruction)
-    return out
+    return {
+        episode_instruction(suite, family, split, episode_seed(seed, split, family, e))
+        for split in SPLITS
+        for family in suite_families(suite)
+        for e in range(episodes_per_task)
+    }

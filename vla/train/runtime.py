@@ -191,3 +191,13 @@ def prune_checkpoints(output_dir: Path, keep: int) -> None:
     found = sorted((output_dir / "checkpoints").glob("step_*"))
     for old in found[: max(0, len(found) - keep)]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def budget_unused(cfg: TrainConfig, stopped_by_time: bool, elapsed_s: float) -> float | None:
+    """Minutes of ``max_minutes`` left when the run ended at ``steps`` instead (None when the
+    budget was spent or under 10% of it is left): ``steps`` is a hard stop, and the preset's is
+    far shorter than a GPU run of many minutes."""
+    if cfg.max_minutes is None or stopped_by_time:
+        return None
+    left = cfg.max_minutes - elapsed_s / 60
+    return left if left > 0.1 * cfg.max_minutes else None

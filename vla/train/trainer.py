@@ -112,16 +112,6 @@ def shuffled_state_accuracy(model, batch, raw, use_state: bool, autocast, accura
     return float(res["accuracy"].item())
 
 
-def budget_unused(cfg: TrainConfig, stopped_by_time: bool, elapsed_s: float) -> float | None:
-    """Minutes of ``max_minutes`` left when the run ended at ``steps`` instead (None when the
-    budget was spent or under 10% of it is left): ``steps`` is a hard stop, and the preset's is
-    far shorter than a GPU run of many minutes."""
-    if cfg.max_minutes is None or stopped_by_time:
-        return None
-    left = cfg.max_minutes - elapsed_s / 60
-    return left if left > 0.1 * cfg.max_minutes else None
-
-
 def train(cfg: TrainConfig) -> dict:
     """Run training; returns a summary dict (final checkpoint path, losses, throughput)."""
     from transformers.utils import logging as hf_logging
@@ -399,7 +389,7 @@ def train(cfg: TrainConfig) -> dict:
     if info.is_main:
         print(f"[train] done: step {step}, {elapsed:.1f}s, {sps:.1f} samples/s -> {final}",
               flush=True)  # fmt: skip
-        unused = budget_unused(cfg, stop, elapsed)
+        unused = rt.budget_unused(cfg, stop, elapsed)
         if unused is not None:
             print(f"[train] note: stopped at steps={cfg.steps} with {unused:.1f} of "
                   f"{cfg.max_minutes} budgeted minutes unused; pass a larger --steps to "
