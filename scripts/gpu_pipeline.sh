@@ -12,6 +12,11 @@
 #     evaluation: seed 0, EVAL_EPISODES per family, both splits; needs .cache/eval_text.safetensors
 #     from `vla text-cache --eval-episodes 50 --eval-seed 0 --eval-seed 1000`)
 #   A run longer than one device command: bash scripts/gpu_job.sh start bash scripts/gpu_pipeline.sh
+#   VARIANTS="mean queries" ARGS_queries=--model.film_pool=queries ... bash scripts/gpu_pipeline.sh
+#     (train the variants at the same time on the one GPU, on the same data, each with
+#     TRAIN_ARGS + ARGS_<name>; the selection set picks the one that gets the test evaluation)
+#   INIT_WAIT=/tmp/v3/model.safetensors: generate, then wait for that file before training (a
+#     warm start whose checkpoint a later device call brings: what one call carries is capped)
 #
 # Carried beside the repo (see ../shared/hooks/device-carry.sh): .whl/ (mujoco, av, gymnasium,
 # pyopengl, glfw wheels), .gl/ (GL loader .debs), .pbdata/ (a pybullet_data package holding only
@@ -36,7 +41,9 @@ ACTION_NOISE=${ACTION_NOISE:-0}
 GEN_MINUTES=${GEN_MINUTES:-}
 # the preset's `steps` (6000) is a hard stop even with time left: the time budget decides here
 STEPS=${STEPS:-200000}
-mkdir -p "$OUT"
+VARIANTS=${VARIANTS:-main}
+SEL_HORIZONS=${SEL_HORIZONS:-2 4}
+mkdir -p "$OUT/reports"
 
 # shellcheck source=scripts/gpu_env.sh
 source "$(dirname "$0")/gpu_env.sh"
@@ -55,45 +62,83 @@ if [ -n "${WALL_S:-}" ]; then
   echo "training budget: $MINUTES min"
 fi
 
+if [ -n "${INIT_WAIT:-}" ]; then
+  t0=$(date +%s)
+  until [ -f "$INIT_WAIT" ]; do
+    [ $(( $(date +%s) - t0 )) -gt "${INIT_WAIT_S:-900}" ] && { echo "no $INIT_WAIT" >&2; exit 3; }
+    sleep 2
+  done
+  echo "waited $(( $(date +%s) - t0 )) s for $INIT_WAIT"
+fi
+if [ "$NPROC" -gt 1 ] && [ "$VARIANTS" != main ]; then
+  echo "VARIANTS train side by side on one GPU; with NPROC > 1 train one variant" >&2; exit 2
+fi
+
 t0=$(date +%s)
-# shellcheck disable=SC2086
-$TRAIN --config configs/train/pick_place.yaml --dataset="$DATA" \
-  --text-cache .cache/text_cache.safetensors --output_dir="$RUN" --resume=auto \
-  --max_minutes="$MINUTES" --steps="$STEPS" --progress=false $DDP_ARGS $TRAIN_ARGS
+pids=()
+for V in $VARIANTS; do
+  extra="ARGS_$V"
+  # shellcheck disable=SC2086
+  ( $TRAIN --config configs/train/pick_place.yaml --dataset="$DATA" \
+      --text-cache .cache/text_cache.safetensors --output_dir="$RUN/$V" --resume=auto \
+      --max_minutes="$MINUTES" --steps="$STEPS" --progress=false $DDP_ARGS $TRAIN_ARGS \
+      ${!extra:-} 2>&1 | sed -u "s/^/[$V] /" ) &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
 echo "train wall: $(( $(date +%s) - t0 )) s"
 
-cp "$RUN/train_log.jsonl" "$OUT/" 2>/dev/null || true
-# packed before any evaluation, so a failed evaluation loses no checkpoint
-tar -C "$RUN" -cf - final | split -b 15m - "$OUT/ckpt.tar.part-"
+for V in $VARIANTS; do
+  cp "$RUN/$V/train_log.jsonl" "$OUT/reports/train_log_$V.jsonl" 2>/dev/null || true
+  # packed before any evaluation, so a failed evaluation loses no checkpoint; the copy of the
+  # training instructions' MiniLM states stays behind (a shipped Policy encodes with MiniLM)
+  tar -C "$RUN/$V" --exclude=final/text_cache.safetensors -cf - final \
+    | split -b 15m - "$OUT/ckpt_$V.tar.part-"
+done
 
 EVAL_EPISODES=${EVAL_EPISODES:-0}
 if [ "$EVAL_EPISODES" -gt 0 ]; then
   t0=$(date +%s)
-  CK="$RUN/final"
   EVAL_TEXT=${EVAL_TEXT:-.cache/eval_text.safetensors}
-  EV=(--checkpoint "$CK" --workers "$WORKERS" --device "${EVAL_DEVICE:-cuda}" --text-cache "$EVAL_TEXT"
-      --no-progress)
-  mkdir -p "$OUT/reports"
-  for H in 2 4; do
-    $VLA eval "${EV[@]}" --episodes-per-task "${SEL_EPISODES:-20}" --seed 1000 --split train \
-      --execution-horizon "$H" --json "$OUT/reports/sel_h$H.json" | tail -8
+  ev() {  # ev VARIANT ARGS...: vla eval of that variant's final checkpoint
+    local v=$1; shift
+    $VLA eval --checkpoint "$RUN/$v/final" --workers "$WORKERS" --device "${EVAL_DEVICE:-cuda}" \
+      --text-cache "$EVAL_TEXT" --no-progress "$@"
+  }
+  for V in $VARIANTS; do
+    for H in $SEL_HORIZONS; do
+      ev "$V" --episodes-per-task "${SEL_EPISODES:-20}" --seed 1000 --split train \
+        --execution-horizon "$H" --json "$OUT/reports/sel_${V}_h$H.json" | tail -8
+    done
   done
-  # the horizon with the higher selection-set success (ties: 4, the trained value) becomes the
-  # default of the evaluated checkpoint (the packed copy keeps the trained value: apply the
-  # choice, printed here, when shipping it); the test seeds never take part in the choice
-  python3 - "$CK/policy_meta.json" "$OUT/reports" <<'PY'
+  # the (variant, horizon) with the highest selection-set success (ties: the variant listed
+  # first, then the longer horizon) gets the test evaluation, with the horizon written into its
+  # policy_meta.json (the packed copies keep the trained value: apply the choice, printed here
+  # and kept in reports/choice.json, when shipping); the test seeds never take part in the choice
+  best=$(python3 - "$RUN" "$OUT/reports" "$VARIANTS" "$SEL_HORIZONS" <<'PY'
 import json, sys
-meta_path, rep = sys.argv[1], sys.argv[2]
-rate = {h: json.load(open(f"{rep}/sel_h{h}.json"))["success_rate"] for h in (2, 4)}
-best = 2 if rate[2] > rate[4] else 4
+run, rep, variants, horizons = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
+rate = {(v, int(h)): json.load(open(f"{rep}/sel_{v}_h{h}.json"))["success_rate"]
+        for v in variants for h in horizons}
+order = [(v, int(h)) for v in variants for h in sorted(horizons, key=int, reverse=True)]
+v, h = max(order, key=lambda k: (rate[k], -order.index(k)))
+meta_path = f"{run}/{v}/final/policy_meta.json"
 meta = json.load(open(meta_path))
-meta["execution_horizon"] = best
+meta["execution_horizon"] = h
 json.dump(meta, open(meta_path, "w"), indent=1)
-print(f"selection set success by horizon: {rate} -> execution_horizon {best}")
+table = {f"{a}_h{b}": r for (a, b), r in rate.items()}
+json.dump({"selection_success": table, "variant": v, "execution_horizon": h},
+          open(f"{rep}/choice.json", "w"), indent=1)
+print(f"selection set success {table} -> {v}, execution_horizon {h}", file=sys.stderr)
+print(v)
 PY
-  $VLA eval "${EV[@]}" --episodes-per-task "$EVAL_EPISODES" --seed 0 --split both \
-    --json "$OUT/reports/eval_mujoco.json" | tail -14
+)
+  for V in $VARIANTS; do
+    [ "$V" = "$best" ] || [ "${TEST_ALL:-0}" = 1 ] || continue
+    ev "$V" --episodes-per-task "$EVAL_EPISODES" --seed 0 --split both \
+      --json "$OUT/reports/eval_mujoco_$V.json" | tail -14
+  done
   echo "eval wall: $(( $(date +%s) - t0 )) s"
-  tar -C "$OUT" -cf "$OUT/reports.tar" reports && rm -r "$OUT/reports"
 fi
+tar -C "$OUT" -cf "$OUT/reports.tar" reports && rm -r "$OUT/reports"
 ls -la "$OUT"

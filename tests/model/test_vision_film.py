@@ -8,6 +8,7 @@ import torch
 
 from tests.model.test_vla_model import VOCAB, B, inputs, tiny_config
 from vla.model import VLAConfig, VLAModel
+from vla.model.grow import apply_init_overrides, grow_film_queries
 
 
 def test_film_starts_as_the_identity():
@@ -100,3 +101,49 @@ def test_film_pool_bad_config_names_the_choices():
         tiny_config(vision_film=True, film_pool="max")
     with pytest.raises(ValueError, match="film_queries must be >= 1"):
         tiny_config(vision_film=True, film_pool="queries", film_queries=0)
+
+
+def _trained_mean_film_model() -> VLAModel:
+    torch.manual_seed(0)
+    model = VLAModel(tiny_config(vision_film=True))
+    for p in model.vision.tower.film.parameters():  # as if trained: every FiLM weight live
+        torch.nn.init.normal_(p, std=0.05)
+    return model.eval()
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_grow_film_queries_keeps_the_function_and_can_learn(k, tmp_path):
+    """A mean-pooled FiLM model grown to film_pool='queries' predicts exactly what it did
+    (padding included), and the new query path gets gradients once it trains."""
+    mean = _trained_mean_film_model()
+    grown = grow_film_queries(mean, k).eval()
+    assert grown.config.film_pool == "queries" and grown.config.film_queries == k
+    assert mean.config.film_pool == "mean"  # the source is left as it was
+    images, state, text, mask = inputs()
+    with torch.no_grad():
+        want, got = mean(images, state, text, mask)["logits"], grown(images, state, text, mask)
+        assert torch.allclose(want, got["logits"], atol=1e-5)
+        # the FiLM modulation really is in play: another instruction changes the logits
+        other = mean(images, state, torch.randn_like(text), mask)["logits"]
+        assert (want - other).abs().max() > 1e-3
+    grown.train()
+    grown(images, state, text, mask, torch.randint(0, VOCAB, (B, 6)))["loss"].backward()
+    assert grown.film_key.weight.grad.abs().sum() > 0  # K leaves 0 -> the queries specialise
+    extra = grown.vision.tower.film.mlp[-1].weight.grad[:, mean.config.hidden_size :]
+    assert k == 1 or extra.abs().sum() > 0  # the added hidden units are not dead
+    grown.eval().save_pretrained(tmp_path)
+    again = VLAModel.from_pretrained(str(tmp_path), dtype=torch.float32).eval()
+    with torch.no_grad():
+        assert torch.allclose(again(images, state, text, mask)["logits"], want, atol=1e-5)
+
+
+def test_init_overrides_grow_or_name_what_cannot_change():
+    mean = _trained_mean_film_model()
+    same = {"vision_film": True, "film_pool": "mean", "hidden_size": 64}
+    assert apply_init_overrides(mean, same) is mean
+    grown = apply_init_overrides(mean, {"film_pool": "queries", "film_queries": 3})
+    assert grown.config.film_queries == 3
+    with pytest.raises(ValueError, match=r"hidden_size.*train from scratch"):
+        apply_init_overrides(mean, {"hidden_size": 128})
+    with pytest.raises(ValueError, match="film_pool='mean'"):
+        grow_film_queries(VLAModel(tiny_config()))  # no FiLM to grow

@@ -70,6 +70,30 @@ def test_resume_is_exact(dataset, tmp_path):
     assert again["steps"] == 6 and again["history"] == []
 
 
+def test_warm_start_grows_film_queries(dataset, tmp_path):
+    """--init_from a mean-pooled FiLM checkpoint with --model.film_pool=queries: the run starts
+    from the same function (here: 1 step at lr 1e-12 acts like the source); other architecture
+    overrides on a warm start are refused with the fix."""
+    film = ("--batch_size=4", "--warmup_steps=0", "--model.vision_film=true")
+    run(dataset, tmp_path / "a", "--steps=2", *film)
+    src = tmp_path / "a" / "final"
+    grow = (*film, "--lr=1e-12", "--model.film_pool=queries", f"--init_from={src}", "--resume=auto")
+    grown = run(dataset, tmp_path / "b", "--steps=1", *grow)
+    a, b = Policy.from_pretrained(src), Policy.from_pretrained(grown["final_checkpoint"])
+    assert b.model.config.film_pool == "queries" and a.model.config.film_pool == "mean"
+    obs = frame(0, 3, 16)
+    assert np.array_equal(a.act(obs), b.act(obs))
+    # a re-run (--resume=auto) goes on from the grown run's own checkpoint, not from init_from
+    again = run(dataset, tmp_path / "b", "--steps=2", *grow)
+    assert again["steps"] == 2 and len(again["history"]) == 1
+    with pytest.raises(ValueError, match="not both"):
+        run(dataset, tmp_path / "d", *film, f"--init_from={src}",
+            f"--resume={tmp_path / 'b' / 'checkpoints' / 'step_0000001'}")  # fmt: skip
+    with pytest.raises(ValueError, match="hidden_size.*train from scratch"):
+        run(dataset, tmp_path / "c", "--steps=1", *film, "--model.hidden_size=32",
+            f"--init_from={src}")  # fmt: skip
+
+
 def test_time_budget_stops_cleanly_via_cli(dataset, tmp_path, capsys):
     argv = ["train", "--config", PRESET, *overrides(dataset, tmp_path, "--steps=10000",
             "--max_minutes", "0.0001", "--log_every=1", "--batch_size=4")]  # fmt: skip

@@ -140,10 +140,11 @@ class TrainConfig:
                 "tokenizer='fast' emits variable-length sequences: set --model.decode_mode="
                 "autoregressive (parallel decoding needs the fixed-length binning tokenizer)"
             )
-        if self.resume is not None and self.init_from is not None:
+        if self.resume not in (None, "auto") and self.init_from is not None:
             raise ValueError(
                 "set either resume (exact continuation, needs training_state.pt) or init_from "
-                "(warm start from a Policy folder's weights), not both"
+                "(warm start from a Policy folder's weights), not both (--resume=auto with "
+                "init_from: resume the output_dir's latest checkpoint if any, else warm start)"
             )
         self.betas = tuple(float(b) for b in self.betas)
 

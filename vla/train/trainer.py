@@ -22,6 +22,7 @@ import yaml
 from vla.constants import ACTION, OBS_STATE
 from vla.data.reader import LeRobotDatasetReader
 from vla.model import InstructionEmbeddings, VLAConfig, VLAModel, WordVocab
+from vla.model.grow import apply_init_overrides
 from vla.policy.action_tokens import max_action_tokens
 from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, save_policy
 from vla.policy.transforms import (
@@ -147,7 +148,9 @@ def train(cfg: TrainConfig) -> dict:
         )
     load_s = time.time() - t_load
 
-    init_dir = Path(cfg.init_from) if cfg.init_from else None
+    # --resume=auto beside init_from: a run that already started from init_from goes on from its
+    # own latest checkpoint (the architecture it grew into is in the config's model overrides)
+    init_dir = Path(cfg.init_from) if cfg.init_from and resume_dir is None else None
     if resume_dir is not None or init_dir is not None:
         tokenizer = load_tokenizer((resume_dir or init_dir) / TOKENIZER_DIRNAME)
     else:
@@ -169,7 +172,9 @@ def train(cfg: TrainConfig) -> dict:
         **cfg.model_fields(),
     }
     if init_dir is not None:  # warm start from a Policy folder (weights only, fresh optimiser)
-        model = VLAModel.from_pretrained(str(init_dir), dtype=torch.float32)
+        model = apply_init_overrides(
+            VLAModel.from_pretrained(str(init_dir), dtype=torch.float32), cfg.model
+        )
         mf = model.config.to_dict()
         text_src, text_tf = build_text(cfg, mf, instructions, vocab_dir=init_dir)
         vcfg = model.config
