@@ -9,8 +9,10 @@
 # started it (the tool ends only the command's own process group). Its output goes to
 # $JOB/log, its exit status to $JOB/rc, and the files it writes under $JOB/out (exported to it
 # as OUT) are copied into the calling command's $OUT by every `wait`, which returns when the
-# job ends or after SECONDS, whichever is first. A machine lost between calls loses the job:
-# keep what matters small and copy it out at every call.
+# job ends or after SECONDS, whichever is first, and fails at once (rc 4) on a machine that has
+# no job. A machine lost between calls loses the job: keep what matters small and copy it out at
+# every call (gpu_pipeline.sh's SNAP_S). Twice on 2026-12-04 a gap between calls outlasted the
+# idle release and the job was lost: a job that must finish should fit one call.
 set -euo pipefail
 JOB=${JOB:-/tmp/vla_job}
 mode=${1:?usage: gpu_job.sh start CMD... | wait SECONDS}
@@ -29,6 +31,13 @@ case "$mode" in
     ;;
   wait)
     limit=${1:?wait needs SECONDS}
+    if [ ! -f "$JOB/pid" ]; then
+      # a machine released between calls comes back bare: waiting out SECONDS would only spend
+      # device time on a job that no longer exists
+      echo "no job on this machine ($JOB/pid missing): it was lost with the machine that ran" \
+        "it (the calls must follow each other within the ~30 s idle release); start it again" >&2
+      exit 4
+    fi
     t0=$(date +%s)
     seen=0
     while :; do

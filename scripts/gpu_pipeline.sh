@@ -14,7 +14,12 @@
 #   A run longer than one device command: bash scripts/gpu_job.sh start bash scripts/gpu_pipeline.sh
 #   VARIANTS="mean queries" ARGS_queries=--model.film_pool=queries ... bash scripts/gpu_pipeline.sh
 #     (train the variants at the same time on the one GPU, on the same data, each with
-#     TRAIN_ARGS + ARGS_<name>; the selection set picks the one that gets the test evaluation)
+#     TRAIN_ARGS + ARGS_<name>; the selection set picks the one that gets the test evaluation.
+#     They share the GPU: two runs on one H200 went 1,940 samples/s each, one alone 4,100, so
+#     each arm gets half the steps of a single run in the same minutes)
+#   SNAP_S=90: while training, every 90 s put the newest step checkpoint's weights (no optimizer
+#     state, ~25 MB in 2 parts) into $OUT as snap_<variant>_step_N.tar.part-*, so a machine lost
+#     between device calls (they must follow each other within ~30 s) leaves a usable model
 #   INIT_WAIT=/tmp/v3/model.safetensors: generate, then wait for that file before training (a
 #     warm start whose checkpoint a later device call brings: what one call carries is capped)
 #
@@ -42,6 +47,7 @@ GEN_MINUTES=${GEN_MINUTES:-}
 # the preset's `steps` (6000) is a hard stop even with time left: the time budget decides here
 STEPS=${STEPS:-200000}
 VARIANTS=${VARIANTS:-main}
+TEXT_CACHE=${TEXT_CACHE:-.cache/text_cache.safetensors}
 SEL_HORIZONS=${SEL_HORIZONS:-2 4}
 mkdir -p "$OUT/reports"
 
@@ -80,13 +86,34 @@ for V in $VARIANTS; do
   extra="ARGS_$V"
   # shellcheck disable=SC2086
   ( $TRAIN --config configs/train/pick_place.yaml --dataset="$DATA" \
-      --text-cache .cache/text_cache.safetensors --output_dir="$RUN/$V" --resume=auto \
+      --text-cache "$TEXT_CACHE" --output_dir="$RUN/$V" --resume=auto \
       --max_minutes="$MINUTES" --steps="$STEPS" --progress=false $DDP_ARGS $TRAIN_ARGS \
       ${!extra:-} 2>&1 | sed -u "s/^/[$V] /" ) &
   pids+=($!)
 done
+SNAP_S=${SNAP_S:-0}
+snap_pid=""
+if [ "$SNAP_S" -gt 0 ]; then
+  ( while sleep "$SNAP_S"; do
+      for V in $VARIANTS; do
+        # the newest save that is complete: training_state.pt is written after the weights
+        d=$(ls -d "$RUN/$V"/checkpoints/step_* 2>/dev/null | sort | tail -1) || true
+        [ -n "$d" ] && [ -f "$d/training_state.pt" ] || continue
+        name="snap_${V}_$(basename "$d")"
+        [ -f "$OUT/$name.tar.part-aa" ] && continue
+        tar -C "$(dirname "$d")" --exclude=training_state.pt --exclude=text_cache.safetensors \
+          -cf "$RUN/$name.tar" "$(basename "$d")" || continue
+        mkdir -p "$RUN/snap_tmp" && split -b 15m "$RUN/$name.tar" "$RUN/snap_tmp/$name.tar.part-"
+        old=$(ls "$OUT"/snap_"${V}"_step_* 2>/dev/null || true)
+        mv "$RUN/snap_tmp/"* "$OUT/" && rm -f "$RUN/$name.tar" $old
+      done
+    done ) &
+  snap_pid=$!
+fi
 for p in "${pids[@]}"; do wait "$p"; done
 echo "train wall: $(( $(date +%s) - t0 )) s"
+if [ -n "$snap_pid" ]; then kill "$snap_pid" 2>/dev/null || true; wait "$snap_pid" 2>/dev/null || true; fi
+rm -f "$OUT"/snap_*   # the final checkpoints packed below supersede the snapshots
 
 for V in $VARIANTS; do
   cp "$RUN/$V/train_log.jsonl" "$OUT/reports/train_log_$V.jsonl" 2>/dev/null || true

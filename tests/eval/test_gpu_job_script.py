@@ -1,5 +1,6 @@
 """scripts/gpu_job.sh: a detached job outlives the command that started it, `wait` follows its
-log, returns its exit status and copies what it wrote under its OUT into the caller's OUT."""
+log, returns its exit status and copies what it wrote under its OUT into the caller's OUT, and fails
+at once where the job is gone."""
 
 from __future__ import annotations
 
@@ -39,3 +40,10 @@ def test_wait_gives_up_after_its_limit_and_a_later_wait_finishes(tmp_path):
     assert early.returncode == 0 and "still running" in early.stdout
     late = _job(tmp_path, "wait", "30", out=tmp_path)
     assert late.returncode == 0 and "done" in late.stdout and "finished: rc 0" in late.stdout
+
+
+def test_wait_on_a_machine_without_the_job_fails_at_once(tmp_path):
+    # a fresh machine (the one that ran the job was released): no waiting out the limit
+    lost = _job(tmp_path, "wait", "50", out=tmp_path)
+    assert lost.returncode == 4 and "no job on this machine" in lost.stderr
+    assert "start it again" in lost.stderr
