@@ -18,8 +18,8 @@
 #     They share the GPU: two runs on one H200 went 1,940 samples/s each, one alone 4,100, so
 #     each arm gets half the steps of a single run in the same minutes)
 #   SNAP_S=90: while training, every 90 s put the newest step checkpoint's weights (no optimizer
-#     state, ~25 MB in 2 parts) into $OUT as snap_<variant>_step_N.tar.part-*, so a machine lost
-#     between device calls (they must follow each other within ~30 s) leaves a usable model
+#     state, ~25 MB in 2 parts) into $OUT (scripts/gpu_snapshot.sh), so a machine lost between
+#     device calls (they must follow each other within ~30 s) leaves a usable model
 #   INIT_WAIT=/tmp/v3/model.safetensors: generate, then wait for that file before training (a
 #     warm start whose checkpoint a later device call brings: what one call carries is capped)
 #
@@ -91,23 +91,9 @@ for V in $VARIANTS; do
       ${!extra:-} 2>&1 | sed -u "s/^/[$V] /" ) &
   pids+=($!)
 done
-SNAP_S=${SNAP_S:-0}
 snap_pid=""
-if [ "$SNAP_S" -gt 0 ]; then
-  ( while sleep "$SNAP_S"; do
-      for V in $VARIANTS; do
-        # the newest save that is complete: training_state.pt is written after the weights
-        d=$(ls -d "$RUN/$V"/checkpoints/step_* 2>/dev/null | sort | tail -1) || true
-        [ -n "$d" ] && [ -f "$d/training_state.pt" ] || continue
-        name="snap_${V}_$(basename "$d")"
-        [ -f "$OUT/$name.tar.part-aa" ] && continue
-        tar -C "$(dirname "$d")" --exclude=training_state.pt --exclude=text_cache.safetensors \
-          -cf "$RUN/$name.tar" "$(basename "$d")" || continue
-        mkdir -p "$RUN/snap_tmp" && split -b 15m "$RUN/$name.tar" "$RUN/snap_tmp/$name.tar.part-"
-        old=$(ls "$OUT"/snap_"${V}"_step_* 2>/dev/null || true)
-        mv "$RUN/snap_tmp/"* "$OUT/" && rm -f "$RUN/$name.tar" $old
-      done
-    done ) &
+if [ "${SNAP_S:-0}" -gt 0 ]; then
+  bash "$(dirname "$0")/gpu_snapshot.sh" every "$SNAP_S" "$RUN" "$OUT" $VARIANTS &
   snap_pid=$!
 fi
 for p in "${pids[@]}"; do wait "$p"; done
