@@ -101,3 +101,33 @@ def test_time_budget_stops_early_and_resume_completes(tmp_path):
     assert rest["new_attempts"] == 9 - summary["new_attempts"]
     generate(_cfg(tmp_path / "once", episodes=9, workers=0), fake_rollout, FAMILIES)
     assert _content(out) == _content(tmp_path / "once")
+
+
+def test_parent_work_is_linear_in_episodes(tmp_path, monkeypatch):
+    """Each commit converts only the new rows of the episode table, files are merged once (at
+    finalize), and the dataset still reads back whole: the parent's work grows linearly."""
+    import vla.data.consolidate as cons
+    import vla.data.generate as gen
+    import vla.data.layout as layout
+
+    converted, merges = [], []
+    real_table, real_cons = layout.episodes_table, cons.consolidate
+    monkeypatch.setattr(layout, "episodes_table", lambda rows: converted.append(len(rows))
+                        or real_table(rows))  # fmt: skip
+    monkeypatch.setattr(cons, "consolidate", lambda *a, **k: merges.append(1) or real_cons(*a, **k))
+    monkeypatch.setattr(gen, "COMMIT_EVERY", 3)
+    summary = generate(_cfg(tmp_path / "lin", episodes=30, workers=0), fake_rollout, FAMILIES)
+    kept = summary["succeeded"]
+    assert kept >= 10
+    assert len(merges) == 1  # finalize only
+    # every saved row converted once by the commits (the finalize merge rebuilds its table once)
+    assert sum(converted) <= 2 * kept
+    assert _content(tmp_path / "lin") == _content(_reference(tmp_path))
+    r = LeRobotDatasetReader(tmp_path / "lin")
+    assert r.num_episodes == kept
+
+
+def _reference(tmp_path):
+    out = tmp_path / "ref"
+    generate(_cfg(out, episodes=30, workers=0), fake_rollout, FAMILIES)
+    return out

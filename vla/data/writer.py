@@ -31,6 +31,7 @@ import pyarrow as pa
 from vla.constants import TASK
 from vla.data import consolidate as cons
 from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, check_values, prepare_episode
+from vla.data.episode_table import EpisodeTableBuilder
 from vla.data.layout import (
     DEFAULT_CHUNKS_SIZE,
     DEFAULT_DATA_FILE_SIZE_MB,
@@ -48,7 +49,6 @@ from vla.data.layout import (
     codec_of_info,
     data_file,
     data_schema,
-    episodes_table,
     info_json,
     numeric_keys,
     read_info,
@@ -131,6 +131,8 @@ class DatasetWriter:
         self._schema = data_schema(self.features)
         self.tasks: list[str] = []
         self.episode_rows: list[dict] = []  # full rows of the episode table, stats included
+        self._table = EpisodeTableBuilder()  # commits convert only the rows added since
+        self._last_ptr: dict[str, FilePointer | None] = {}  # newest file per kind
         self._values: dict[str, list[np.ndarray]] = {k: [] for k in self._numeric}
         self._image_stats: dict[str, list[dict]] = {k: [] for k in self._cameras}
         self._since_consolidation = 0
@@ -270,7 +272,8 @@ class DatasetWriter:
             "length": length,
         }
         # data file of its own (merged later); never overwrite a committed file
-        dptr = self._next_pointer("data")
+        used: dict[str, FilePointer] = {}
+        dptr = used["data"] = self._next_pointer("data")
         atomic_write_table(data_file(self.root, dptr), self._arrow(columns))
         row.update({"data/chunk_index": dptr.chunk_index, "data/file_index": dptr.file_index,
                     "dataset_from_index": start, "dataset_to_index": start + length})  # fmt: skip
@@ -279,7 +282,7 @@ class DatasetWriter:
             for k in self._numeric
         }  # the bookkeeping columns' statistics depend on the position: computed here
         for key in self._cameras:
-            vptr = self._next_pointer(key)
+            vptr = used[key] = self._next_pointer(key)
             atomic_write_file(
                 video_file(self.root, key, vptr),
                 lambda tmp, data=prep.videos[key]: Path(tmp).write_bytes(data),
@@ -297,12 +300,14 @@ class DatasetWriter:
         row["meta/episodes/chunk_index"] = 0
         row["meta/episodes/file_index"] = 0
         self.episode_rows.append(row)
+        self._last_ptr.update(used)
         self._uncommitted += 1
         if self._uncommitted >= self.commit_every:
             try:
                 self.commit()
             except BaseException:
                 self.episode_rows.pop()
+                self._last_ptr = {}
                 self._uncommitted -= 1
                 raise
         for k in self._numeric:
@@ -323,7 +328,7 @@ class DatasetWriter:
         """Write the task table, the episode table (the commit point) for all saved episodes,
         then ``info.json`` to match (not per save: one fsync less per uncommitted episode)."""
         atomic_write_table(self.root / TASKS_PATH, tasks_table(self.tasks))
-        atomic_write_table(self.root / EPISODES_META_PATH, episodes_table(self.episode_rows))
+        atomic_write_table(self.root / EPISODES_META_PATH, self._table(self.episode_rows))
         self._uncommitted = 0
         self._write_meta(stats=False)
 
@@ -338,6 +343,7 @@ class DatasetWriter:
             self.commit()
         limits = {"data": self.data_mb, **{k: self.video_mb for k in self._cameras}}
         self.episode_rows = cons.consolidate(self.root, self.episode_rows, self._cameras, limits)
+        self._last_ptr = {}  # merged-away files are gone: recompute from the rows
         self._since_consolidation = 0
 
     def finalize(self) -> None:
@@ -379,14 +385,16 @@ class DatasetWriter:
         return pa.Table.from_arrays(arrays, schema=self._schema)
 
     def _next_pointer(self, kind: str) -> FilePointer:
+        """The file after the newest one of ``kind``. The rows are scanned once per change of
+        rows, not per save (that made a run quadratic); ``_save`` records the files it used."""
         prefix = "data" if kind == "data" else f"videos/{kind}"
-        ptrs = [
-            FilePointer(r[f"{prefix}/chunk_index"], r[f"{prefix}/file_index"])
-            for r in self.episode_rows
-        ]
-        if not ptrs:
-            return FilePointer(0, 0)
-        return max(ptrs, key=lambda p: (p.chunk_index, p.file_index)).next(self.chunks_size)
+        if kind not in self._last_ptr:
+            ptrs = [FilePointer(r[f"{prefix}/chunk_index"], r[f"{prefix}/file_index"])
+                    for r in self.episode_rows]  # fmt: skip
+            self._last_ptr[kind] = max(ptrs, key=lambda p: (p.chunk_index, p.file_index),
+                                       default=None)  # fmt: skip
+        last = self._last_ptr[kind]
+        return FilePointer(0, 0) if last is None else last.next(self.chunks_size)
 
     def _dataset_stats(self) -> dict[str, dict[str, np.ndarray]]:
         out = {}
