@@ -2,7 +2,7 @@
 
 Fast path (``data_mode=memory``)::
 
-    LeRobot v3 folder --decode every episode once (process pool)--> uint8 (N, H, W, 3) per camera
+    LeRobot v3 folder --decode every episode once (thread pool)--> uint8 (N, H, W, 3) per camera
       + state (N, S) + targets (N, T) + loss mask (N, T) + task index (N,)
       --> pinned CPU or GPU tensors; a batch = index gather on the device (no per-step decode)
 
@@ -12,8 +12,7 @@ per batch in the main process.
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,20 +35,6 @@ class EpisodeArrays:
     instructions: list[str]
 
 
-_READER: LeRobotDatasetReader | None = None  # a decode process's reader (metadata read once)
-
-
-def _init_decoder(root: str) -> None:
-    global _READER
-    _READER = LeRobotDatasetReader(root)
-
-
-def _decode_episode(args: tuple[int, list[str]]) -> dict[str, np.ndarray]:
-    episode, cameras = args
-    reader = _READER
-    return {k: reader.episode_frames(episode, k) for k in cameras}
-
-
 def episode_chunks(actions: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """(T, D) actions -> (T, chunk, D) future chunks and (T, chunk) padding flags."""
     length = len(actions)
@@ -64,7 +49,7 @@ def load_episode_arrays(
     workers: int = 4,
     instructions: list[str] | None = None,
 ) -> EpisodeArrays:
-    """Decode the selected episodes of a dataset into memory (video in a process pool).
+    """Decode the selected episodes of a dataset into memory (video in ``workers`` threads).
 
     ``instructions``: the table the task indices point into (default: the selected episodes'
     own instructions, sorted); a data-parallel rank loading its share passes the whole set's,
@@ -88,19 +73,21 @@ def load_episode_arrays(
         chunks.append(c)
         pads.append(p)
         tasks.append(np.full(len(c), tindex[reader.episode_task(e)], dtype=np.int64))
-    jobs = [(e, cams) for e in eps]
-    if workers > 1 and len(eps) > 1:
-        # once CUDA is initialised, forked children are unsafe: spawn them instead
-        ctx = multiprocessing.get_context("spawn" if torch.cuda.is_initialized() else None)
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(eps)), mp_context=ctx, initializer=_init_decoder,
-            initargs=(str(root),),
-        ) as pool:  # fmt: skip
-            decoded = list(pool.map(_decode_episode, jobs, chunksize=4))
-    else:
-        _init_decoder(str(root))
-        decoded = [_decode_episode(j) for j in jobs]
-    frames = {k: np.concatenate([d[k] for d in decoded]) for k in cams}
+    # each episode's frames go straight to their place in one preallocated array per camera:
+    # decoding threads (PyAV releases the GIL while decoding and converting) instead of a
+    # process pool, whose results were pickled back through the parent and concatenated
+    # (~25 s per 1000 episodes on 2 cores; on the H200 machine 120 s for 4840 episodes)
+    lengths = [len(t) for t in tasks]
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    frames = {k: np.empty((int(starts[-1]), *reader.features[k]["shape"]), np.uint8) for k in cams}
+
+    def decode(i: int) -> None:
+        for k in cams:
+            frames[k][starts[i] : starts[i + 1]] = reader.episode_frames(eps[i], k)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(eps)))) as pool:
+        for _ in pool.map(decode, range(len(eps))):  # re-raises a decoding error here
+            pass
     return EpisodeArrays(
         frames, np.concatenate(states), np.concatenate(chunks), np.concatenate(pads),
         np.concatenate(tasks), instructions,
