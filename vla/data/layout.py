@@ -193,6 +193,19 @@ def data_schema(features: dict[str, dict]) -> pa.Schema:
     return pa.schema(fields, metadata=meta)
 
 
+def frames_table(schema: pa.Schema, columns: dict[str, np.ndarray]) -> pa.Table:
+    """One episode's per-frame columns as a table of ``schema`` (vectors as fixed-size lists)."""
+    arrays = []
+    for field in schema:
+        value = columns[field.name]
+        if pa.types.is_fixed_size_list(field.type):
+            flat = pa.array(value.reshape(-1), type=field.type.value_type)
+            arrays.append(pa.FixedSizeListArray.from_arrays(flat, field.type.list_size))
+        else:
+            arrays.append(pa.array(value.reshape(-1), type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 # ---- atomic writes ---------------------------------------------------------------------------
 def _atomic(path: Path, write) -> None:
     path = Path(path)

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from vla.constants import TASK
 from vla.data import consolidate as cons
@@ -49,6 +48,7 @@ from vla.data.layout import (
     codec_of_info,
     data_file,
     data_schema,
+    frames_table,
     info_json,
     numeric_keys,
     read_info,
@@ -274,7 +274,7 @@ class DatasetWriter:
         # data file of its own (merged later); never overwrite a committed file
         used: dict[str, FilePointer] = {}
         dptr = used["data"] = self._next_pointer("data")
-        atomic_write_table(data_file(self.root, dptr), self._arrow(columns))
+        atomic_write_table(data_file(self.root, dptr), frames_table(self._schema, columns))
         row.update({"data/chunk_index": dptr.chunk_index, "data/file_index": dptr.file_index,
                     "dataset_from_index": start, "dataset_to_index": start + length})  # fmt: skip
         ep_stats = {
@@ -373,17 +373,6 @@ class DatasetWriter:
             self.finalize()
 
     # ---- internals ----------------------------------------------------------------------------
-    def _arrow(self, columns: dict[str, np.ndarray]) -> pa.Table:
-        arrays = []
-        for field in self._schema:
-            value = columns[field.name]
-            if pa.types.is_fixed_size_list(field.type):
-                flat = pa.array(value.reshape(-1), type=field.type.value_type)
-                arrays.append(pa.FixedSizeListArray.from_arrays(flat, field.type.list_size))
-            else:
-                arrays.append(pa.array(value.reshape(-1), type=field.type))
-        return pa.Table.from_arrays(arrays, schema=self._schema)
-
     def _next_pointer(self, kind: str) -> FilePointer:
         """The file after the newest one of ``kind``. The rows are scanned once per change of
         rows, not per save (that made a run quadratic); ``_save`` records the files it used."""
