@@ -29,10 +29,13 @@
 #   vla text-cache --plan-episodes $EPISODES --plan-seed $SEED --out .cache/text_cache.safetensors
 # (the GPU machine has no MiniLM package; generation is seeded, so the plan's instructions are
 # exactly the dataset's). Re-running on a warm machine resumes both generation and training.
-# Size: .whl (46 MB, PyAV most of it) + the text caches (~17 MB for a 4500-attempt plan and the
-# eval seeds) + the shipped checkpoint (25 MB, tracked) pass the 64 MiB a call carries. The
-# pipeline never reads the shipped checkpoint: move its model.safetensors aside for the call
-# (the v3 run did) or plan fewer attempts.
+# Size: .whl/.gl/.pbdata (47.5 MB, PyAV most of it) + the tree (3 MB without the shipped
+# checkpoint's 25 MB model.safetensors, which travels whenever it is in the tree) + the text
+# caches must stay under the 64 MiB (67.1 MB) a call carries. A plan's distinct instructions
+# level off (1482 at 7000 attempts, 1665 at 14000): 16.7 MB in fp16, 8.5 MB with
+# `vla text-cache --int8` (the eval seeds' cache: 3.7 / 1.9 MB). So a one-call run from scratch
+# fits with int8 caches and the model moved aside; a warm start does not fit one call: start the
+# job without the model, then bring it (and the caches) in the next call, with INIT_WAIT.
 set -euo pipefail
 EPISODES=${EPISODES:-4000}
 SEED=${SEED:-0}

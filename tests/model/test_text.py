@@ -35,6 +35,28 @@ def test_precomputed_file_matches_the_frozen_encoder(tmp_path):
     assert not states[mask.logical_not()].any()  # padding is zero
 
 
+def test_int8_file_is_half_the_size_and_close(tmp_path):
+    """int8 storage: one absmax scale per token; each value within half a step of fp16's."""
+    gen = torch.Generator().manual_seed(0)
+    rows = {
+        f"instruction {i}": torch.randn(5 + i % 4, 384, generator=gen) * (1 + i) for i in range(40)
+    }
+    cache = InstructionEmbeddings(32, {k: v.to(torch.float16) for k, v in rows.items()})
+    full, small = (
+        cache.save(tmp_path / "fp16.safetensors"),
+        cache.save(tmp_path / "q.safetensors", int8=True),
+    )
+    assert small.stat().st_size < 0.55 * full.stat().st_size
+    a, b = InstructionEmbeddings.read_file(full), InstructionEmbeddings.read_file(small)
+    assert sorted(a) == sorted(b) == sorted(rows)
+    for k in rows:
+        assert a[k].shape == b[k].shape and b[k].dtype == torch.float16
+        step = a[k].float().abs().amax(-1, keepdim=True) / 127
+        fp16_rounding = a[k].float().abs() * 2**-10  # the dequantized values are fp16 again
+        assert ((a[k].float() - b[k].float()).abs() <= 0.5 * step + fp16_rounding).all()
+        assert not torch.equal(a[k], b[k])  # it is quantized, not a copy
+
+
 def test_cache_without_encoder_names_the_fix(tmp_path):
     cache = InstructionEmbeddings(4, {TEXTS[1]: torch.randn(6, 384)})
     with pytest.raises(MissingInstructionError, match="--text-cache"):

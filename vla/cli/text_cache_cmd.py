@@ -9,6 +9,9 @@ will produce (episode sampling is physics-free and seeded), so a dataset generat
 without MiniLM can be trained there from a cache made here beforehand. Meta-World MT50 has one
 fixed instruction per task: `--suite mt50 --plan-episodes 50` (or more) covers all 50.
 
+`--int8` stores the states as int8 with one absmax scale per token: half the bytes, for what a
+GPU-machine call carries (benchmarks/RESULTS.md, "int8 text cache", measures what it changes).
+
 Run it where the MiniLM package is installed; pass FILE to `vla train --text-cache FILE` (or
 Policy.from_pretrained(..., text_cache=FILE)) on machines without it.
 """
@@ -48,6 +51,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--split", action="append", default=[], help="split(s) of that plan (default: train)"
     )
+    p.add_argument("--int8", action="store_true",
+                   help="store the states as int8 with one scale per token (half the size)")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -72,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             "no instructions: pass --dataset DIR, --instruction TEXT, --plan-episodes N or "
             "--eval-episodes N"
         )
-    path = precompute_instruction_embeddings(sorted(instructions), args.out)
+    path = precompute_instruction_embeddings(sorted(instructions), args.out, int8=args.int8)
     print(f"wrote {len(instructions)} instruction embeddings to {path}")
     return 0
 

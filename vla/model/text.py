@@ -159,7 +159,11 @@ class InstructionEmbeddings:
         return states, mask
 
     # ---- file format: safetensors {"states": (U, L, 384) fp16, "mask": (U, L) u8} ------------
-    def save(self, path: str | Path, texts: Iterable[str] | None = None) -> Path:
+    # int8: {"states_int8": (U, L, 384) i8, "scale": (U, L) fp16, "mask"}, one absmax scale per
+    # token state: half the bytes (what a GPU-machine call carries is capped at 64 MiB)
+    def save(
+        self, path: str | Path, texts: Iterable[str] | None = None, int8: bool = False
+    ) -> Path:
         """Write the cached entries (or the given subset) to a safetensors file."""
         from safetensors.torch import save_file
 
@@ -170,8 +174,15 @@ class InstructionEmbeddings:
         states, mask = _pad([self.entries[k] for k in keys])
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {"mask": mask.to(torch.uint8)}
+        if int8:
+            scale = (states.float().abs().amax(-1).clamp_min(1e-8) / 127).to(torch.float16)
+            q = torch.round(states.float() / scale.float()[..., None]).clamp(-127, 127)
+            tensors |= {"states_int8": q.to(torch.int8), "scale": scale}
+        else:
+            tensors["states"] = states.to(torch.float16)
         save_file(
-            {"states": states.to(torch.float16), "mask": mask.to(torch.uint8)},
+            tensors,
             str(path),
             metadata={"instructions": json.dumps(keys), "encoder": "all-MiniLM-L6-v2"},
         )
@@ -193,7 +204,12 @@ class InstructionEmbeddings:
             if "instructions" not in meta:
                 raise ValueError(f"{path} is not a text cache (no 'instructions' metadata)")
             keys = json.loads(meta["instructions"])
-            states, mask = f.get_tensor("states"), f.get_tensor("mask").bool()
+            mask = f.get_tensor("mask").bool()
+            if "states_int8" in f.keys():
+                scale = f.get_tensor("scale").float()[..., None]
+                states = (f.get_tensor("states_int8").float() * scale).to(torch.float16)
+            else:
+                states = f.get_tensor("states")
         return {k: states[i, : int(mask[i].sum())] for i, k in enumerate(keys)}
 
 
@@ -208,11 +224,11 @@ def _pad(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def precompute_instruction_embeddings(
-    instructions: Iterable[str], out: str | Path, device: str = "cpu"
+    instructions: Iterable[str], out: str | Path, device: str = "cpu", int8: bool = False
 ) -> Path:
     """Encode instructions with the frozen MiniLM and write a text cache file (safetensors)."""
     cache = InstructionEmbeddings(max_tokens=10**6, encoder=MiniLMEncoder(device))
-    return cache.save(out, instructions)
+    return cache.save(out, instructions, int8=int8)
 
 
 _WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
