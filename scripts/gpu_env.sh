@@ -2,7 +2,8 @@
 # no network) ready to simulate, render and train from what the call carried. Expects $OUT.
 #   .gl/    GL loader .debs, unpacked into / (MuJoCo's EGL rendering)
 #   .whl/   wheels the machine lacks, installed once per wheel set into /tmp/site ($WHEELS names
-#           another folder: a subset carried where the whole set would pass the 64 MiB limit)
+#           another folder: a subset carried where the whole set would pass the 64 MiB limit, or
+#           one holding site.tar.xz from scripts/pack_wheels.sh, unpacked into /tmp/site)
 #   .pbdata/ pybullet_data's Panda URDF + collision meshes (pybullet itself, 100 MB, stays home;
 #            the MuJoCo model builder reads only these files)
 # Sets MUJOCO_GL, the NVIDIA EGL vendor file, PYTHONPATH, VLA (the CLI), TRAIN + DDP_ARGS (one
@@ -13,7 +14,10 @@ if [ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ]; then
   export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 fi
 WHEELS=${WHEELS:-.whl}
-if [ -d "$WHEELS" ]; then
+if [ -f "$WHEELS/site.tar.xz" ]; then  # scripts/pack_wheels.sh: the wheels' contents, xz'd
+  stamp="/tmp/site/.done-$(sha1sum "$WHEELS/wheels.txt" | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then rm -rf /tmp/site; tar -C /tmp -xJf "$WHEELS/site.tar.xz"; touch "$stamp"; fi
+elif [ -d "$WHEELS" ]; then
   # a warm machine keeps /tmp/site between calls: reinstall only when the wheel set changed
   stamp="/tmp/site/.done-$(ls "$WHEELS" | sha1sum | cut -c1-12)"
   if [ ! -f "$stamp" ]; then

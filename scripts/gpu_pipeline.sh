@@ -20,6 +20,9 @@
 #   SNAP_S=90: while training, every 90 s put the newest step checkpoint's weights (no optimizer
 #     state, ~25 MB in 2 parts) into $OUT (scripts/gpu_snapshot.sh), so a machine lost between
 #     device calls (they must follow each other within ~30 s) leaves a usable model
+#   INIT_PACK=.init ARGS_main=--init_from=/tmp/init WHEELS=.whlxz: a warm start in one call: the
+#     checkpoint as int8 (scripts/gpu_init.py pack, 12.8 MB) beside xz'd wheels
+#     (scripts/pack_wheels.sh, 31 MB), unpacked to INIT_DIR (/tmp/init) before training
 #   INIT_WAIT=/tmp/v3/model.safetensors: generate, then wait for that file before training (a
 #     warm start whose checkpoint a later device call brings: what one call carries is capped)
 #
@@ -71,6 +74,9 @@ if [ -n "${WALL_S:-}" ]; then
   echo "training budget: $MINUTES min"
 fi
 
+if [ -n "${INIT_PACK:-}" ]; then  # scripts/gpu_init.py pack: a warm start carried in this call
+  python3 scripts/gpu_init.py unpack "$INIT_PACK" "${INIT_DIR:-/tmp/init}"
+fi
 if [ -n "${INIT_WAIT:-}" ]; then
   t0=$(date +%s)
   until [ -f "$INIT_WAIT" ]; do
