@@ -44,6 +44,10 @@ class DaggerDriver:
         self.learner_drove = False  # did the learner's action move the arm last step?
         self.learner_steps = 0
         self._executed: np.ndarray | None = None
+        # per step of the episode: the action executed (before any DART noise), and whether the
+        # learner chose it (``take_over`` replays an episode from these)
+        self.executed: list[np.ndarray] = []
+        self.learner_drove_at: list[bool] = []
 
     def select_action(self, obs) -> np.ndarray:
         if self.step % self.block == 0:
@@ -61,6 +65,8 @@ class DaggerDriver:
         self._executed = label if self.expert_drives else proposal
         self.learner_drove = not self.expert_drives
         self.learner_steps += int(self.learner_drove)
+        self.executed.append(self._executed)
+        self.learner_drove_at.append(self.learner_drove)
         self.step += 1
         return label
 
@@ -69,3 +75,33 @@ class DaggerDriver:
         if self._executed is None:
             raise RuntimeError("executed_action() before select_action()")
         return self._executed
+
+
+def handover_steps(learner_drove_at: list[bool]) -> list[int]:
+    """Steps at which a stretch of learner control ended and the expert drove next: the states
+    the learner left the arm in, with steps left in the episode."""
+    drove = learner_drove_at
+    return [t for t in range(1, len(drove)) if drove[t - 1] and not drove[t]]
+
+
+def take_over(env, expert, seed: int, executed, learner_drove_at, t0: int, resync: bool = True):
+    """Label-quality probe: does the expert finish the task from the state a DAgger episode
+    reached at step ``t0``?
+
+    Replays the episode (reset with ``seed``) with its executed actions up to ``t0`` while the
+    expert labels along, exactly as in the DAgger run (``resync`` after every learner step),
+    then lets the expert drive until the episode ends (success or the env's step limit). With
+    ``resync=False`` the expert never resyncs: the same states, its own stale bookkeeping.
+    Returns (success, steps the expert drove)."""
+    obs, info = env.reset(seed=int(seed))
+    expert.reset()
+    t, done = 0, False
+    while not done:
+        if t > 0 and resync and t <= t0 and learner_drove_at[t - 1]:
+            expert.resync()
+        label = expert.select_action(obs)
+        action = executed[t] if t < t0 else label
+        obs, _, terminated, truncated, info = env.step(np.asarray(action, np.float32))
+        t += 1
+        done = terminated or truncated
+    return bool(info["is_success"]), max(0, t - t0)

@@ -236,7 +236,8 @@ def sim_rollout(job: EpisodeJob) -> EpisodeResult:
     if job.learner is None:
         result = run_episode(env, expert, job.seed, record=True, action_noise=job.action_noise)
     else:
-        result, learner_steps = dagger_rollout(env, expert, job.learner, job.seed, job.action_noise)
+        result, driver = dagger_rollout(env, expert, job.learner, job.seed, job.action_noise)
+        learner_steps = driver.learner_steps
     out = result_from_rollout(job.index, result, time.perf_counter() - t0)
     out.env_build_s, out.learner_steps = built, learner_steps
     return out

@@ -118,9 +118,9 @@ def load_learner(spec: LearnerSpec):
 
 def dagger_rollout(env, expert, spec: LearnerSpec, seed: int, action_noise: float = 0.0,
                    learner=None):  # fmt: skip
-    """One DAgger episode: (sim.rollout.EpisodeResult with the expert's labels, the number of
-    steps the learner drove). DART noise, if any, perturbs whatever drives. ``learner``
-    overrides the spec's policy (tests)."""
+    """One DAgger episode: (sim.rollout.EpisodeResult with the expert's labels, the
+    sim.dagger.DaggerDriver that ran it: steps the learner drove, executed actions). DART noise,
+    if any, perturbs whatever drives. ``learner`` overrides the spec's policy (tests)."""
     from sim.dagger import DaggerDriver
     from sim.rollout import run_episode
 
@@ -128,4 +128,4 @@ def dagger_rollout(env, expert, spec: LearnerSpec, seed: int, action_noise: floa
     driver = DaggerDriver(expert, learner, spec.expert_prob, spec.block, seed=seed)
     result = run_episode(env, driver, seed=seed, record=True, action_noise=action_noise,
                          execute=driver.executed_action)  # fmt: skip
-    return result, driver.learner_steps
+    return result, driver
