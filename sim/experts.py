@@ -251,7 +251,10 @@ class _CarryExpert(_GraspMixin):
             action, reached = self.move(drop, yaw, CLOSE, max_step=0.6)
             if np.linalg.norm(drop[:2] - tcp[:2]) > 0.02:
                 self.phase = "carry"
-            elif reached:
+            elif reached or self.obj(target)[0][2] <= drop[2]:
+                # the object is as low as the TCP was to go: it is on its support. Its own grasps
+                # hold it near the TCP; one held above its centre (a learner's, under DAgger)
+                # touches down with the TCP still above the drop point and never "reaches"
                 self.phase, self.timer = "release", 0
             return action
         if self.phase == "release":
@@ -261,7 +264,11 @@ class _CarryExpert(_GraspMixin):
             action, _ = self.move(drop, yaw, OPEN)
             action[:6] = 0.0
             return action
-        # retreat: straight up with the gripper open
+        # retreat: straight up with the gripper open; up and the task still undone (the object
+        # slid off the support as the fingers opened): grasp it again
+        if tcp[2] > CARRY_Z and not self.task_done():
+            self.phase, self.yaw_plan = "approach", []
+            return self.grasp_action(target)
         return self.move(np.array([tcp[0], tcp[1], CARRY_Z + 0.05]), yaw, OPEN)[0]
 
 

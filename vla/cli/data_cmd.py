@@ -109,8 +109,10 @@ def run_generate(args: argparse.Namespace) -> int:
         f"{summary['episodes_per_min']:.1f} attempts/min with {cfg.workers} worker(s)"
     )
     if cfg.learner is not None:
-        print(f"DAgger: the learner drove {summary['learner_step_fraction']:.1%} of the new "
-              f"steps; {summary['kept_failures']} failed attempts kept (expert labels)")  # fmt: skip
+        print(
+            f"DAgger: the learner drove {summary['learner_step_fraction']:.1%} of the new "
+            f"steps; {summary['kept_failures']} failed attempts kept (expert labels)"
+        )
     split, n = summary["time_split"], max(1, summary["new_attempts"])
     print(
         f"worker time per attempt: env build {split['env_build_s'] / n:.3f} s "
