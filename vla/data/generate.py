@@ -312,6 +312,7 @@ def generate(
             consolidate_every=0,
         )
     settle_pending(record, writer.num_episodes)
+    atomic_write_json(out / RECORD, record)  # a run that dies in its first batch still resumes
     jobs = make_jobs(cfg, fams, record["next_index"])
     t0, new_ok, new_total = time.perf_counter(), 0, 0
     # where the time goes, summed over attempts (workers) and in the parent: tells a run bound
