@@ -85,6 +85,25 @@ class ScriptedExpert:
         reached = bool(np.linalg.norm(err) < POS_TOL and rot_err < YAW_TOL)
         return action, reached
 
+    def hand_yaw(self) -> float:
+        """The hand's heading about z (the ``yaw`` that ``move`` would hold it at)."""
+        w, x, y, z = self.physics.ee_pose()[1]
+        mat = (Rotation.from_quat([x, y, z, w]) * _DOWN.inv()).as_matrix()
+        return float(np.arctan2(mat[1, 0], mat[0, 0]))
+
+    def task_done(self) -> bool:
+        """Whether the episode's success condition holds now."""
+        return bool(self.env.env.success())  # PickPlaceEnv wraps the core env as .env
+
+    def resync(self) -> None:
+        """Re-derive the phase from the physics after another agent drove the arm (DAgger).
+
+        The phases are bookkeeping of the expert's own progress: a learner that grasped the
+        target while the expert still thought "approach" would be labelled "open and go back
+        up". ``resync`` moves the phase to the one the current state is in, so the label at
+        every state the learner visits is the expert's action from *that* state. The base
+        expert has nothing to resync."""
+
     def select_action(self, obs) -> np.ndarray:
         raise NotImplementedError
 
@@ -158,9 +177,36 @@ class _GraspMixin(ScriptedExpert):
         left, right = self.physics.finger_contacts(target)
         return bool(left and right and np.linalg.norm(pos - tcp) < 0.03)
 
+    def resync_grasp(self, target: str) -> None:
+        """Grasp phases from the state: held -> carry (at the hand's yaw); open fingers at the
+        grasp point -> descend; a retreat that left the task undone -> approach again."""
+        if self.holding(target):
+            if self.phase in ("approach", "descend", "close", "retreat"):  # not its own release
+                self.phase, self.grasp_yaw = "carry", self.hand_yaw()
+            return
+        pos, _ = self.obj(target)
+        tcp, _ = self.physics.ee_pose()
+        grasp = np.array([pos[0], pos[1], max(pos[2], 0.015)])
+        if self.phase in ("carry", "lower"):
+            self.phase, self.yaw_plan = "approach", []
+        elif self.phase == "retreat" and tcp[2] > CARRY_Z and not self.task_done():
+            self.phase, self.yaw_plan = "approach", []  # released off the goal: try again
+        if (
+            self.phase == "approach"
+            and np.linalg.norm(grasp[:2] - tcp[:2]) < 0.01
+            and tcp[2] < grasp[2] + HOVER
+            and self.physics.gripper_opening() > 0.07
+        ):
+            if not self.yaw_plan:
+                self.yaw_plan = self.grasp_yaws(target)
+            self.phase, self.timer = "descend", 0
+
 
 class PickExpert(_GraspMixin):
     family = "pick"
+
+    def resync(self) -> None:
+        self.resync_grasp(self.episode.target)
 
     def select_action(self, obs) -> np.ndarray:
         target = self.episode.target
@@ -180,6 +226,9 @@ class _CarryExpert(_GraspMixin):
     def drop_point(self) -> tuple[np.ndarray, float]:
         """(TCP position at release, gripper yaw)."""
         raise NotImplementedError
+
+    def resync(self) -> None:
+        self.resync_grasp(self.episode.target)
 
     def select_action(self, obs) -> np.ndarray:
         target = self.episode.target
@@ -202,7 +251,10 @@ class _CarryExpert(_GraspMixin):
             action, reached = self.move(drop, yaw, CLOSE, max_step=0.6)
             if np.linalg.norm(drop[:2] - tcp[:2]) > 0.02:
                 self.phase = "carry"
-            elif reached:
+            elif reached or self.obj(target)[0][2] <= drop[2]:
+                # the object is as low as the TCP was to go: it is on its support. Its own grasps
+                # hold it near the TCP; one held above its centre (a learner's, under DAgger)
+                # touches down with the TCP still above the drop point and never "reaches"
                 self.phase, self.timer = "release", 0
             return action
         if self.phase == "release":
@@ -212,7 +264,11 @@ class _CarryExpert(_GraspMixin):
             action, _ = self.move(drop, yaw, OPEN)
             action[:6] = 0.0
             return action
-        # retreat: straight up with the gripper open
+        # retreat: straight up with the gripper open; up and the task still undone (the object
+        # slid off the support as the fingers opened): grasp it again
+        if tcp[2] > CARRY_Z and not self.task_done():
+            self.phase, self.yaw_plan = "approach", []
+            return self.grasp_action(target)
         return self.move(np.array([tcp[0], tcp[1], CARRY_Z + 0.05]), yaw, OPEN)[0]
 
 
@@ -243,6 +299,21 @@ class PushExpert(ScriptedExpert):
 
     family = "push"
     CONTACT = 0.012  # finger half thickness along the push direction + margin
+    PUSH_Z = 0.015  # push low (pads 6-24 mm above the table): objects slide, never tip
+
+    def resync(self) -> None:
+        """Fingers already low behind the object on the push line: push from here."""
+        if self.phase not in ("approach", "descend"):
+            return  # push and lift check the line themselves every step
+        pos, _ = self.obj(self.episode.target)
+        goal, _ = self.physics.object_pose(self.episode.goal)
+        tcp, _ = self.physics.ee_pose()
+        d = goal[:2] - pos[:2]
+        d = d / max(float(np.linalg.norm(d)), 1e-6)
+        rel = tcp[:2] - pos[:2]
+        lateral = abs(rel[0] * d[1] - rel[1] * d[0])
+        if lateral < 0.01 and -0.06 < float(rel @ d) < -0.02 and tcp[2] < self.PUSH_Z + 0.01:
+            self.phase = "push"
 
     def select_action(self, obs) -> np.ndarray:
         target = self.episode.target
@@ -255,7 +326,7 @@ class PushExpert(ScriptedExpert):
         # fingers' wide side (hand y) across the push direction: hand x along +-d
         yaw = _face_yaw(float(np.arctan2(d[1], d[0])), np.pi)
         radius = 0.02  # cube half size / cylinder radius
-        z = 0.015  # push low (pads 6-24 mm above the table): objects slide, never tip
+        z = self.PUSH_Z
         behind = pos[:2] - d * (radius + self.CONTACT + 0.02)
         rel = tcp[:2] - pos[:2]
         lateral = abs(rel[0] * d[1] - rel[1] * d[0])  # distance of the TCP from the push line

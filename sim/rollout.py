@@ -82,6 +82,7 @@ def run_episode(
     record: bool = True,
     max_steps: int | None = None,
     action_noise: float = 0.0,
+    execute: Callable[[np.ndarray], np.ndarray] | None = None,
 ):
     """Run one episode of `env` (reset with `seed`) under `policy`.
 
@@ -89,6 +90,8 @@ def run_episode(
     only the outcome (cheaper for evaluation). max_steps caps the episode below the env's own.
     action_noise > 0 executes ``perturb(action, action_noise)`` (seeded from `seed`) while the
     *clean* action is what gets recorded: demonstrations with recoveries (see ``perturb``).
+    execute maps the recorded action to the one the arm executes (before any noise): DAgger
+    records the expert's label and executes the learner's action (``sim.dagger``).
     """
     if action_noise < 0:
         raise ValueError(f"action_noise must be >= 0, got {action_noise}")
@@ -105,7 +108,9 @@ def run_episode(
             frame = side_by_side(obs)
             if frame is not None:
                 result.frames.append(frame)
-        executed = perturb(action, action_noise, noise_rng) if action_noise > 0 else action
+        executed = action if execute is None else np.asarray(execute(action), np.float32)
+        if action_noise > 0:
+            executed = perturb(executed, action_noise, noise_rng)
         obs, _, terminated, truncated, info = env.step(executed)
         result.length += 1
         if terminated or truncated or result.length >= limit:

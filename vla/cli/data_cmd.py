@@ -2,6 +2,7 @@
 
     vla data generate --suite pick_place --backend mujoco --episodes 100 --workers 4 \
         --out data/pick_place --seed 0 [--task FAMILY] [--split train] [--image-size 128 128]
+    vla data generate ... --learner CKPT [--expert-prob 0.5] [--dagger-block 4]   (DAgger)
     vla data info DIR [--recompute-stats]
     vla data view DIR --episode K --out episode.mp4 [--show]
 """
@@ -23,7 +24,9 @@ def register(subparsers) -> None:
     gen = sub.add_parser("generate", help="run scripted experts in parallel into a dataset")
     gen.add_argument("--suite", default="pick_place", help="task suite in sim.tasks.SUITES")
     gen.add_argument("--backend", default="mujoco", choices=["mujoco", "pybullet"])
-    gen.add_argument("--episodes", type=int, required=True, help="attempts (failures dropped)")
+    gen.add_argument(
+        "--episodes", type=int, required=True, help="attempts (failures dropped unless --learner)"
+    )
     gen.add_argument("--workers", type=int, default=1, help="worker processes (0: in-process)")
     gen.add_argument("--out", type=Path, required=True, help="dataset folder (resumed if exists)")
     gen.add_argument("--seed", type=int, default=0)
@@ -35,6 +38,17 @@ def register(subparsers) -> None:
                      help="DART noise injection: execute the expert's action + Gaussian noise of "
                      "up to SIGMA x the per-step limit (drawn per attempt), record the clean "
                      "action; e.g. 0.3 (default 0: the plain expert)")  # fmt: skip
+    gen.add_argument("--learner", type=Path, default=None, metavar="CKPT",
+                     help="DAgger: this Policy folder drives a share of the control blocks, the "
+                     "expert labels every state; failed attempts are kept")  # fmt: skip
+    gen.add_argument("--expert-prob", type=float, default=0.5, metavar="P",
+                     help="DAgger: fraction of blocks the expert drives (default 0.5)")  # fmt: skip
+    gen.add_argument("--dagger-block", type=int, default=4, metavar="N",
+                     help="DAgger: control steps per block of one driver (default 4)")  # fmt: skip
+    gen.add_argument("--learner-device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    gen.add_argument("--text-cache", type=Path, default=None,
+                     help="the learner's MiniLM instruction states (`vla text-cache --plan-...`), "
+                     "for a machine without the MiniLM package")  # fmt: skip
     gen.add_argument(
         "--max-minutes",
         type=float,
@@ -62,16 +76,33 @@ def register(subparsers) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     from vla.constants import DEFAULT_IMAGE_SIZE
     from vla.data.generate import GenerateConfig, generate
+    from vla.data.learner import LearnerSpec
+    from vla.model.text import MissingInstructionError
 
-    cfg = GenerateConfig(
-        out=args.out, suite=args.suite, backend=args.backend, episodes=args.episodes,
-        workers=args.workers, seed=args.seed,
-        families=(args.task,) if args.task else None, split=args.split,
-        image_size=tuple(args.image_size) if args.image_size else DEFAULT_IMAGE_SIZE,
-        max_steps=args.max_steps, action_noise=args.action_noise, max_minutes=args.max_minutes,
-        progress=not args.no_progress,
-    )  # fmt: skip
-    summary = generate(cfg)
+    try:
+        learner = None
+        if args.learner is not None:
+            learner = LearnerSpec(
+                str(args.learner), args.expert_prob, args.dagger_block, args.learner_device,
+                str(args.text_cache) if args.text_cache else None,
+            )  # fmt: skip
+        elif args.text_cache is not None:
+            raise ValueError("--text-cache feeds the learner's instructions: pass --learner too")
+        cfg = GenerateConfig(
+            out=args.out, suite=args.suite, backend=args.backend, episodes=args.episodes,
+            workers=args.workers, seed=args.seed,
+            families=(args.task,) if args.task else None, split=args.split,
+            image_size=tuple(args.image_size) if args.image_size else DEFAULT_IMAGE_SIZE,
+            max_steps=args.max_steps, action_noise=args.action_noise,
+            max_minutes=args.max_minutes, learner=learner, progress=not args.no_progress,
+        )  # fmt: skip
+        summary = generate(cfg)
+    except (ValueError, FileNotFoundError, FileExistsError, MissingInstructionError) as exc:
+        # bad input (a resume with other settings, a checkpoint that does not fit the suite, a
+        # learner's instruction neither MiniLM nor --text-cache covers): the message names the
+        # fix; no traceback
+        print(f"vla data generate: {exc}", file=sys.stderr)
+        return 2
     print(
         f"{summary['new_successes']}/{summary['new_attempts']} new attempts succeeded; "
         f"dataset {cfg.out}: {summary['episodes_in_dataset']} episodes, "
@@ -79,6 +110,11 @@ def run_generate(args: argparse.Namespace) -> int:
         f"{summary['success_rate']:.1%} ({summary['succeeded']}/{summary['attempted']}); "
         f"{summary['episodes_per_min']:.1f} attempts/min with {cfg.workers} worker(s)"
     )
+    if cfg.learner is not None:
+        print(
+            f"DAgger: the learner drove {summary['learner_step_fraction']:.1%} of the new "
+            f"steps; {summary['kept_failures']} failed attempts kept (expert labels)"
+        )
     split, n = summary["time_split"], max(1, summary["new_attempts"])
     print(
         f"worker time per attempt: env build {split['env_build_s'] / n:.3f} s "
@@ -138,8 +174,9 @@ def run_info(args: argparse.Namespace) -> int:
         rec = json.loads(record.read_text())
         ok, bad = len(rec["successes"]), len(rec["failures"])
         rate = ok / (ok + bad) if ok + bad else 0.0
-        print(f"generation   {ok}/{ok + bad} attempts succeeded ({rate:.1%}); config "
-              f"{rec['config']}")  # fmt: skip
+        kept = len(rec.get("kept_failures", []))
+        print(f"generation   {ok}/{ok + bad} attempts succeeded ({rate:.1%}), {kept} failed "
+              f"attempts kept; config {rec['config']}")  # fmt: skip
     return 0
 
 

@@ -4,8 +4,9 @@
 
     attempt i (0..N-1) --(seed from (S, i), family i mod F)--> worker pool (spawn, W procs)
         worker: env = sim.make(family, ...) (cached per process); expert rollout -> frames
-    parent: results re-ordered by i -> successful ones -> DatasetWriter (episode order = i order)
-            -> meta/vla_generation.json (attempted prefix, failures) for resume
+                (--learner: DAgger, the policy drives some blocks, vla.data.learner)
+    parent: results re-ordered by i -> successful ones (DAgger: all) -> DatasetWriter (episode
+            order = i order) -> meta/vla_generation.json (attempted prefix, failures) for resume
 
 The dataset depends only on (suite, families, backend, S, N, image size, split), never on W:
 every attempt has its own seed and the parent writes in attempt order. Resuming skips the
@@ -27,10 +28,8 @@ encoding with simulation, so ``--workers`` should now be the number of cores.
 from __future__ import annotations
 
 import functools
-import multiprocessing as mp
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,16 @@ from vla.constants import (
     TASK,
 )
 from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, prepare_episode
-from vla.data.generation_record import RECORD, commit, load_record, settle_pending
+from vla.data.generation_record import (
+    RECORD,
+    commit,
+    load_record,
+    new_batch,
+    settle_pending,
+)
 from vla.data.layout import atomic_write_json, default_features
+from vla.data.learner import LearnerSpec, check_learner, dagger_rollout
+from vla.data.ordered_pool import ordered_results
 from vla.data.writer import DatasetWriter
 
 BACKENDS = ("mujoco", "pybullet")
@@ -74,6 +81,9 @@ class GenerateConfig:
     # Stop starting attempts after this many minutes (None: run all ``episodes``); a later run
     # with the same settings resumes where this one stopped.
     max_minutes: float | None = None
+    # DAgger: a policy drives an ``expert_prob``-complement of the control blocks, the expert
+    # labels every state; failed attempts are kept (their labels are still the expert's).
+    learner: LearnerSpec | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -94,6 +104,8 @@ class GenerateConfig:
                 f"action_noise is a fraction of the per-step action limit: use 0..1 (e.g. 0.3), "
                 f"got {self.action_noise}"
             )
+        if self.learner is not None:
+            check_learner(self.learner, self.suite, self.image_size, self.fps)
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the first run."""
@@ -102,6 +114,7 @@ class GenerateConfig:
             "families": list(self.families) if self.families else None, "split": self.split,
             "image_size": list(self.image_size), "fps": self.fps, "max_steps": self.max_steps,
             "action_noise": self.action_noise,
+            "learner": self.learner.identity() if self.learner else None,
         }  # fmt: skip
 
 
@@ -119,6 +132,7 @@ class EpisodeJob:
     base_seed: int = 0  # builds the env: the same in every worker, whatever job comes first
     max_steps: int | None = None
     action_noise: float = 0.0  # this attempt's noise scale (already drawn per attempt)
+    learner: LearnerSpec | None = None  # DAgger: the policy that drives some blocks
 
 
 @dataclass
@@ -132,7 +146,8 @@ class EpisodeResult:
     seconds: float = 0.0  # the rollout, env construction included
     prepared: PreparedEpisode | None = None  # set (and frames dropped) by the worker
     env_build_s: float = 0.0  # building this worker's env for the job (0 when cached)
-    prepare_s: float = 0.0  # encoding + statistics (successes only)
+    prepare_s: float = 0.0  # encoding + statistics (saved attempts only)
+    learner_steps: int = 0  # DAgger: control steps the learner's action was executed
 
     @property
     def length(self) -> int:
@@ -144,12 +159,13 @@ class EpisodeResult:
 def rollout_and_prepare(
     rollout: Callable[[EpisodeJob], EpisodeResult], spec: EpisodeSpec, job: EpisodeJob
 ) -> EpisodeResult:
-    """Worker side of an attempt: simulate, then (successes only) encode both cameras to MP4
-    bytes and compute the episode statistics (``prepare_episode``). The raw frames are dropped,
-    so only the compact prepared episode travels back to the parent."""
+    """Worker side of an attempt: simulate, then (successes, and every attempt of a DAgger run)
+    encode both cameras to MP4 bytes and compute the episode statistics (``prepare_episode``).
+    The raw frames are dropped, so only the compact prepared episode travels back to the parent;
+    an attempt that comes back prepared is saved."""
     result = rollout(job)
     t0 = time.perf_counter()
-    if result.success:
+    if result.success or job.learner is not None:
         result.prepared = prepare_episode(spec, result.frames, result.task)
     result.prepare_s = time.perf_counter() - t0
     result.frames = {}
@@ -174,6 +190,7 @@ def make_jobs(cfg: GenerateConfig, families: list[str], start: int) -> list[Epis
             base_seed=cfg.seed,
             max_steps=cfg.max_steps,
             action_noise=attempt_noise(cfg.action_noise, episode_seed(cfg.seed, i)),
+            learner=cfg.learner,
         )
         for i in range(start, cfg.episodes)
     ]
@@ -201,7 +218,7 @@ def sim_families(suite: str) -> list[str]:
 
 
 def sim_rollout(job: EpisodeJob) -> EpisodeResult:
-    """Run the scripted expert for one attempt in the real simulator."""
+    """Run the scripted expert (with ``job.learner``: DAgger) for one attempt in the simulator."""
     import sim
     from sim.experts import make_expert
     from sim.rollout import run_episode
@@ -215,10 +232,14 @@ def sim_rollout(job: EpisodeJob) -> EpisodeResult:
                        image_size=job.image_size, split=job.split, max_steps=job.max_steps)  # fmt: skip
         _ENVS[key] = env
         built = time.perf_counter() - t0
-    expert = make_expert(env)
-    result = run_episode(env, expert, seed=job.seed, record=True, action_noise=job.action_noise)
+    expert, learner_steps = make_expert(env), 0
+    if job.learner is None:
+        result = run_episode(env, expert, job.seed, record=True, action_noise=job.action_noise)
+    else:
+        result, driver = dagger_rollout(env, expert, job.learner, job.seed, job.action_noise)
+        learner_steps = driver.learner_steps
     out = result_from_rollout(job.index, result, time.perf_counter() - t0)
-    out.env_build_s = built
+    out.env_build_s, out.learner_steps = built, learner_steps
     return out
 
 
@@ -291,29 +312,35 @@ def generate(
             consolidate_every=0,
         )
     settle_pending(record, writer.num_episodes)
+    atomic_write_json(out / RECORD, record)  # a run that dies in its first batch still resumes
     jobs = make_jobs(cfg, fams, record["next_index"])
     t0, new_ok, new_total = time.perf_counter(), 0, 0
     # where the time goes, summed over attempts (workers) and in the parent: tells a run bound
     # by env construction, simulation + rendering, encoding or the parent's writes apart
     spent = {"env_build_s": 0.0, "rollout_s": 0.0, "encode_stats_s": 0.0, "parent_write_s": 0.0}
     env_builds = 0
-    batch: dict[str, Any] = {"successes": [], "failures": [], "next_index": record["next_index"]}
+    batch = new_batch(record["next_index"])
+    steps = learner_steps = 0
     bar = _progress(cfg, len(jobs), record)
     work = functools.partial(rollout_and_prepare, rollout, writer.episode_spec())
     try:
-        for result in _run_ordered(jobs, work, cfg.workers):
+        for result in ordered_results(jobs, work, cfg.workers):
             new_total += 1
             spent["env_build_s"] += result.env_build_s
             spent["rollout_s"] += result.seconds - result.env_build_s
             spent["encode_stats_s"] += result.prepare_s
             env_builds += result.env_build_s > 0
             tw = time.perf_counter()
-            if result.success:
+            steps, learner_steps = steps + result.length, learner_steps + result.learner_steps
+            if result.prepared is not None:  # successes; with a learner, failures too
                 writer.save_prepared(result.prepared)  # the parent only writes files
+            if result.success:
                 batch["successes"].append(result.index)
                 new_ok += 1
-            else:
+            else:  # kept failures are failures too: the success rate counts them
                 batch["failures"].append(result.index)
+                if result.prepared is not None:
+                    batch["kept_failures"].append(result.index)
             batch["next_index"] = result.index + 1
             if new_total % COMMIT_EVERY == 0:
                 batch = commit(out, record, writer, batch)
@@ -337,6 +364,9 @@ def generate(
         "success_rate": len(record["successes"]) / attempted if attempted else 0.0,
         "new_attempts": new_total,
         "new_successes": new_ok,
+        "kept_failures": len(record.get("kept_failures", [])),
+        # DAgger: the fraction of the new attempts' control steps the learner drove
+        "learner_step_fraction": learner_steps / steps if steps else 0.0,
         "episodes_in_dataset": writer.num_episodes,
         "frames_in_dataset": writer.num_frames,
         "seconds": seconds,
@@ -362,25 +392,3 @@ def _progress(cfg: GenerateConfig, total: int, record: dict):
 
     return tqdm(total=total, desc=f"generate {cfg.suite}/{cfg.backend}", unit="ep",
                 initial=0, dynamic_ncols=True)  # fmt: skip
-
-
-def _run_ordered(jobs: list[EpisodeJob], rollout, workers: int):
-    """Yield results in job order; at most ``4 * workers`` jobs are in flight or buffered."""
-    if workers == 0:
-        for job in jobs:
-            yield rollout(job)
-        return
-    ctx = mp.get_context("spawn")  # fresh interpreters: no forked GL contexts or threads
-    window = 4 * workers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures: dict[int, Future] = {}
-        nxt = 0
-        try:
-            for pos in range(len(jobs)):
-                while nxt < len(jobs) and nxt < pos + window:
-                    futures[nxt] = pool.submit(rollout, jobs[nxt])
-                    nxt += 1
-                yield futures.pop(pos).result()
-        finally:  # the consumer stopped early (time budget, error): drop queued attempts
-            for future in futures.values():
-                future.cancel()

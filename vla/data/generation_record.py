@@ -3,6 +3,8 @@ time-limited run resumes exactly where it stopped.
 
     <dataset>/meta/vla_generation.json = {"config": settings a resume must share,
         "next_index": first attempt not yet done, "successes": [...], "failures": [...],
+        "kept_failures": the failures saved all the same (a subset of "failures": DAgger runs
+            keep them, their labels are the expert's),
         "pending": the batch being committed, or None}
 
 Commit protocol (``commit``): write the batch as pending, commit the dataset, then fold the
@@ -21,7 +23,7 @@ from vla.data.writer import DatasetWriter
 
 RECORD = "meta/vla_generation.json"
 # Settings added after records existed, with the value older records implicitly used.
-IDENTITY_DEFAULTS: dict[str, Any] = {"action_noise": 0.0}
+IDENTITY_DEFAULTS: dict[str, Any] = {"action_noise": 0.0, "learner": None}
 
 
 def load_record(out: Path, identity: dict[str, Any]) -> dict:
@@ -34,7 +36,7 @@ def load_record(out: Path, identity: dict[str, Any]) -> dict:
         )
     if not path.exists():
         return {"config": identity, "next_index": 0, "successes": [], "failures": [],
-                "pending": None}  # fmt: skip
+                "kept_failures": [], "pending": None}  # fmt: skip
     record = json.loads(path.read_text())
     for key, value in identity.items():
         saved = record["config"].get(key, IDENTITY_DEFAULTS.get(key))
@@ -54,7 +56,17 @@ def commit(out: Path, record: dict, writer: DatasetWriter, batch: dict) -> dict:
     writer.commit()
     settle_pending(record, writer.num_episodes)
     atomic_write_json(out / RECORD, record)
-    return {"successes": [], "failures": [], "next_index": record["next_index"]}
+    return new_batch(record["next_index"])
+
+
+def new_batch(next_index: int) -> dict:
+    """An empty batch of attempts starting at ``next_index``."""
+    return {"successes": [], "failures": [], "kept_failures": [], "next_index": next_index}
+
+
+def saved_episodes(record_or_batch: dict) -> int:
+    """Episodes a record (or batch) put in the dataset: successes and kept failures."""
+    return len(record_or_batch["successes"]) + len(record_or_batch.get("kept_failures", []))
 
 
 def settle_pending(record: dict, saved: int) -> None:
@@ -64,8 +76,9 @@ def settle_pending(record: dict, saved: int) -> None:
         return
     if isinstance(pending, int):  # records written before batched commits: one episode
         pending = {"successes": [pending], "failures": [], "next_index": pending + 1}
-    if saved == len(record["successes"]) + len(pending["successes"]):
+    if saved == saved_episodes(record) + saved_episodes(pending):
         record["successes"].extend(pending["successes"])
         record["failures"].extend(pending["failures"])
+        record.setdefault("kept_failures", []).extend(pending.get("kept_failures", []))
         record["next_index"] = pending["next_index"]
     record["pending"] = None
