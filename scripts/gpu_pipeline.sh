@@ -23,6 +23,9 @@
 #   INIT_PACK=.init ARGS_main=--init_from=/tmp/init WHEELS=.whlxz: a warm start in one call: the
 #     checkpoint as int8 (scripts/gpu_init.py pack, 12.8 MB) beside xz'd wheels
 #     (scripts/pack_wheels.sh, 31 MB), unpacked to INIT_DIR (/tmp/init) before training
+#   LEARNER=/tmp/init EXPERT_PROB=0.5 ...: DAgger data (vla data generate --learner, the policy on
+#     CUDA in every worker, its instructions from TEXT_CACHE); with INIT_PACK, one call runs a
+#     DAgger round: the shipped policy drives, the expert labels, the policy trains on it
 #   INIT_WAIT=/tmp/v3/model.safetensors: generate, then wait for that file before training (a
 #     warm start whose checkpoint a later device call brings: what one call carries is capped)
 #
@@ -61,10 +64,21 @@ mkdir -p "$OUT/reports"
 source "$(dirname "$0")/gpu_env.sh"
 
 T_START=$(date +%s)
+if [ -n "${INIT_PACK:-}" ]; then  # scripts/gpu_init.py pack: a warm start carried in this call
+  python3 scripts/gpu_init.py unpack "$INIT_PACK" "${INIT_DIR:-/tmp/init}"
+fi
+# LEARNER (a Policy folder, e.g. the unpacked INIT_DIR): DAgger generation, the policy drives a
+# share of the control blocks (1 - EXPERT_PROB) on the GPU and the expert labels every state
+dagger=()
+if [ -n "${LEARNER:-}" ]; then
+  dagger=(--learner "$LEARNER" --expert-prob "${EXPERT_PROB:-0.5}"
+          --learner-device "${LEARNER_DEVICE:-cuda}"
+          --text-cache "$TEXT_CACHE")
+fi
 t0=$(date +%s)
 $VLA data generate --suite pick_place --backend mujoco --episodes "$EPISODES" \
   --workers "$WORKERS" --out "$DATA" --seed "$SEED" --json "$OUT/datagen.json" --no-progress \
-  --action-noise "$ACTION_NOISE" ${GEN_MINUTES:+--max-minutes "$GEN_MINUTES"}
+  --action-noise "$ACTION_NOISE" ${GEN_MINUTES:+--max-minutes "$GEN_MINUTES"} "${dagger[@]}"
 echo "datagen wall: $(( $(date +%s) - t0 )) s"
 # WALL_S (a device command's limit): train for what is left of it after generation, keeping
 # LOAD_S for loading the data, saving and packing.
@@ -74,9 +88,6 @@ if [ -n "${WALL_S:-}" ]; then
   echo "training budget: $MINUTES min"
 fi
 
-if [ -n "${INIT_PACK:-}" ]; then  # scripts/gpu_init.py pack: a warm start carried in this call
-  python3 scripts/gpu_init.py unpack "$INIT_PACK" "${INIT_DIR:-/tmp/init}"
-fi
 if [ -n "${INIT_WAIT:-}" ]; then
   t0=$(date +%s)
   until [ -f "$INIT_WAIT" ]; do
