@@ -51,8 +51,12 @@ def grow_film_queries(model: VLAModel, film_queries: int = 2) -> VLAModel:
         nw2 = torch.zeros_like(new_sd[film + "2.weight"])  # (2C, h')
         nw2[:, :h] = w2
         grown.load_state_dict(
-            {film + "0.weight": nw1, film + "0.bias": nb1, film + "2.weight": nw2,
-             film + "2.bias": b2.clone()},
+            {
+                film + "0.weight": nw1,
+                film + "0.bias": nb1,
+                film + "2.weight": nw2,
+                film + "2.bias": b2.clone(),
+            },
             strict=False,
         )
         grown.film_key.weight.zero_()  # uniform attention: every query reads the mean
