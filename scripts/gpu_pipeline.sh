@@ -29,7 +29,8 @@
 #   INIT_WAIT=/tmp/v3/model.safetensors: generate, then wait for that file before training (a
 #     warm start whose checkpoint a later device call brings: what one call carries is capped)
 #
-# Carried beside the repo (see ../shared/hooks/device-carry.sh): .whl/ (mujoco, av, gymnasium,
+# Carried beside the repo (`bash scripts/gpu_prepare_carry.sh` makes all of it, for a one-call
+# warm start; see ../shared/hooks/device-carry.sh): .whl/ (mujoco, av, gymnasium,
 # pyopengl, glfw wheels), .gl/ (GL loader .debs), .pbdata/ (a pybullet_data package holding only
 # franka_panda/panda.urdf + meshes/collision), .cache/text_cache.safetensors made here with
 #   vla text-cache --plan-episodes $EPISODES --plan-seed $SEED --out .cache/text_cache.safetensors
