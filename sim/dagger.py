@@ -39,20 +39,27 @@ class DaggerDriver:
         self.expert.reset()
         self.learner.reset()
         self.rng = np.random.default_rng([self.seed, 0xDA66E4])
-        self.step = 0
         self.expert_drives = True
-        self.learner_drove = False  # did the learner's action move the arm last step?
-        self.learner_steps = 0
-        self._executed: np.ndarray | None = None
         # per step of the episode: the action executed (before any DART noise), and whether the
         # learner chose it (``take_over`` replays an episode from these)
         self.executed: list[np.ndarray] = []
         self.learner_drove_at: list[bool] = []
 
+    @property
+    def step(self) -> int:
+        """Control steps taken so far this episode."""
+        return len(self.executed)
+
+    @property
+    def learner_steps(self) -> int:
+        """Steps whose executed action was the learner's."""
+        return sum(self.learner_drove_at)
+
     def select_action(self, obs) -> np.ndarray:
         if self.step % self.block == 0:
             self.expert_drives = bool(self.rng.random() < self.expert_prob)
-        if self.learner_drove and hasattr(self.expert, "resync"):  # Meta-World's are stateless
+        learner_drove_last = bool(self.learner_drove_at) and self.learner_drove_at[-1]
+        if learner_drove_last and hasattr(self.expert, "resync"):  # Meta-World's are stateless
             self.expert.resync()
         label = np.asarray(self.expert.select_action(obs), dtype=np.float32)
         # the learner sees every observation, so its chunk broker stays in step either way
@@ -62,19 +69,15 @@ class DaggerDriver:
                 f"the learner acts in {proposal.shape}, the expert in {label.shape}: DAgger needs "
                 "a checkpoint trained on this suite's action space"
             )
-        self._executed = label if self.expert_drives else proposal
-        self.learner_drove = not self.expert_drives
-        self.learner_steps += int(self.learner_drove)
-        self.executed.append(self._executed)
-        self.learner_drove_at.append(self.learner_drove)
-        self.step += 1
+        self.executed.append(label if self.expert_drives else proposal)
+        self.learner_drove_at.append(not self.expert_drives)
         return label
 
     def executed_action(self, label: np.ndarray) -> np.ndarray:
         """The action to execute for the label ``select_action`` just returned."""
-        if self._executed is None:
+        if not self.executed:
             raise RuntimeError("executed_action() before select_action()")
-        return self._executed
+        return self.executed[-1]
 
 
 def handover_steps(learner_drove_at: list[bool]) -> list[int]:

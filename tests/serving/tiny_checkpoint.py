@@ -29,6 +29,7 @@ def make_tiny_checkpoint(
     use_state: bool = True,
     random_state_stats: bool = False,
     decode_mode: str = "parallel",
+    max_text_tokens: int = 8,
 ) -> Path:
     """Write a ~30k-parameter random policy (CNN vision, 2 decoder layers).
 
@@ -38,7 +39,8 @@ def make_tiny_checkpoint(
     Args:
         text_encoder: ``trainable`` (a word vocabulary built from ``INSTRUCTIONS``, saved with
             the checkpoint) or ``minilm`` (the policy takes ``(L, 384)`` MiniLM token states,
-            at most 8 tokens; what ``vla export`` supports).
+            at most ``max_text_tokens`` tokens; 8 is what ``vla export`` supports, 32 covers
+            the pick_place suite's instructions).
         use_state: feed the proprioceptive state as a prefix token.
         random_state_stats: random state mean/std (seeded) instead of 0/1, so that state
             normalisation is not the identity.
@@ -58,7 +60,11 @@ def make_tiny_checkpoint(
     stages = max(1, int(np.log2(min(image_size) / 8)))
     channels = tuple(min(8 * 2**i, 32) for i in range(stages))
     vocab = WordVocab.build(INSTRUCTIONS) if text_encoder == "trainable" else None
-    text_kwargs = {"text_vocab_size": len(vocab)} if vocab is not None else {"max_text_tokens": 8}
+    text_kwargs = (
+        {"text_vocab_size": len(vocab)}
+        if vocab is not None
+        else {"max_text_tokens": max_text_tokens}
+    )
     config = VLAConfig(
         image_size=image_size, chunk_size=chunk_size, action_vocab_size=32,
         cnn_channels=channels, text_encoder=text_encoder, hidden_size=32, num_layers=2,

@@ -42,3 +42,23 @@ def run_expert(env, seed: int, max_steps: int | None = None):
         if terminated or truncated:
             break
     return bool(info["is_success"]), np.array(actions)
+
+
+class ExecutedRecorder:
+    """Wraps an env and keeps the actions actually executed (what the arm did, as opposed to
+    what an episode recorded)."""
+
+    def __init__(self, env):
+        self.env, self.executed = env, []
+
+    def __getattr__(self, name):
+        return getattr(self.env, name)
+
+    def reset(self, **kw):
+        return self.env.reset(**kw)
+
+    def step(self, action):
+        import numpy as np
+
+        self.executed.append(np.array(action))
+        return self.env.step(action)

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from sim_test_params import SMALL
+from sim_test_params import SMALL, ExecutedRecorder
 
 import sim
 from sim.rollout import NOISE_DIMS, expert_policy, perturb, run_episode
@@ -26,27 +26,10 @@ def test_perturb_touches_only_noise_dims_within_limits():
     assert np.array_equal(perturb(action, 0.0, rng), action)
 
 
-class _Recorder:
-    """Wraps an env and keeps what was actually executed."""
-
-    def __init__(self, env):
-        self.env, self.executed = env, []
-
-    def __getattr__(self, name):
-        return getattr(self.env, name)
-
-    def reset(self, **kw):
-        return self.env.reset(**kw)
-
-    def step(self, action):
-        self.executed.append(np.array(action))
-        return self.env.step(action)
-
-
 def test_run_episode_records_clean_actions_and_executes_noisy_ones():
     env = sim.make("push", image_size=SMALL)
     try:
-        rec = _Recorder(env)
+        rec = ExecutedRecorder(env)
         noisy = run_episode(rec, expert_policy(env), seed=4, action_noise=0.5)
         executed = np.stack(rec.executed)
         recorded = np.stack(noisy.actions)

@@ -9,30 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sim_test_params import FAMILIES, SMALL
+from sim_test_params import FAMILIES, SMALL, ExecutedRecorder
 
 import sim
 from sim.dagger import DaggerDriver, handover_steps, take_over
 from sim.experts import CLOSE, OPEN, _face_yaw, make_expert
 from sim.rollout import run_episode
 from vla.constants import EEF_ACTION_HIGH
-
-
-class _Recorder:
-    """Wraps an env and keeps what was actually executed."""
-
-    def __init__(self, env):
-        self.env, self.executed = env, []
-
-    def __getattr__(self, name):
-        return getattr(self.env, name)
-
-    def reset(self, **kw):
-        return self.env.reset(**kw)
-
-    def step(self, action):
-        self.executed.append(np.array(action))
-        return self.env.step(action)
 
 
 class _RandomLearner:
@@ -90,7 +73,7 @@ def test_expert_prob_one_is_the_plain_expert(env):
 
 
 def test_expert_prob_zero_executes_the_learner_and_records_the_expert(env):
-    rec, expert, learner = _Recorder(env), _Logged(make_expert(env)), _RandomLearner(seed=1)
+    rec, expert, learner = ExecutedRecorder(env), _Logged(make_expert(env)), _RandomLearner(seed=1)
     driver = DaggerDriver(expert, learner, expert_prob=0.0, block=4, seed=0)
     result = _dagger(rec, driver, seed=2)
     assert driver.learner_steps == result.length == len(rec.executed)
