@@ -26,6 +26,8 @@
 #   LEARNER=/tmp/init EXPERT_PROB=0.5 ...: DAgger data (vla data generate --learner, the policy on
 #     CUDA in every worker, its instructions from TEXT_CACHE); with INIT_PACK, one call runs a
 #     DAgger round: the shipped policy drives, the expert labels, the policy trains on it
+#   GROW_S=20 GROW_MIN=300 WORKERS=12 GEN_MINUTES=7 WALL_S=565 LOAD_S=40 ...: train while
+#     generating (see GROW_S below)
 #   INIT_WAIT=/tmp/v3/model.safetensors: generate, then wait for that file before training (a
 #     warm start whose checkpoint a later device call brings: what one call carries is capped)
 #
@@ -76,11 +78,27 @@ if [ -n "${LEARNER:-}" ]; then
           --learner-device "${LEARNER_DEVICE:-cuda}"
           --text-cache "$TEXT_CACHE")
 fi
-t0=$(date +%s)
-$VLA data generate --suite pick_place --backend mujoco --episodes "$EPISODES" \
-  --workers "$WORKERS" --out "$DATA" --seed "$SEED" --json "$OUT/datagen.json" --no-progress \
-  --action-noise "$ACTION_NOISE" ${GEN_MINUTES:+--max-minutes "$GEN_MINUTES"} "${dagger[@]}"
-echo "datagen wall: $(( $(date +%s) - t0 )) s"
+gen() {  # gen [nice]: nice -n 10 in GROW mode, so the training loop keeps its core
+  local t0
+  t0=$(date +%s)
+  ${1:+nice -n 10} $VLA data generate --suite pick_place --backend mujoco --episodes "$EPISODES" \
+    --workers "$WORKERS" --out "$DATA" --seed "$SEED" --json "$OUT/datagen.json" --no-progress \
+    --action-noise "$ACTION_NOISE" ${GEN_MINUTES:+--max-minutes "$GEN_MINUTES"} "${dagger[@]}"
+  echo "datagen wall: $(( $(date +%s) - t0 )) s"
+}
+# GROW_S: train while generating (vla train --grow_s, vla.train.growing): generation runs in the
+# background, training starts once GROW_MIN episodes are committed and takes in the newly
+# committed ones every GROW_S seconds; the GPU trains through generation instead of waiting for it
+# and for the whole-set load. Give generation fewer WORKERS (the trainer decodes on the same
+# cores) and a GEN_MINUTES that ends a minute or two before training does.
+gen_pid=""
+if [ -n "${GROW_S:-}" ]; then
+  gen nice 2>&1 | sed -u "s/^/[gen] /" &
+  gen_pid=$!
+  TRAIN_ARGS="$TRAIN_ARGS --grow_s=$GROW_S --grow_min_episodes=${GROW_MIN:-200}"
+else
+  gen
+fi
 # WALL_S (a device command's limit): train for what is left of it after generation, keeping
 # LOAD_S for loading the data, saving and packing.
 if [ -n "${WALL_S:-}" ]; then
@@ -119,6 +137,7 @@ if [ "${SNAP_S:-0}" -gt 0 ]; then
 fi
 for p in "${pids[@]}"; do wait "$p"; done
 echo "train wall: $(( $(date +%s) - t0 )) s"
+if [ -n "$gen_pid" ]; then wait "$gen_pid" || echo "generation exited with $?" >&2; fi
 if [ -n "$snap_pid" ]; then kill "$snap_pid" 2>/dev/null || true; wait "$snap_pid" 2>/dev/null || true; fi
 rm -f "$OUT"/snap_*   # the final checkpoints packed below supersede the snapshots
 

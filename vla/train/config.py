@@ -76,6 +76,11 @@ class TrainConfig:
     memory_device: str = "auto"
     num_workers: int = 2
     decode_workers: int = 4
+    # grow_s > 0: train while `vla data generate` writes the dataset; every grow_s seconds the
+    # episodes committed since are decoded in the background and added (vla.train.growing)
+    grow_s: float = 0.0
+    grow_min_episodes: int = 1  # committed episodes to wait for before training starts
+    grow_wait_s: float = 600.0  # ... for at most this long
     # under DDP with data_mode=memory, each rank decodes and samples only its share of the
     # episodes (episodes[rank::world]): 1/world of the load time and memory per rank. FAST
     # tokenizer runs load the whole set (its fit and token budget read every chunk).

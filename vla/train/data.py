@@ -106,6 +106,8 @@ class MemoryBatches:
             t = torch.from_numpy(np.ascontiguousarray(x))
             return t.pin_memory() if pin else t.to(self.device)
 
+        self._tok = (tokenizer, max_tokens, eos_id)
+        self._put = put
         self.frames = {k: put(v) for k, v in arrays.frames.items()}
         self.state = put(arrays.state)
         self.targets = put(ids)
@@ -114,6 +116,29 @@ class MemoryBatches:
         self.chunks = arrays.chunks  # (N, H, D) numpy, for checks
         self.instructions = arrays.instructions
         self.size = len(arrays.state)
+
+    def extend(self, arrays: EpisodeArrays) -> None:
+        """Append more episodes (``vla.train.growing``). Their ``instructions`` table must
+        start with this one's, so the task indices already stored keep their meaning."""
+        if arrays.instructions[: len(self.instructions)] != self.instructions:
+            raise ValueError("extend: the new instruction table does not extend the current one")
+        if set(arrays.frames) != set(self.frames):
+            raise ValueError(f"extend: cameras {sorted(arrays.frames)} != {sorted(self.frames)}")
+        ids, mask = encode_targets(self._tok[0], arrays.chunks, arrays.is_pad, *self._tok[1:])
+        put = self._put
+
+        def cat(old: torch.Tensor, new: np.ndarray) -> torch.Tensor:
+            out = torch.cat([old, put(new).to(old.device)])
+            return out.pin_memory() if old.is_pinned() else out
+
+        self.frames = {k: cat(v, arrays.frames[k]) for k, v in self.frames.items()}
+        self.state = cat(self.state, arrays.state)
+        self.targets = cat(self.targets, ids)
+        self.target_mask = cat(self.target_mask, mask)
+        self.task_index = cat(self.task_index, arrays.task_index)
+        self.chunks = np.concatenate([self.chunks, arrays.chunks])
+        self.instructions = list(arrays.instructions)
+        self.size += len(arrays.state)
 
     def __len__(self) -> int:
         return self.size

@@ -38,6 +38,7 @@ from vla.tokenizers import (
     FastConfig,
     load_tokenizer,
 )
+from vla.train import growing as gr
 from vla.train import runtime as rt
 from vla.train.config import TrainConfig
 from vla.train.data import MemoryBatches, episode_chunks, load_episode_arrays, loader_batch
@@ -128,8 +129,13 @@ def train(cfg: TrainConfig) -> dict:
     out_dir = Path(cfg.output_dir)
     resume_dir = rt.find_resume(out_dir, cfg.resume)
 
-    reader = LeRobotDatasetReader(cfg.dataset)
-    stats = reader.stats
+    if cfg.grow_s > 0:  # train while `vla data generate` still writes the dataset
+        gr.check_grow_config(cfg, info.world)
+        reader = gr.wait_for_episodes(cfg.dataset, cfg.grow_min_episodes, cfg.grow_wait_s)
+        stats = gr.start_stats(reader)
+    else:
+        reader = LeRobotDatasetReader(cfg.dataset)
+        stats = reader.stats
     if OBS_STATE not in stats:
         raise KeyError(f"{cfg.dataset}/meta/stats.json lacks {OBS_STATE!r}: recompute statistics")
     cams = reader.camera_keys
@@ -143,10 +149,14 @@ def train(cfg: TrainConfig) -> dict:
         reads_all_chunks = cfg.tokenizer != "binning"
         shard = 1 < info.world <= len(eps) and cfg.shard_data and not reads_all_chunks
         mine = eps[info.rank :: info.world] if shard else eps
-        arrays = load_episode_arrays(
+        arrays = gr.load_retrying(lambda: load_episode_arrays(
             cfg.dataset, cfg.chunk_size, mine, cfg.decode_workers, instructions
-        )
+        ), tries=5 if cfg.grow_s > 0 else 1)  # fmt: skip
     load_s = time.time() - t_load
+    feed = None
+    if cfg.grow_s > 0:
+        feed = gr.EpisodeFeed(cfg.dataset, cfg.chunk_size, len(eps), instructions,
+                           cfg.decode_workers, cfg.grow_s)  # fmt: skip
 
     # --resume=auto beside init_from: a run that already started from init_from goes on from its
     # own latest checkpoint (the architecture it grew into is in the config's model overrides)
@@ -236,9 +246,13 @@ def train(cfg: TrainConfig) -> dict:
         )  # fmt: skip
         num_samples = len(ds)
     augment = AugmentImages(cfg.max_shift, cfg.brightness, cfg.contrast) if cfg.augment else None
-    chain = input_transforms(
-        cams, vcfg.image_size, stats, text_tf, cfg.state_norm_mode, train=True, augment=augment
-    )
+
+    def make_chain(text: EmbedInstruction) -> list:
+        return input_transforms(
+            cams, vcfg.image_size, stats, text, cfg.state_norm_mode, train=True, augment=augment
+        )
+
+    chain = make_chain(text_tf)
 
     ddp_model = model
     if info.world > 1:
@@ -298,6 +312,14 @@ def train(cfg: TrainConfig) -> dict:
     history: list[dict] = []
     stop = False
     while step < cfg.steps and not stop:
+        if feed is not None and step % cfg.log_every == 0:
+            for more in feed.take():  # episodes committed since: train on them from now on
+                if len(more.instructions) > len(instructions):
+                    instructions = list(more.instructions)
+                    text_tf = gr.extend_text(text_src, text_tf, instructions, dev)
+                    chain = make_chain(text_tf)
+                data.extend(more)
+                num_samples = len(data)
         g = rt.batch_generator(cfg.seed, info.rank, step)
         if arrays is not None:
             idx = torch.randint(num_samples, (cfg.batch_size,), generator=g)
@@ -350,6 +372,7 @@ def train(cfg: TrainConfig) -> dict:
                 "elapsed_s": elapsed,
                 "world": info.world,
                 "global_batch": cfg.batch_size * info.world,
+                "samples": num_samples,
             }
             history.append(rec)
             if info.is_main:
@@ -372,6 +395,12 @@ def train(cfg: TrainConfig) -> dict:
             rt.prune_checkpoints(out_dir, cfg.keep_checkpoints)
     bar.close()
     elapsed = time.time() - t0
+    if feed is not None:
+        feed.close()
+        if info.is_main:
+            print(f"[train] grew to {feed.loaded} episodes ({num_samples} samples; decoding "
+                  f"took {feed.decode_s:.0f} s in the background, {feed.errors} retried reads"
+                  f"{': ' + feed.last_error if feed.errors else ''})", flush=True)  # fmt: skip
     final = out_dir / "final"
     if info.is_main:
         save(final, with_state=False)
@@ -388,6 +417,7 @@ def train(cfg: TrainConfig) -> dict:
         "train_seconds": elapsed,
         "samples_per_s": sps,
         "trainable_params": n_params,
+        "episodes": feed.loaded if feed is not None else len(eps),
         "history": history,
         "is_main": info.is_main,  # rank 0 (or a single process) reports for the run
     }

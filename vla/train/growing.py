@@ -1,0 +1,168 @@
+"""Train while the dataset is still being generated (``vla train --grow_s=S``).
+
+A ``vla data generate`` run commits episodes in batches (``vla.data.generate.COMMIT_EVERY``);
+readers trust only the committed episode table (``vla.data.writer``), so a second process can
+read a dataset that is still growing. :class:`EpisodeFeed` polls the table every ``poll_s``
+seconds from a background thread, decodes the newly committed episodes (video in a thread pool,
+like the start-up load) and hands them to the training loop, which appends them to the
+device-resident set (``MemoryBatches.extend``) between steps. The GPU trains from the first
+committed batch on instead of idling through generation and the whole-set load::
+
+    vla data generate ... --out D --max-minutes 6 &
+    vla train --dataset=D --data_mode=memory --grow_s=20 --grow_min_episodes=200 --max_minutes=8
+
+Known limits: the normalisation statistics and the binning tokenizer's range are those of the
+episodes committed when training starts (its first ``grow_min_episodes`` or more: a generator
+writes ``meta/stats.json`` only when it finishes, so they are computed here); one process only (no
+DDP); batches are drawn uniformly over the frames loaded so far, so the first episodes are seen
+more often than the last.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from pathlib import Path
+
+from vla.constants import ACTION, OBS_STATE
+from vla.data.dataset_stats import compute_dataset_stats
+from vla.data.layout import DatasetFormatError
+from vla.data.reader import LeRobotDatasetReader
+from vla.train.data import EpisodeArrays, load_episode_arrays
+
+
+def wait_for_episodes(root: str, count: int, timeout_s: float, poll_s: float = 2.0):
+    """A reader of ``root`` once its committed table holds ``count`` episodes.
+
+    Raises ``TimeoutError`` naming what was last seen when ``timeout_s`` passes first."""
+    t0, seen = time.time(), "no dataset yet"
+    while True:
+        try:
+            reader = LeRobotDatasetReader(root)
+            if reader.num_episodes >= count:
+                return reader
+            seen = f"{reader.num_episodes} committed episodes"
+        except (OSError, DatasetFormatError, ValueError) as e:  # not written far enough yet
+            seen = f"not readable yet ({type(e).__name__}: {e})"
+        if time.time() - t0 > timeout_s:
+            raise TimeoutError(
+                f"{root}: waited {timeout_s:.0f} s for {count} committed episodes, {seen}. "
+                "Start `vla data generate --out` on it first, or lower --grow_min_episodes"
+            )
+        time.sleep(poll_s)
+
+
+def load_retrying(load, tries: int = 5, wait_s: float = 2.0):
+    """``load()``, tried again on a fresh read where a file was replaced under it (a
+    generator's final merge rewrites the episode table, then deletes the merged-away files)."""
+    for attempt in range(tries):
+        try:
+            return load()
+        except (OSError, DatasetFormatError):
+            if attempt == tries - 1:
+                raise
+            time.sleep(wait_s)
+
+
+class EpisodeFeed:
+    """Decode episodes committed to ``root`` after the first ``start`` ones, in the background.
+
+    ``instructions``: the training table; tasks new to it are appended (indices stay valid), and
+    each delivered :class:`EpisodeArrays` carries the whole table as of its load. ``take()``
+    returns what has been decoded since the last call. A read that fails (a file replaced under
+    it, e.g. by the generator's final merge) is retried at the next poll; ``errors`` counts them.
+    """
+
+    def __init__(self, root: str, chunk_size: int, start: int, instructions: list[str],
+                 workers: int = 4, poll_s: float = 20.0, max_batch: int = 2000):  # fmt: skip
+        if poll_s <= 0:
+            raise ValueError(f"poll_s must be > 0, got {poll_s}")
+        self.root, self.chunk_size, self.workers = str(root), chunk_size, workers
+        self.poll_s, self.max_batch = poll_s, max_batch
+        self.loaded = start  # episodes [0, loaded) are delivered (or were loaded at start)
+        self.instructions = list(instructions)
+        self.errors, self.last_error = 0, ""
+        self.decode_s = 0.0
+        self._out: queue.Queue[EpisodeArrays] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="episode-feed", daemon=True)
+        self._thread.start()
+
+    def poll_once(self) -> int:
+        """Load what is committed beyond ``loaded`` (at most ``max_batch`` episodes); returns how
+        many episodes it queued."""
+        reader = LeRobotDatasetReader(self.root)
+        end = min(reader.num_episodes, self.loaded + self.max_batch)
+        if end <= self.loaded:
+            return 0
+        eps = list(range(self.loaded, end))
+        known = set(self.instructions)
+        for e in eps:
+            task = reader.episode_task(e)
+            if task not in known:
+                self.instructions.append(task)
+                known.add(task)
+        t0 = time.time()
+        arrays = load_episode_arrays(
+            self.root, self.chunk_size, eps, self.workers, list(self.instructions)
+        )
+        self.decode_s += time.time() - t0
+        self._out.put(arrays)
+        self.loaded = end
+        return len(eps)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                while self.poll_once() == self.max_batch and not self._stop.is_set():
+                    pass  # a backlog: keep loading before sleeping again
+            except (OSError, DatasetFormatError, ValueError, KeyError, IndexError) as e:
+                self.errors += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+
+    def take(self) -> list[EpisodeArrays]:
+        """Everything decoded since the last call (possibly nothing); never blocks."""
+        got = []
+        while True:
+            try:
+                got.append(self._out.get_nowait())
+            except queue.Empty:
+                return got
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+
+
+def start_stats(reader: LeRobotDatasetReader) -> dict:
+    """The statistics to train with: ``meta/stats.json`` where it is complete (a finished
+    dataset), else those of the episodes committed so far (a generator still writing)."""
+    stats = reader.stats
+    if {OBS_STATE, ACTION} <= set(stats):
+        return stats
+    return compute_dataset_stats(reader.root)
+
+
+def extend_text(text_src, text_tf, instructions: list[str], device):
+    """The instruction transform over a longer table (new tasks at its end). MiniLM states of
+    the new instructions come from the text cache (or the encoder, where installed); a word
+    vocabulary stays as trained from the first episodes (new words map to UNK)."""
+    if hasattr(text_src, "ensure"):
+        text_src.ensure(instructions)  # MissingInstructionError names the fix
+    return text_tf.with_table(instructions, device)
+
+
+def check_grow_config(cfg, world: int) -> None:
+    """Growing needs the in-memory path, a tokenizer fixed at start and one process."""
+    if cfg.data_mode != "memory":
+        raise ValueError("grow_s > 0 trains on episodes as they arrive: use data_mode=memory")
+    if cfg.tokenizer != "binning":
+        raise ValueError("grow_s > 0: the FAST tokenizer is fitted on every chunk at start; "
+                         "use tokenizer=binning, or train after generation ends")  # fmt: skip
+    if world > 1:
+        raise ValueError("grow_s > 0 runs in one process; launch without torchrun")
+    if cfg.episodes is not None:
+        raise ValueError("grow_s > 0 trains on every committed episode: drop `episodes`")
+    if not Path(cfg.dataset).parent.exists():
+        raise FileNotFoundError(f"{cfg.dataset}: its parent folder does not exist")
