@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from vla_synthetic import TASKS, frame, overrides
 
 from vla.constants import TASK
@@ -103,3 +104,26 @@ def test_grow_waits_for_a_dataset_and_names_the_fix(tmp_path):
         cfg = load_config(PRESET, overrides(root, tmp_path / "r", "--grow_s=1", bad, *extra))
         with pytest.raises(ValueError, match=match):
             train(cfg)
+
+
+def test_segments_gather_what_one_array_gathers(dataset):
+    from vla.constants import ACTION
+    from vla.tokenizers import BinningActionTokenizer, BinningConfig
+    from vla.train.data import MemoryBatches
+
+    tok = BinningActionTokenizer(LeRobotDatasetReader(dataset).stats[ACTION], BinningConfig())
+    table = sorted(TASKS)
+
+    def load(eps):
+        return load_episode_arrays(str(dataset), 4, eps, workers=1, instructions=table)
+
+    whole = MemoryBatches(load([0, 1, 2, 3]), tok, 40, 1, "cpu")
+    grown = MemoryBatches(load([0, 1]), tok, 40, 1, "cpu")
+    grown.extend(load([2]))
+    grown.extend(load([3]))
+    assert len(grown) == len(whole) == 64 and grown.bounds == [0, 32, 48, 64]
+    idx = torch.tensor([63, 0, 40, 31, 32, 5, 47, 48, 40])  # unsorted, repeated, on the bounds
+    for key, want in whole.batch(idx, torch.device("cpu")).items():
+        torch.testing.assert_close(grown.batch(idx, torch.device("cpu"))[key], want)
+    with pytest.raises(ValueError, match="does not extend"):
+        grown.extend(load_episode_arrays(str(dataset), 4, [0], 1, instructions=table[::-1]))
