@@ -150,6 +150,7 @@ class MemoryBatches:
             return {k: p[0][idx].to(device, non_blocking=True) for k, p in self.parts.items()}
         # several: sort the indices, gather each segment's run of them, restore the order
         order = torch.argsort(idx)
+        back = torch.argsort(order)  # the sorted rows, gathered back into the asked order
         sidx = idx[order]
         inner = torch.tensor(self.bounds[1:-1], device=sidx.device, dtype=sidx.dtype)
         cuts = [0, *torch.searchsorted(sidx, inner).tolist(), len(sidx)]  # one sync per batch
@@ -157,9 +158,7 @@ class MemoryBatches:
         out = {}
         for k, parts in self.parts.items():
             got = torch.cat([parts[s][sidx[a:b] - self.bounds[s]] for s, a, b in runs])
-            restored = torch.empty_like(got)
-            restored[order] = got
-            out[k] = restored.to(device, non_blocking=True)
+            out[k] = got[back].to(device, non_blocking=True)
         return out
 
 
