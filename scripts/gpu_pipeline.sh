@@ -95,7 +95,7 @@ gen_pid=""
 if [ -n "${GROW_S:-}" ]; then
   gen nice 2>&1 | sed -u "s/^/[gen] /" &
   gen_pid=$!
-  TRAIN_ARGS="$TRAIN_ARGS --grow_s=$GROW_S --grow_min_episodes=${GROW_MIN:-200}"
+  TRAIN_ARGS="$TRAIN_ARGS --grow_s=$GROW_S --grow_min_episodes=${GROW_MIN:-200} --grow_wait_s=${GROW_WAIT_S:-150}"
 else
   gen
 fi
