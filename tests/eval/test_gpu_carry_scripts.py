@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -102,3 +104,32 @@ def test_pack_wheels_archives_the_installed_layout(tmp_path):
     done = subprocess.run(["bash", str(script), str(wheels), str(tmp_path / "xz2")],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2 and ".data folder" in done.stderr
+
+
+@pytest.mark.slow
+def test_pipeline_trains_through_generation_on_cpu(tmp_path):
+    """scripts/gpu_pipeline.sh with GROW_S, shrunk to 2 CPU workers and the tiny model: the
+    trainer starts on the first committed episodes and ends having taken in all of them."""
+    work = tmp_path / "repo"  # a copy without .gl/: gpu_env.sh would unpack GL .debs into /
+    work.mkdir()
+    for name in ("scripts", "configs"):
+        shutil.copytree(ROOT / name, work / name)
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{venv_bin}:{os.environ['PATH']}", "MUJOCO_GL": "egl"}
+    cache = tmp_path / "text.safetensors"
+    subprocess.run([sys.executable, "-m", "vla.cli.main", "text-cache", "--plan-episodes", "200",
+                    "--plan-seed", "3", "--out", str(cache)], check=True, env=env, cwd=ROOT)  # fmt: skip
+    out, run = tmp_path / "out", tmp_path / "run"
+    env |= {"OUT": str(out), "DATA": str(tmp_path / "data"), "RUN": str(run), "SEED": "3",
+            "EPISODES": "200", "WORKERS": "2", "GEN_MINUTES": "0.5", "GROW_S": "2",
+            "GROW_MIN": "3", "WALL_S": "70", "LOAD_S": "20", "TEXT_CACHE": str(cache),
+            "TRAIN_ARGS": "--model_preset=tiny --batch_size=4 --decode_workers=1 "
+                          "--log_every=2 --warmup_steps=2"}  # fmt: skip
+    res = subprocess.run(["bash", "scripts/gpu_pipeline.sh"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=400)  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    kept = json.loads((out / "datagen.json").read_text())["episodes_in_dataset"]
+    log = [json.loads(x) for x in (run / "main" / "train_log.jsonl").read_text().splitlines()]
+    assert kept >= 3 and f"grew to {kept} episodes" in res.stdout
+    assert log[-1]["samples"] > log[0]["samples"]  # it took in episodes while it trained
+    assert sorted(p.name for p in out.glob("ckpt_main.tar.part-*"))  # packed for the trip back
