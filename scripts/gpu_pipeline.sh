@@ -26,7 +26,7 @@
 #   LEARNER=/tmp/init EXPERT_PROB=0.5 ...: DAgger data (vla data generate --learner, the policy on
 #     CUDA in every worker, its instructions from TEXT_CACHE); with INIT_PACK, one call runs a
 #     DAgger round: the shipped policy drives, the expert labels, the policy trains on it
-#   GROW_S=20 GROW_MIN=300 WORKERS=12 GEN_MINUTES=7 WALL_S=565 LOAD_S=40 ...: train while
+#   GROW_S=20 GROW_MIN=300 WORKERS=10 GEN_MINUTES=6.5 WALL_S=570 LOAD_S=60 ...: train while
 #     generating (see GROW_S below)
 #   INIT_WAIT=/tmp/v3/model.safetensors: generate, then wait for that file before training (a
 #     warm start whose checkpoint a later device call brings: what one call carries is capped)

@@ -111,7 +111,6 @@ class MemoryBatches:
         self.cameras = list(arrays.frames)
         self.parts: dict[str, list[torch.Tensor]] = {k: [] for k in (*self.cameras, *self.FIELDS)}
         self.bounds = [0]  # segment s holds samples [bounds[s], bounds[s + 1])
-        self.chunks = arrays.chunks[:0]  # (N, H, D) numpy, for checks
         self.instructions: list[str] = []
         self.extend(arrays)
 
@@ -133,7 +132,6 @@ class MemoryBatches:
         for k, v in new.items():
             self.parts[k].append(self._put(v))
         self.bounds.append(self.bounds[-1] + len(arrays.state))
-        self.chunks = np.concatenate([self.chunks, arrays.chunks])
         self.instructions = list(arrays.instructions)
 
     @property

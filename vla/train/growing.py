@@ -43,7 +43,7 @@ def wait_for_episodes(root: str, count: int, timeout_s: float, poll_s: float = 2
             if reader.num_episodes >= count:
                 return reader
             seen = f"{reader.num_episodes} committed episodes"
-        except (OSError, DatasetFormatError, ValueError) as e:  # not written far enough yet
+        except (OSError, ValueError) as e:  # not written far enough yet (DatasetFormatError)
             seen = f"not readable yet ({type(e).__name__}: {e})"
         if time.time() - t0 > timeout_s:
             raise TimeoutError(
@@ -117,7 +117,7 @@ class EpisodeFeed:
             try:
                 while self.poll_once() == self.max_batch and not self._stop.is_set():
                     pass  # a backlog: keep loading before sleeping again
-            except (OSError, DatasetFormatError, ValueError, KeyError, IndexError) as e:
+            except (OSError, ValueError, KeyError, IndexError) as e:  # DatasetFormatError too
                 self.errors += 1
                 self.last_error = f"{type(e).__name__}: {e}"
 
