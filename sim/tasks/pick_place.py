@@ -37,6 +37,13 @@ def _pairs(split: str, shapes=ob.SHAPES, heldout: bool = False) -> list[tuple[st
     return [p for p in pairs if p not in HELDOUT_OBJECTS]
 
 
+class LayoutFull(RuntimeError):
+    """A scene's earlier objects left no free spot for the next one."""
+
+
+SCENE_TRIES = 20  # fresh layouts drawn (from the same stream) before a scene is declared unplaceable
+
+
 class _Layout:
     """Rejection sampler of non-overlapping footprints on the table."""
 
@@ -56,7 +63,7 @@ class _Layout:
             x, y = self.rng.uniform(*xr), self.rng.uniform(*yr)
             if self.free(x, y, r) and not avoid(x, y):
                 return self.add(x, y, r)
-        raise RuntimeError("could not place an object without overlap; loosen the layout")
+        raise LayoutFull("could not place an object without overlap; loosen the layout")
 
 
 class PickPlaceTask(Task):
@@ -67,8 +74,19 @@ class PickPlaceTask(Task):
     target_shapes: tuple[str, ...] = ob.SHAPES
 
     def sample_episode(self, rng, split="train", image_size=(128, 128)) -> Episode:
+        """Draw a scene; one whose layout runs out of room (about 1 in 14,000 attempts) is
+        redrawn from where the stream stands, so every seed gives an episode and seeds that
+        never ran out draw what they always drew."""
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
+        for _ in range(SCENE_TRIES - 1):
+            try:
+                return self._sample_scene(rng, split, image_size)
+            except LayoutFull:
+                continue
+        return self._sample_scene(rng, split, image_size)
+
+    def _sample_scene(self, rng, split, image_size) -> Episode:
         heldout_obj = split in ("heldout", "heldout_object")
         heldout_phr = split in ("heldout", "heldout_phrasing")
         color, shape = _choice(rng, _pairs(split, self.target_shapes, heldout=heldout_obj))
