@@ -46,6 +46,9 @@
 # fits with int8 caches and the model moved aside; a warm start does not fit one call: start the
 # job without the model, then bring it (and the caches) in the next call, with INIT_WAIT.
 set -euo pipefail
+# WALL_S counts from here: the wheel and GL set-up below took ~30 s of the 2026-12-06 call, which
+# a clock started after them missed (training ended with too little of the limit left to pack)
+T_START=$(date +%s)
 EPISODES=${EPISODES:-4000}
 SEED=${SEED:-0}
 MINUTES=${MINUTES:-6}
@@ -66,7 +69,6 @@ mkdir -p "$OUT/reports"
 # shellcheck source=scripts/gpu_env.sh
 source "$(dirname "$0")/gpu_env.sh"
 
-T_START=$(date +%s)
 if [ -n "${INIT_PACK:-}" ]; then  # scripts/gpu_init.py pack: a warm start carried in this call
   python3 scripts/gpu_init.py unpack "$INIT_PACK" "${INIT_DIR:-/tmp/init}"
 fi

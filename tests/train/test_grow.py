@@ -58,6 +58,34 @@ def test_feed_delivers_committed_episodes_and_extends_the_instruction_table(tmp_
     assert feed.loaded == 4 and feed.errors == 0
 
 
+def test_close_kills_a_decode_in_flight(tmp_path, monkeypatch):
+    # on the GPU machine the interpreter's exit once waited minutes for a backlog decode
+    import vla.train.growing as growing
+
+    root = tmp_path / "grow"
+    w = open_writer(root)
+    for e in range(2):
+        save(w, e)
+    w.finalize()
+    slow = tmp_path / "slow_python"
+    slow.write_text("#!/bin/sh\nexec sleep 60\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(growing.sys, "executable", str(slow))
+    feed = EpisodeFeed(str(root), 4, start=1, instructions=sorted(TASKS), poll_s=3600)
+    errors = []
+    poller = threading.Thread(target=lambda: errors.append(pytest.raises(OSError, feed.poll_once)))
+    poller.start()
+    t0 = time.time()
+    while feed._child is None and time.time() - t0 < 10:
+        time.sleep(0.01)
+    child = feed._child
+    assert child is not None, "the decoder child never started"
+    feed.close(timeout_s=1)
+    poller.join(5)
+    assert not poller.is_alive() and child.returncode == -9
+    assert "exited with -9" in str(errors[0].value) and feed.loaded == 1
+
+
 def test_training_takes_in_episodes_committed_while_it_runs(tmp_path):
     root, out = tmp_path / "grow", tmp_path / "run"
     w = open_writer(root)
