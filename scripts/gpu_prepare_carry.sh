@@ -3,7 +3,7 @@
 # the CPU machine from the project's own files, in one command:
 #
 #   bash scripts/gpu_prepare_carry.sh [SEED] [PLAN_EPISODES] [INIT_CKPT]
-#     (defaults: 3, 16000, checkpoints/pick_place_v3)
+#     (defaults: 4, 16000, checkpoints/pick_place_v4; v4 trained on seed 3, v3 on seed 0)
 #
 #   .whl/ -> .whlxz/site.tar.xz  mujoco, PyAV, gymnasium, PyOpenGL, glfw for cp312 (the device's
 #                                Python), their contents xz'd (scripts/pack_wheels.sh)
@@ -18,9 +18,9 @@
 # them out of the tree for the call and back after it (the script prints the two commands).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-SEED=${1:-3}
+SEED=${1:-4}
 PLAN=${2:-16000}
-INIT=${3:-checkpoints/pick_place_v3}
+INIT=${3:-checkpoints/pick_place_v4}
 PY=${PY:-.venv/bin/python}
 export MUJOCO_GL=${MUJOCO_GL:-egl}
 [ -x "$PY" ] || { echo "no $PY: run 'make setup' first" >&2; exit 2; }

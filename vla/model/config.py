@@ -48,7 +48,7 @@ class VLAConfig(PretrainedConfig):
             tokens, so the vision tokens already single out the named objects. ``False`` (the
             default, and every checkpoint saved before it existed) keeps the vision tower
             text-agnostic. CNN only.
-        film_pool: how the instruction becomes FiLM's input. ``mean`` (pick_place_v3): the
+        film_pool: how the instruction becomes FiLM's input. ``mean`` (pick_place_v3 and v4): the
             mean of the valid text tokens. ``queries``: ``film_queries`` learned queries attend
             over the text tokens and their outputs are concatenated, so that one can read the
             object to move and another the goal. A mean-pooled vector hardly tells the roles
