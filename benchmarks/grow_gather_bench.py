@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vla.data.episode_arrays import EpisodeArrays
 from vla.tokenizers import BinningActionTokenizer, BinningConfig
-from vla.train.data import EpisodeArrays, MemoryBatches
+from vla.train.data import MemoryBatches
 
 
 def synthetic(frames: int, chunk: int = 8, dim: int = 7, size: int = 128) -> EpisodeArrays:

@@ -1,4 +1,4 @@
-"""Time the in-memory training load (``vla.train.data.load_episode_arrays``): the step between
+"""Time the in-memory training load (``vla.data.episode_arrays.load_episode_arrays``): the step between
 `vla data generate` and the first training step, which decodes every episode's videos.
 
     .venv/bin/python benchmarks/train_load_bench.py --dataset DIR [--episodes 1000] \\
@@ -18,7 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
-from vla.train.data import load_episode_arrays
+from vla.data.episode_arrays import load_episode_arrays
 
 
 def main() -> None:

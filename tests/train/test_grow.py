@@ -13,9 +13,9 @@ from vla_synthetic import TASKS, frame, overrides
 
 from vla.constants import TASK
 from vla.data import DatasetWriter, LeRobotDatasetReader, default_features
+from vla.data.episode_arrays import load_episode_arrays
 from vla.policy import Policy
 from vla.train import load_config, train
-from vla.train.data import load_episode_arrays
 from vla.train.growing import EpisodeFeed, wait_for_episodes
 
 PRESET = "configs/train/tiny_cpu.yaml"

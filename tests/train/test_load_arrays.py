@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from vla.data import LeRobotDatasetReader
+from vla.data.episode_arrays import load_episode_arrays
 from vla.data.layout import DatasetFormatError
-from vla.train.data import load_episode_arrays
 
 
 def test_frames_land_in_episode_order_for_any_thread_count(dataset):

@@ -2,7 +2,7 @@
 
 Fast path (``data_mode=memory``)::
 
-    LeRobot v3 folder --decode every episode once (thread pool)--> uint8 (N, H, W, 3) per camera
+    LeRobot v3 folder --decode every episode once (vla.data.episode_arrays)--> uint8 (N, H, W, 3) per camera
       + state (N, S) + targets (N, T) + loss mask (N, T) + task index (N,)
       --> pinned CPU or GPU tensors; a batch = index gather on the device (no per-step decode)
 
@@ -16,16 +16,8 @@ import numpy as np
 import torch
 
 from vla.constants import ACTION, OBS_STATE, TASK
-from vla.data.episode_arrays import EpisodeArrays, episode_chunks, load_episode_arrays
+from vla.data.episode_arrays import EpisodeArrays
 from vla.policy.action_tokens import encode_targets
-
-__all__ = [
-    "EpisodeArrays",
-    "MemoryBatches",
-    "episode_chunks",
-    "load_episode_arrays",
-    "loader_batch",
-]
 
 
 class MemoryBatches:

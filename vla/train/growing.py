@@ -130,6 +130,8 @@ class EpisodeFeed:
                    str(start), str(end), str(self.workers), spool]  # fmt: skip
             with open(Path(spool, "stderr.txt"), "wb") as err:
                 self._child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+                if self._stop.is_set():  # close() came between its check and this start
+                    self._child.kill()
                 rc = self._child.wait()
                 self._child = None
             if rc != 0:

@@ -20,6 +20,7 @@ import torch.distributed as dist
 import yaml
 
 from vla.constants import ACTION, OBS_STATE
+from vla.data.episode_arrays import episode_chunks, load_episode_arrays
 from vla.data.reader import LeRobotDatasetReader
 from vla.model import VLAConfig, VLAModel
 from vla.model.grow import apply_init_overrides
@@ -44,7 +45,7 @@ from vla.train.components import (
     shuffled_state_accuracy,
 )
 from vla.train.config import TrainConfig
-from vla.train.data import MemoryBatches, episode_chunks, load_episode_arrays, loader_batch
+from vla.train.data import MemoryBatches, loader_batch
 
 
 def _names(feature: dict, n: int, prefix: str) -> list[str]:
