@@ -116,6 +116,24 @@ def test_training_takes_in_episodes_committed_while_it_runs(tmp_path):
     assert policy.act({**frame(0, 0, 16), TASK: NEW_TASK}).shape == (8, 7)
 
 
+def test_a_finished_dataset_starts_on_grow_min_episodes_and_feeds_the_rest(tmp_path):
+    # a second call on the GPU machine found 14,736 committed episodes and spent its whole
+    # 600 s loading them before the first step: the start-up load is capped, the feed brings
+    # the rest in the background
+    root, out = tmp_path / "grow", tmp_path / "run"
+    w = open_writer(root)
+    for e in range(5):
+        save(w, e)
+    w.finalize()
+    cfg = load_config(PRESET, overrides(root, out, "--steps=100000", "--max_minutes=0.25",
+                                        "--batch_size=4", "--log_every=2", "--grow_s=0.2",
+                                        "--grow_min_episodes=2"))  # fmt: skip
+    summary = train(cfg)
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert log[0]["samples"] == 2 * 16 and log[-1]["samples"] == 5 * 16
+    assert summary["episodes"] == 5
+
+
 def test_grow_waits_for_a_dataset_and_names_the_fix(tmp_path):
     with pytest.raises(TimeoutError, match="vla data generate"):
         wait_for_episodes(str(tmp_path / "none"), 1, timeout_s=0.05, poll_s=0.01)

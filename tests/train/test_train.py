@@ -56,7 +56,12 @@ def test_resume_is_exact(dataset, tmp_path):
     for k, v in a["model"].items():
         assert torch.equal(v, b["model"][k]), k
     assert a["scheduler"] == b["scheduler"] and a["scheduler"]["progress"] == 5 / 6
-    # --init_from warm-starts from a Policy folder's (fp16) weights with a fresh optimiser
+    # --init_from warm-starts from a Policy folder's (fp16) weights with a fresh optimiser, and
+    # keeps the normalisation statistics those weights learned with (not the dataset's)
+    stats_path = tmp_path / "a" / "final" / "stats.json"
+    learned = json.loads(stats_path.read_text())
+    learned["observation.state"]["mean"] = [m + 0.5 for m in learned["observation.state"]["mean"]]
+    stats_path.write_text(json.dumps(learned))
     warm = run(dataset, tmp_path / "c", "--steps=3", "--batch_size=4", "--lr=1e-12",
                f"--init_from={tmp_path / 'a' / 'final'}")  # fmt: skip
     assert warm["steps"] == 3
@@ -65,6 +70,7 @@ def test_resume_is_exact(dataset, tmp_path):
     wa = load_file(str(tmp_path / "a/final/model.safetensors"))
     wc = load_file(str(tmp_path / "c/final/model.safetensors"))
     assert all(torch.allclose(wa[k].float(), wc[k].float(), atol=1e-3) for k in wa)
+    assert json.loads((tmp_path / "c/final/stats.json").read_text()) == learned
     # --resume=auto picks the latest checkpoint of the output folder: nothing left to do
     again = run(dataset, tmp_path / "a", *common, "--resume=auto")
     assert again["steps"] == 6 and again["history"] == []

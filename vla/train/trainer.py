@@ -25,7 +25,7 @@ from vla.data.reader import LeRobotDatasetReader
 from vla.model import VLAConfig, VLAModel
 from vla.model.grow import apply_init_overrides
 from vla.policy.action_tokens import max_action_tokens
-from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, save_policy
+from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, read_stats, save_policy
 from vla.policy.transforms import (
     AugmentImages,
     EmbedInstruction,
@@ -79,10 +79,15 @@ def train(cfg: TrainConfig) -> dict:
     else:
         reader = LeRobotDatasetReader(cfg.dataset)
         stats = reader.stats
+    warm_dir = resume_dir or (Path(cfg.init_from) if cfg.init_from else None)
+    if warm_dir is not None:  # the statistics its weights learned with, not this dataset's (a
+        stats = {**stats, **read_stats(warm_dir)}  # warm start on fresh data shifted its inputs)
     if OBS_STATE not in stats:
         raise KeyError(f"{cfg.dataset}/meta/stats.json lacks {OBS_STATE!r}: recompute statistics")
     cams = reader.camera_keys
     eps = cfg.episodes if cfg.episodes is not None else list(range(reader.num_episodes))
+    if cfg.grow_s > 0:  # start on the first grow_min_episodes, the feed decodes the rest in the
+        eps = eps[: cfg.grow_min_episodes]  # background (a finished set loaded whole: minutes)
     t_load = time.time()
     instructions = sorted({reader.episode_task(e) for e in eps})
     arrays, shard = None, False
