@@ -28,6 +28,9 @@
 #     DAgger round: the shipped policy drives, the expert labels, the policy trains on it
 #   GROW_S=20 GROW_MIN=300 WORKERS=10 GEN_MINUTES=6.5 WALL_S=570 LOAD_S=60 ...: train while
 #     generating (see GROW_S below)
+#   VAL_EPISODES=200: before training, generate that many demonstrations of seed VAL_SEED
+#     (default SEED + 1000) into VAL_DATA and pass --val_dataset: the log's val_loss /
+#     val_accuracy / val_bin_error are on episodes never trained on (vla.train.validation)
 #   INIT_WAIT=/tmp/v3/model.safetensors: generate, then wait for that file before training (a
 #     warm start whose checkpoint a later device call brings: what one call carries is capped)
 #
@@ -93,6 +96,16 @@ gen() {  # gen [nice]: nice -n 10 in GROW mode, so the training loop keeps its c
 # committed ones every GROW_S seconds; the GPU trains through generation instead of waiting for it
 # and for the whole-set load. Give generation fewer WORKERS (the trainer decodes on the same
 # cores) and a GEN_MINUTES that ends a minute or two before training does.
+VAL_EPISODES=${VAL_EPISODES:-0}
+if [ "$VAL_EPISODES" -gt 0 ]; then  # never trained on; its instructions must be in TEXT_CACHE
+  VAL_DATA=${VAL_DATA:-/tmp/vla_val}
+  t0=$(date +%s)
+  $VLA data generate --suite pick_place --backend mujoco --episodes "$VAL_EPISODES" \
+    --workers "$WORKERS" --out "$VAL_DATA" --seed "${VAL_SEED:-$((SEED + 1000))}" --no-progress \
+    --action-noise "$ACTION_NOISE" | tail -1
+  echo "validation set: $VAL_EPISODES episodes in $(( $(date +%s) - t0 )) s"
+  TRAIN_ARGS="$TRAIN_ARGS --val_dataset=$VAL_DATA --val_every=${VAL_EVERY:-500}"
+fi
 gen_pid=""
 if [ -n "${GROW_S:-}" ]; then
   gen nice 2>&1 | sed -u "s/^/[gen] /" &

@@ -10,7 +10,8 @@
 #   .gl/                         GL loader .debs (MuJoCo's EGL rendering there)
 #   .pbdata/                     pybullet_data's Panda URDF + collision meshes (the MuJoCo model
 #                                is built from them; pybullet itself stays here)
-#   .cache/text_cache.safetensors   MiniLM states of the generation plan (seed SEED, int8)
+#   .cache/text_cache.safetensors   MiniLM states of the generation plan (seed SEED, int8) and of
+#                                   the validation set's (seed SEED + 1000)
 #   .cache/eval_text.safetensors    ... of the evaluation seeds 0 and 1000 (int8)
 #   .init/                       INIT_CKPT as int8 (scripts/gpu_init.py pack)
 #
@@ -46,7 +47,9 @@ printf 'import os\n\n\ndef getDataPath():\n    return os.path.dirname(__file__)\
   > .pbdata/pybullet_data/__init__.py
 
 mkdir -p .cache
-$PY -m vla.cli.main text-cache --plan-episodes "$PLAN" --plan-seed "$SEED" --int8 \
+# the plan's and the validation set's instructions (gpu_pipeline.sh VAL_EPISODES, seed SEED + 1000)
+$PY -m vla.cli.main text-cache --plan-episodes "$PLAN" --plan-seed "$SEED" \
+  --plan-seed "$((SEED + 1000))" --int8 \
   --out .cache/text_cache.safetensors 2>&1 | grep -v "Loading weights"
 $PY -m vla.cli.main text-cache --eval-episodes 50 --eval-seed 0 --eval-seed 1000 --int8 \
   --out .cache/eval_text.safetensors 2>&1 | grep -v "Loading weights"

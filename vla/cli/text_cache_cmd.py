@@ -37,7 +37,9 @@ def register(subparsers) -> None:
         default=0,
         help="add the instructions of a `vla data generate` plan of N attempts",
     )
-    p.add_argument("--plan-seed", type=int, default=0, help="seed of that plan")
+    p.add_argument("--plan-seed", type=int, action="append", default=[],
+                   help="seed of that plan (repeatable, e.g. the training and validation "
+                   "seeds; default: 0)")  # fmt: skip
     p.add_argument(
         "--eval-episodes",
         type=int,
@@ -64,11 +66,10 @@ def run(args: argparse.Namespace) -> int:
     for root in args.dataset:
         instructions.update(LeRobotDatasetReader(root).tasks)
     if args.plan_episodes:
-        instructions.update(
-            plan_instructions(
-                args.suite, args.split or ["train"], args.plan_episodes, args.plan_seed
+        for seed in args.plan_seed or [0]:
+            instructions.update(
+                plan_instructions(args.suite, args.split or ["train"], args.plan_episodes, seed)
             )
-        )
     if args.eval_episodes:
         for seed in args.eval_seed or [0]:
             instructions.update(eval_instructions(args.suite, args.eval_episodes, seed))

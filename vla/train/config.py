@@ -85,6 +85,12 @@ class TrainConfig:
     # episodes (episodes[rank::world]): 1/world of the load time and memory per rank. FAST
     # tokenizer runs load the whole set (its fit and token budget read every chunk).
     shard_data: bool = True
+    # val_dataset: episodes never trained on (e.g. `vla data generate --seed` of another seed);
+    # every val_every steps the model is scored on val_samples fixed samples of it
+    # (vla.train.validation: val_loss, val_accuracy, val_bin_error in the log)
+    val_dataset: str | None = None
+    val_every: int = 500
+    val_samples: int = 2048
     device: str = "auto"
     precision: str = "bf16"
     log_every: int = 10
@@ -114,7 +120,8 @@ class TrainConfig:
         for name, (value, allowed) in checks.items():
             if value not in allowed:
                 raise ValueError(f"{name}={value!r}: choose one of {allowed}")
-        positive = ("chunk_size", "batch_size", "steps", "log_every", "save_every", "n_bins")
+        positive = ("chunk_size", "batch_size", "steps", "log_every", "save_every", "n_bins",
+                    "val_every", "val_samples")  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

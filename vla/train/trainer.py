@@ -46,6 +46,7 @@ from vla.train.components import (
 )
 from vla.train.config import TrainConfig
 from vla.train.data import MemoryBatches, loader_batch
+from vla.train.validation import Validation
 
 
 def _names(feature: dict, n: int, prefix: str) -> list[str]:
@@ -201,6 +202,11 @@ def train(cfg: TrainConfig) -> dict:
         )
 
     chain = make_chain(text_tf)
+    val = None
+    if cfg.val_dataset and info.is_main:
+        val = Validation(cfg.val_dataset, cfg.val_samples, cfg=cfg, tokenizer=tokenizer,
+                         vcfg=vcfg, stats=stats, cams=cams, text_src=text_src, text_tf=text_tf,
+                         device=dev)  # fmt: skip
 
     ddp_model = model
     if info.world > 1:
@@ -257,6 +263,7 @@ def train(cfg: TrainConfig) -> dict:
     model.train()
     t0 = time.time()
     start_step, epoch, it = step, 0, None
+    last_val = step
     history: list[dict] = []
     stop = False
     while step < cfg.steps and not stop:
@@ -322,6 +329,9 @@ def train(cfg: TrainConfig) -> dict:
                 "global_batch": cfg.batch_size * info.world,
                 "samples": num_samples,
             }
+            if val is not None and step - last_val >= cfg.val_every:
+                rec.update(val(model, autocast))
+                last_val = step
             history.append(rec)
             if info.is_main:
                 with log_path.open("a") as f:
@@ -358,6 +368,7 @@ def train(cfg: TrainConfig) -> dict:
         if writer is not None:
             writer.close()
     sps = (step - start_step) * cfg.batch_size * info.world / max(elapsed, 1e-9)
+    final_val = val(model, autocast) if val is not None else None
     summary = {
         "final_checkpoint": str(final),
         "steps": step,
@@ -367,11 +378,16 @@ def train(cfg: TrainConfig) -> dict:
         "trainable_params": n_params,
         "episodes": feed.loaded if feed is not None else len(eps),
         "history": history,
+        "val": final_val,
         "is_main": info.is_main,  # rank 0 (or a single process) reports for the run
     }
     if info.is_main:
         print(f"[train] done: step {step}, {elapsed:.1f}s, {sps:.1f} samples/s -> {final}",
               flush=True)  # fmt: skip
+        if final_val is not None:
+            print(f"[train] held-out ({val.episodes} episodes of {cfg.val_dataset}, "
+                  f"{len(val.idx)} samples): " + ", ".join(f"{k} {v:.3f}" for k, v in
+                  final_val.items()), flush=True)  # fmt: skip
         unused = rt.budget_unused(cfg, stop, elapsed)
         if unused is not None:
             print(f"[train] note: stopped at steps={cfg.steps} with {unused:.1f} of "

@@ -1,0 +1,120 @@
+"""Held-out metrics (`vla train --val_dataset`, vla.train.validation) and the benchmark built on
+them (benchmarks/memorisation.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from contextlib import nullcontext
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from vla_synthetic import overrides
+
+from vla.policy import Policy
+from vla.policy.transforms import apply_transforms
+from vla.train import load_config, train
+from vla.train.validation import Validation
+
+PRESET = "configs/train/tiny_cpu.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = ("val_loss", "val_accuracy", "val_bin_error")
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, small_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("val_run")
+    cfg = load_config(PRESET, overrides(dataset, out, "--steps=60", "--log_every=10",
+                                        "--val_every=20", f"--val_dataset={small_dataset}",
+                                        "--val_samples=10", "--batch_size=8", "--lr=3e-3",
+                                        "--n_bins=32", "--augment=false"))  # fmt: skip
+    return train(cfg)
+
+
+def validation(policy: Policy, root, samples: int, batch_size: int) -> Validation:
+    cfg = SimpleNamespace(chunk_size=policy.meta.chunk_size, decode_workers=1,
+                          state_norm_mode=policy.meta.state_norm_mode)  # fmt: skip
+    text = policy.chain[-1]
+    return Validation(str(root), samples, cfg=cfg, tokenizer=policy.tokenizer,
+                      vcfg=policy.model.config, stats=policy.stats,
+                      cams=list(policy.meta.camera_keys), text_src=text.encoder, text_tf=text,
+                      device=torch.device("cpu"), batch_size=batch_size)  # fmt: skip
+
+
+def test_training_logs_held_out_metrics_every_val_every_steps(trained):
+    logged = {rec["step"]: rec for rec in trained["history"]}
+    assert set(logged) == {10, 20, 30, 40, 50, 60}
+    with_val = {step for step, rec in logged.items() if all(k in rec for k in KEYS)}
+    assert with_val == {20, 40, 60}
+    assert not any(k in logged[10] or k in logged[30] for k in KEYS)
+    final = trained["val"]
+    assert set(final) == set(KEYS) and all(math.isfinite(v) for v in final.values())
+    assert 0.0 <= final["val_accuracy"] <= 1.0 and final["val_bin_error"] >= 0.0
+
+
+def test_metrics_match_a_per_sample_computation(trained, small_dataset):
+    """Batches of 3 over 10 samples (the last batch short): the aggregate must weight every
+    token alike, as one pass over all samples does."""
+    policy = Policy.from_pretrained(trained["final_checkpoint"])
+    val = validation(policy, small_dataset, 10, batch_size=3)
+    got = val(policy.model, nullcontext())
+    nll, hits, errs, tokens = [], 0, [], 0
+    for i in val.idx.tolist():  # one sample at a time, by hand
+        raw = val.data.batch(torch.tensor([i]), torch.device("cpu"))
+        batch = apply_transforms(val.chain, raw)
+        with torch.no_grad():
+            logits = policy.model(batch["images"], batch["observation.state"], batch["text"],
+                                  batch["text_mask"])["logits"][0].double()  # fmt: skip
+        target, keep = raw["targets"][0], raw["target_mask"][0].bool()
+        logp = torch.log_softmax(logits, -1)
+        for t in np.flatnonzero(keep.numpy()):
+            nll.append(-float(logp[t, target[t]]))
+            pred = int(logits[t].argmax())
+            hits += pred == int(target[t])
+            if int(target[t]) < val.n_bins:
+                errs.append(abs(pred - int(target[t])))
+        tokens += int(keep.sum())
+    assert got["val_loss"] == pytest.approx(np.mean(nll), rel=1e-4)
+    assert got["val_accuracy"] == pytest.approx(hits / tokens)
+    assert got["val_bin_error"] == pytest.approx(np.mean(errs))
+
+
+def test_a_training_set_scores_better_than_unseen_noise_labels(trained, dataset):
+    """The metrics see what the model learned: the same samples with their targets shuffled
+    across samples score a higher loss and a larger bin error."""
+    policy = Policy.from_pretrained(trained["final_checkpoint"])
+    val = validation(policy, dataset, 16, batch_size=8)
+    real = val(policy.model, nullcontext())
+    perm = torch.randperm(len(val.data), generator=torch.Generator().manual_seed(1))
+    val.data.parts["targets"] = [val.data.parts["targets"][0][perm]]
+    val.data.parts["target_mask"] = [val.data.parts["target_mask"][0][perm]]
+    shuffled = val(policy.model, nullcontext())
+    assert shuffled["val_loss"] > real["val_loss"]
+    assert shuffled["val_bin_error"] > real["val_bin_error"]
+
+
+def test_memorisation_benchmark_reports_every_dimension(trained, dataset, small_dataset,
+                                                        tmp_path):  # fmt: skip
+    spec = importlib.util.spec_from_file_location("mem", ROOT / "benchmarks" / "memorisation.py")
+    mem = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mem)
+    out = tmp_path / "mem.json"
+    assert mem.main(["--checkpoint", trained["final_checkpoint"], "--dataset", f"seen={dataset}",
+                     "--dataset", f"other={small_dataset}", "--samples", "8",
+                     "--json", str(out)]) == 0  # fmt: skip
+    report = json.loads(out.read_text())
+    names = Policy.from_pretrained(trained["final_checkpoint"]).meta.action_names
+    for row in report["rows"].values():
+        assert set(row["per_dim"]) == set(names) and row["samples"] == 8
+        assert all(set(KEYS) <= set(row) for row in report["rows"].values())
+    with pytest.raises(SystemExit):  # NAME=DIR is required
+        mem.main(["--checkpoint", trained["final_checkpoint"], "--dataset", str(dataset)])
+
+
+def test_bad_val_settings_are_named():
+    with pytest.raises(ValueError, match="val_every"):
+        load_config(PRESET, ["--dataset=x", "--val_every=0"])
