@@ -169,3 +169,41 @@ def test_default_size_is_in_budget():
     n = model.num_trainable_parameters()
     assert 8e6 < n < 25e6
     assert n * 2 < 50e6  # fp16 checkpoint bytes
+
+
+def test_hl_gauss_targets_are_distributions_peaked_at_the_target():
+    from vla.model.vla_model import hl_gauss_targets
+
+    target = torch.tensor([0, 7, 15, VOCAB])  # an edge bin, an inner bin, the last bin, EOS
+    soft = hl_gauss_targets(target, VOCAB, VOCAB + 2, sigma=1.0)
+    assert soft.shape == (4, VOCAB + 2) and torch.allclose(soft.sum(-1), torch.ones(4))
+    assert soft[:3].argmax(-1).tolist() == [0, 7, 15] and (soft[:3, VOCAB:] == 0).all()
+    assert torch.allclose(soft[1, 6], soft[1, 8]) and soft[1, 6] < soft[1, 7]  # symmetric inside
+    assert soft[1, 7] == pytest.approx(0.383, abs=1e-3)  # N(0, 1) mass in [-0.5, 0.5]
+    assert soft[3].tolist() == [0.0] * VOCAB + [1.0, 0.0]  # EOS stays one-hot
+    narrow = hl_gauss_targets(target[:3], VOCAB, VOCAB, sigma=0.01)
+    assert torch.allclose(narrow, torch.nn.functional.one_hot(target[:3], VOCAB).float())
+
+
+@pytest.mark.parametrize("mode", ["parallel", "autoregressive"])
+def test_soft_label_loss_reduces_to_cross_entropy_and_prefers_near_misses(mode):
+    torch.manual_seed(0)
+    model = VLAModel(tiny_config(decode_mode=mode))
+    targets = torch.randint(0, VOCAB, (B, 6))
+    mask = torch.ones(B, 6, dtype=torch.bool)
+    mask[0, 4:] = False
+    hard = model(*inputs(), targets, mask)["loss"]
+    narrow = model(*inputs(), targets, mask, label_sigma=1e-3)["loss"]
+    assert torch.allclose(hard, narrow, atol=1e-5)
+    # logits that put all mass one bin off cost less than two bins off under soft labels only
+    from vla.model.vla_model import hl_gauss_targets
+
+    t = torch.tensor([8])
+    soft = hl_gauss_targets(t, VOCAB, VOCAB, sigma=1.0)
+    near, far = torch.full((1, VOCAB), -20.0), torch.full((1, VOCAB), -20.0)
+    near[0, 9], far[0, 11] = 20.0, 20.0
+    cost = [-(soft * torch.log_softmax(x, -1)).sum() for x in (near, far)]
+    assert cost[0] < cost[1]
+    assert torch.nn.functional.cross_entropy(near, t) == pytest.approx(
+        float(torch.nn.functional.cross_entropy(far, t))
+    )

@@ -34,6 +34,25 @@ from vla.model.vision import VisionEncoder
 IGNORE = -100
 
 
+def hl_gauss_targets(target: torch.Tensor, n_bins: int, width: int, sigma: float) -> torch.Tensor:
+    """Soft labels over ordinal bins (HL-Gauss, Imani & White 2018; Farebrother et al. 2024):
+    the mass a Normal(target + 0.5, sigma) puts in each bin [i, i + 1), renormalised to the
+    ``n_bins`` bins. A bin one off then costs less than one far off, which a one-hot
+    cross-entropy cannot tell apart. ``target`` (K,) ids; ids >= n_bins (EOS) stay one-hot.
+    Returns (K, width) probabilities."""
+    edges = torch.arange(n_bins + 1, device=target.device, dtype=torch.float32)
+    mu = target.float().clamp(max=n_bins - 1)[:, None] + 0.5
+    cdf = torch.special.ndtr((edges[None, :] - mu) / sigma)  # (K, n_bins + 1)
+    mass = cdf[:, 1:] - cdf[:, :-1]
+    mass = mass / mass.sum(-1, keepdim=True).clamp(min=1e-12)
+    out = torch.zeros(len(target), width, device=target.device)
+    out[:, :n_bins] = mass
+    special = target >= n_bins
+    if special.any():
+        out[special] = F.one_hot(target[special], width).float()
+    return out
+
+
 def llama_config_from(config: VLAConfig) -> LlamaConfig:
     """The fusion decoder's LlamaConfig (copied from a loaded backbone when there is one)."""
     saved = getattr(config, "backbone_config", None)
@@ -218,6 +237,7 @@ class VLAModel(PreTrainedModel):
         action_tokens: torch.Tensor | None = None,
         action_mask: torch.Tensor | None = None,
         state_drop: torch.Tensor | None = None,
+        label_sigma: float = 0.0,
     ) -> dict[str, torch.Tensor]:
         """Logits over the action vocabulary at every action position (+ loss with targets).
 
@@ -225,6 +245,8 @@ class VLAModel(PreTrainedModel):
             action_tokens: (B, T) target ids in [0, vocab) (+ EOS); needed for autoregressive.
             action_mask: (B, T) bool, False where the loss must ignore a target (padding).
             state_drop: (B,) bool, samples whose state token is the learned "no state" one.
+            label_sigma: > 0: the loss is against HL-Gauss soft labels of that width in bins
+                (:func:`hl_gauss_targets`; ordinal bin tokens only); accuracy stays exact-match.
         Returns:
             ``{"logits": (B, T, V), "loss": scalar, "accuracy": scalar}`` (loss/accuracy only
             with targets).
@@ -255,10 +277,15 @@ class VLAModel(PreTrainedModel):
             target = action_tokens.clone()
             if action_mask is not None:
                 target[~action_mask.bool()] = IGNORE
-            out["loss"] = F.cross_entropy(
-                logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1),
-                ignore_index=IGNORE,
-            )  # fmt: skip
+            flat, flat_t = logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1)
+            if label_sigma > 0:
+                kept = flat_t != IGNORE
+                soft = hl_gauss_targets(flat_t[kept], self.config.action_vocab_size,
+                                        flat.shape[-1], label_sigma)  # fmt: skip
+                logp = F.log_softmax(flat[kept], dim=-1)
+                out["loss"] = -(soft * logp).sum(-1).mean()
+            else:
+                out["loss"] = F.cross_entropy(flat, flat_t, ignore_index=IGNORE)
             keep = target != IGNORE
             correct = (logits.argmax(-1) == target) & keep
             out["accuracy"] = correct.sum() / keep.sum().clamp(min=1)

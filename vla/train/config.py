@@ -66,6 +66,9 @@ class TrainConfig:
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float = 1.0
+    # > 0: train against HL-Gauss soft labels this many bins wide (vla.model.vla_model.
+    # hl_gauss_targets) instead of one-hot: a near miss costs less than a far one
+    label_sigma: float = 0.0
     state_dropout: float = 0.0
     state_noise_std: float = 0.0
     augment: bool = True
@@ -134,6 +137,13 @@ class TrainConfig:
             raise ValueError(f"need lr > 0 and 0 <= min_lr_ratio <= 1 (lr={self.lr})")
         if self.warmup_steps < 0 or self.warmup_steps >= self.steps:
             raise ValueError(f"warmup_steps={self.warmup_steps} must be in [0, steps={self.steps})")
+        if not self.label_sigma >= 0.0:
+            raise ValueError(f"label_sigma must be >= 0 (bins), got {self.label_sigma}")
+        if self.label_sigma > 0 and self.tokenizer != "binning":
+            raise ValueError(
+                f"label_sigma={self.label_sigma} smooths over neighbouring bins, which only the "
+                f"binning tokenizer's ids are; use tokenizer=binning or label_sigma=0"
+            )
         if not 0.0 <= self.state_dropout <= 1.0:
             raise ValueError(f"state_dropout must be in [0, 1], got {self.state_dropout}")
         if not self.state_noise_std >= 0.0:

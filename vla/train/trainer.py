@@ -297,7 +297,7 @@ def train(cfg: TrainConfig) -> dict:
         with autocast:
             res = ddp_model(
                 batch["images"], batch[OBS_STATE], batch["text"], batch["text_mask"],
-                raw["targets"], raw["target_mask"], state_drop,
+                raw["targets"], raw["target_mask"], state_drop, label_sigma=cfg.label_sigma,
             )  # fmt: skip
         res["loss"].backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
