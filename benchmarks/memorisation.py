@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = SimpleNamespace(chunk_size=meta.chunk_size, decode_workers=2,
                           state_norm_mode=meta.state_norm_mode)  # fmt: skip
     dims = meta.action_names
+    width = policy.tokenizer.bin_width  # action units per bin, per dimension
     rows = {}
     for spec in args.dataset:
         name, sep, root = spec.partition("=")
@@ -59,9 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         per_dim = {}
         for d, dim in enumerate(dims):
             cols = torch.arange(d, n_bin, len(dims))
-            e = err[:, cols][keep[:, cols]]
+            e = err[:, cols][keep[:, cols]]  # the kept tokens of dimension d
             per_dim[dim] = {"mean": float(e.mean()), "median": float(e.median()),
-                            "within_1": float((e <= 1).float().mean())}  # fmt: skip
+                            "within_1": float((e <= 1).float().mean()),
+                            "mean_action_units": float(e.mean()) * float(width[d])}  # fmt: skip
         rows[name] = {"dataset": root, "episodes": val.episodes, "samples": len(val.idx),
                       **metrics, "per_dim": per_dim, "seconds": time.time() - t0}  # fmt: skip
 
@@ -72,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         per = "  ".join(f"{v['median']:4.0f}/{v['mean']:4.1f}" for v in r["per_dim"].values())
         print(f"{name:10s} {r['episodes']:8d} {r['val_loss']:7.3f} {r['val_accuracy']:6.3f} "
               f"{r['val_bin_error']:8.2f}  {per}")  # fmt: skip
-    print("(per dimension: median/mean |predicted - target| in bins)")
+    for name, r in rows.items():
+        per = "  ".join(f"{v['mean_action_units']:9.2g}" for v in r["per_dim"].values())
+        print(f"{name + ' (units)':41s} {per}")
+    print("(per dimension: median/mean |predicted - target| in bins, then the mean in action "
+          "units: m, rad per step; a binary gripper's flip is 2)")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"checkpoint": args.checkpoint, "rows": rows}, indent=1))

@@ -56,6 +56,9 @@ def test_feed_delivers_committed_episodes_and_extends_the_instruction_table(tmp_
     np.testing.assert_array_equal(got.chunks, want.chunks)
     assert got.task_index[0] == 2 and got.task_index[-1] == sorted(TASKS).index(TASKS[1])
     assert feed.loaded == 4 and feed.errors == 0
+    split = feed.split_s  # the child's decode and spool write, the parent's spool read
+    assert set(split) == {"decode_s", "spool_write_s", "spool_read_s"}
+    assert all(v > 0 for v in split.values()) and sum(split.values()) <= feed.decode_s
 
 
 def test_close_kills_a_decode_in_flight(tmp_path, monkeypatch):

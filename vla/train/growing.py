@@ -94,7 +94,9 @@ class EpisodeFeed:
         self.loaded = start  # episodes [0, loaded) are delivered (or were loaded at start)
         self.instructions = list(instructions)
         self.errors, self.last_error = 0, ""
-        self.decode_s = 0.0
+        self.decode_s = 0.0  # wall time of the polls' decodes, child start to arrays back
+        # ... of which: decoding in the child, writing the spool there, reading it back here
+        self.split_s = {"decode_s": 0.0, "spool_write_s": 0.0, "spool_read_s": 0.0}
         self._out: queue.Queue[EpisodeArrays] = queue.Queue()
         self._stop = threading.Event()
         self._child: subprocess.Popen | None = None
@@ -137,7 +139,14 @@ class EpisodeFeed:
             if rc != 0:
                 tail = Path(spool, "stderr.txt").read_text(errors="replace").strip().splitlines()
                 raise OSError(f"episode decoder exited with {rc}: {tail[-1] if tail else ''}")
-            return read_spool(spool)
+            t0 = time.time()
+            arrays = read_spool(spool)
+            self.split_s["spool_read_s"] += time.time() - t0
+            timing = Path(spool, "timing.json")
+            if timing.is_file():
+                for k, v in json.loads(timing.read_text()).items():
+                    self.split_s[k] = self.split_s.get(k, 0.0) + v
+            return arrays
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_s):

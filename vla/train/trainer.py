@@ -356,8 +356,10 @@ def train(cfg: TrainConfig) -> dict:
     if feed is not None:
         feed.close()
         if info.is_main:
+            split = ", ".join(f"{k[:-2]} {v:.0f} s" for k, v in feed.split_s.items())
             print(f"[train] grew to {feed.loaded} episodes ({num_samples} samples; decoding "
-                  f"took {feed.decode_s:.0f} s in the background, {feed.errors} retried reads"
+                  f"took {feed.decode_s:.0f} s in the background ({split}), {feed.errors} "
+                  f"retried reads"
                   f"{': ' + feed.last_error if feed.errors else ''})", flush=True)  # fmt: skip
     final = out_dir / "final"
     if info.is_main:
