@@ -108,8 +108,9 @@ def test_pack_wheels_archives_the_installed_layout(tmp_path):
 
 @pytest.mark.slow
 def test_pipeline_trains_through_generation_on_cpu(tmp_path):
-    """scripts/gpu_pipeline.sh with GROW_S, shrunk to 2 CPU workers and the tiny model: the
-    trainer starts on the first committed episodes and ends having taken in all of them."""
+    """scripts/gpu_pipeline.sh with GROW_S and VAL_EPISODES, shrunk to 2 CPU workers and the
+    tiny model: the trainer starts on the first committed episodes, ends having taken in all of
+    them, and logs held-out metrics on the validation set generated before it."""
     work = tmp_path / "repo"  # a copy without .gl/: gpu_env.sh would unpack GL .debs into /
     work.mkdir()
     for name in ("scripts", "configs"):
@@ -118,11 +119,13 @@ def test_pipeline_trains_through_generation_on_cpu(tmp_path):
     env = {**os.environ, "PATH": f"{venv_bin}:{os.environ['PATH']}", "MUJOCO_GL": "egl"}
     cache = tmp_path / "text.safetensors"
     subprocess.run([sys.executable, "-m", "vla.cli.main", "text-cache", "--plan-episodes", "200",
-                    "--plan-seed", "3", "--out", str(cache)], check=True, env=env, cwd=ROOT)  # fmt: skip
+                    "--plan-seed", "3", "--plan-seed", "1003", "--out", str(cache)],
+                   check=True, env=env, cwd=ROOT)  # fmt: skip
     out, run = tmp_path / "out", tmp_path / "run"
     env |= {"OUT": str(out), "DATA": str(tmp_path / "data"), "RUN": str(run), "SEED": "3",
             "EPISODES": "200", "WORKERS": "2", "GEN_MINUTES": "0.5", "GROW_S": "2",
-            "GROW_MIN": "3", "WALL_S": "70", "LOAD_S": "20", "TEXT_CACHE": str(cache),
+            "GROW_MIN": "3", "WALL_S": "90", "LOAD_S": "20", "TEXT_CACHE": str(cache),
+            "VAL_EPISODES": "3", "VAL_EVERY": "2",
             "TRAIN_ARGS": "--model_preset=tiny --batch_size=4 --decode_workers=1 "
                           "--log_every=2 --warmup_steps=2"}  # fmt: skip
     res = subprocess.run(["bash", "scripts/gpu_pipeline.sh"], cwd=work, env=env,
@@ -132,4 +135,6 @@ def test_pipeline_trains_through_generation_on_cpu(tmp_path):
     log = [json.loads(x) for x in (run / "main" / "train_log.jsonl").read_text().splitlines()]
     assert kept >= 3 and f"grew to {kept} episodes" in res.stdout
     assert log[-1]["samples"] > log[0]["samples"]  # it took in episodes while it trained
+    assert "validation set: 3 episodes" in res.stdout
+    assert any("val_bin_error" in rec for rec in log) and "[main] [train] held-out" in res.stdout
     assert sorted(p.name for p in out.glob("ckpt_main.tar.part-*"))  # packed for the trip back
