@@ -81,8 +81,8 @@ def train(cfg: TrainConfig) -> dict:
         reader = LeRobotDatasetReader(cfg.dataset)
         stats = reader.stats
     warm_dir = resume_dir or (Path(cfg.init_from) if cfg.init_from else None)
-    if warm_dir is not None:  # the statistics its weights learned with, not this dataset's (a
-        stats = {**stats, **read_stats(warm_dir)}  # warm start on fresh data shifted its inputs)
+    if warm_dir is not None:  # the statistics its weights learned with, not this dataset's
+        stats = {**stats, **read_stats(warm_dir)}  # (new data would move the normalised state)
     if OBS_STATE not in stats:
         raise KeyError(f"{cfg.dataset}/meta/stats.json lacks {OBS_STATE!r}: recompute statistics")
     cams = reader.camera_keys
