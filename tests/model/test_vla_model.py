@@ -19,6 +19,14 @@ def tiny_config(**kw) -> VLAConfig:
     return VLAConfig(**{**base, **kw})
 
 
+def targets_and_mask(pad_row: int, pad_from: int):
+    """Random (B, 6) target ids with row ``pad_row`` padded (ignored) from ``pad_from`` on."""
+    targets = torch.randint(0, VOCAB, (B, 6))
+    mask = torch.ones(B, 6, dtype=torch.bool)
+    mask[pad_row, pad_from:] = False
+    return targets, mask
+
+
 def inputs(seed: int = 0, text_dim: int = 384):
     g = torch.Generator().manual_seed(seed)
     images = torch.rand(B, 2, 3, 32, 32, generator=g)
@@ -33,9 +41,7 @@ def inputs(seed: int = 0, text_dim: int = 384):
 def test_forward_loss_and_predict_shapes(mode):
     torch.manual_seed(0)
     model = VLAModel(tiny_config(decode_mode=mode))
-    targets = torch.randint(0, VOCAB, (B, 6))
-    mask = torch.ones(B, 6, dtype=torch.bool)
-    mask[0, 3:] = False  # padded steps are ignored by the loss
+    targets, mask = targets_and_mask(0, 3)  # padded steps are ignored by the loss
     out = model(*inputs(), targets, mask)
     assert out["logits"].shape[:2] == (B, 6)
     assert torch.isfinite(out["loss"]) and out["loss"] > 0
@@ -188,15 +194,21 @@ def test_hl_gauss_targets_are_distributions_peaked_at_the_target():
 @pytest.mark.parametrize("mode", ["parallel", "autoregressive"])
 def test_soft_label_loss_reduces_to_cross_entropy_and_prefers_near_misses(mode):
     torch.manual_seed(0)
+    from vla.model.vla_model import hl_gauss_targets
+
     model = VLAModel(tiny_config(decode_mode=mode))
-    targets = torch.randint(0, VOCAB, (B, 6))
-    mask = torch.ones(B, 6, dtype=torch.bool)
-    mask[0, 4:] = False
+    targets, mask = targets_and_mask(0, 4)
     hard = model(*inputs(), targets, mask)["loss"]
     narrow = model(*inputs(), targets, mask, label_sigma=1e-3)["loss"]
     assert torch.allclose(hard, narrow, atol=1e-5)
+    # at a real width: the soft cross-entropy over the kept tokens, bins = the action vocabulary
+    # (autoregressive logits also hold BOS/EOS, which get no label mass)
+    out = model(*inputs(), targets, mask, label_sigma=1.5)
+    logits = out["logits"].float()[mask]
+    soft = hl_gauss_targets(targets[mask], VOCAB, logits.shape[-1], 1.5)
+    want = -(soft * torch.log_softmax(logits, -1)).sum(-1).mean()
+    assert torch.allclose(out["loss"], want, atol=1e-5)
     # logits that put all mass one bin off cost less than two bins off under soft labels only
-    from vla.model.vla_model import hl_gauss_targets
 
     t = torch.tensor([8])
     soft = hl_gauss_targets(t, VOCAB, VOCAB, sigma=1.0)

@@ -159,6 +159,14 @@ class EpisodeFeed:
                 self.errors += 1
                 self.last_error = f"{type(e).__name__}: {e}"
 
+    def report(self, samples: int) -> str:
+        """One line on what the feed took in and where its time went."""
+        split = ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in self.split_s.items())
+        retried = f": {self.last_error}" if self.errors else ""
+        return (f"grew to {self.loaded} episodes ({samples} samples; decoding took "
+                f"{self.decode_s:.0f} s in the background ({split}), {self.errors} retried "
+                f"reads{retried})")  # fmt: skip
+
     def take(self) -> list[EpisodeArrays]:
         """Everything decoded since the last call (possibly nothing); never blocks."""
         got = []

@@ -356,11 +356,7 @@ def train(cfg: TrainConfig) -> dict:
     if feed is not None:
         feed.close()
         if info.is_main:
-            split = ", ".join(f"{k[:-2]} {v:.0f} s" for k, v in feed.split_s.items())
-            print(f"[train] grew to {feed.loaded} episodes ({num_samples} samples; decoding "
-                  f"took {feed.decode_s:.0f} s in the background ({split}), {feed.errors} "
-                  f"retried reads"
-                  f"{': ' + feed.last_error if feed.errors else ''})", flush=True)  # fmt: skip
+            print(f"[train] {feed.report(num_samples)}", flush=True)
     final = out_dir / "final"
     if info.is_main:
         save(final, with_state=False)
@@ -387,9 +383,7 @@ def train(cfg: TrainConfig) -> dict:
         print(f"[train] done: step {step}, {elapsed:.1f}s, {sps:.1f} samples/s -> {final}",
               flush=True)  # fmt: skip
         if final_val is not None:
-            print(f"[train] held-out ({val.episodes} episodes of {cfg.val_dataset}, "
-                  f"{len(val.idx)} samples): " + ", ".join(f"{k} {v:.3f}" for k, v in
-                  final_val.items()), flush=True)  # fmt: skip
+            print(f"[train] {val.report(final_val)}", flush=True)
         unused = rt.budget_unused(cfg, stop, elapsed)
         if unused is not None:
             print(f"[train] note: stopped at steps={cfg.steps} with {unused:.1f} of "

@@ -50,6 +50,7 @@ class Validation:
                                       text_tf.with_table(self.data.instructions, device),
                                       cfg.state_norm_mode, train=True)  # fmt: skip
         # train=True: resized to the model's size like training data; no augmentation passed
+        self.root = root
         self.n_bins = vcfg.action_vocab_size
         self.batch_size = batch_size
         self.device = device
@@ -91,3 +92,10 @@ class Validation:
             if is_bin.any()
             else 0.0,
         }
+
+    def report(self, metrics: dict[str, float]) -> str:
+        """One line naming the set and its metrics."""
+        values = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+        return (
+            f"held-out ({self.episodes} episodes of {self.root}, {len(self.idx)} samples): {values}"
+        )
