@@ -76,6 +76,39 @@ def test_resume_is_exact(dataset, tmp_path):
     assert again["steps"] == 6 and again["history"] == []
 
 
+def test_ema_weights_ship_follow_the_decay_and_resume_exactly(dataset, tmp_path):
+    """--ema_decay=d: every checkpoint's Policy weights (and final/) are the moving average
+    e_k = d * e_(k-1) + (1 - d) * w_k of the raw weights w_k, e_1 = w_1; resume restores it."""
+    d = 0.6
+    common = ("--steps=4", "--save_every=1", "--keep_checkpoints=10", "--batch_size=4",
+              f"--ema_decay={d}", "--save_dtype=float32")  # fmt: skip
+    run(dataset, tmp_path / "a", *common)
+    states = [torch.load(tmp_path / f"a/checkpoints/step_{k:07d}" / STATE_FILENAME,
+                         weights_only=False) for k in range(1, 5)]  # fmt: skip
+    from safetensors.torch import load_file
+
+    final = load_file(str(tmp_path / "a/final/model.safetensors"))
+    moved = 0
+    for key, shipped in final.items():
+        want = states[0]["model"][key].double()
+        for s in states[1:]:
+            want = d * want + (1 - d) * s["model"][key].double()
+        assert torch.allclose(shipped.double(), want, atol=1e-6), key
+        moved += not torch.equal(shipped, states[-1]["model"][key])
+    assert moved > 0  # the average is not the last raw weights
+    resumed = run(dataset, tmp_path / "b", *common,
+                  f"--resume={tmp_path / 'a/checkpoints/step_0000002'}")  # fmt: skip
+    assert resumed["steps"] == 4
+    b = torch.load(tmp_path / "b/checkpoints/step_0000004" / STATE_FILENAME, weights_only=False)
+    for k, v in states[-1]["ema"].items():
+        assert torch.equal(v, b["ema"][k]), k
+    # a checkpoint trained without the average cannot silently start one mid-run
+    plain = ("--batch_size=4", "--warmup_steps=0")
+    run(dataset, tmp_path / "c", "--steps=1", *plain)
+    with pytest.raises(ValueError, match="trained without ema_decay"):
+        run(dataset, tmp_path / "c", "--steps=2", "--ema_decay=0.9", "--resume=auto", *plain)
+
+
 def test_warm_start_grows_film_queries(dataset, tmp_path):
     """--init_from a mean-pooled FiLM checkpoint with --model.film_pool=queries: the run starts
     from the same function (here: 1 step at lr 1e-12 acts like the source); other architecture

@@ -69,6 +69,9 @@ class TrainConfig:
     # > 0: train against HL-Gauss soft labels this many bins wide (vla.model.vla_model.
     # hl_gauss_targets) instead of one-hot: a near miss costs less than a far one
     label_sigma: float = 0.0
+    # > 0: keep an exponential moving average of the weights (torch.optim.swa_utils) with this
+    # decay per step; checkpoints and final/ hold the averaged weights, validation scores them
+    ema_decay: float = 0.0
     state_dropout: float = 0.0
     state_noise_std: float = 0.0
     augment: bool = True
@@ -137,6 +140,10 @@ class TrainConfig:
             raise ValueError(f"need lr > 0 and 0 <= min_lr_ratio <= 1 (lr={self.lr})")
         if self.warmup_steps < 0 or self.warmup_steps >= self.steps:
             raise ValueError(f"warmup_steps={self.warmup_steps} must be in [0, steps={self.steps})")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(
+                f"ema_decay must be in [0, 1) (0: off, e.g. 0.999), got {self.ema_decay}"
+            )
         if not self.label_sigma >= 0.0:
             raise ValueError(f"label_sigma must be >= 0 (bins), got {self.label_sigma}")
         if self.label_sigma > 0 and self.tokenizer != "binning":

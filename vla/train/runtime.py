@@ -136,12 +136,29 @@ def batch_generator(seed: int, rank: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + rank * 7_919 + step)
 
 
-def save_training_state(directory: Path, model, opt, sched, step: int) -> None:
+def make_ema(model, decay: float):
+    """The weights' exponential moving average (``torch.optim.swa_utils.AveragedModel``; its
+    first update copies the weights), or None when ``decay`` is 0. Call ``update_parameters``
+    after each optimiser step; ``.module`` is the averaged model."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    # a compiled forward (cfg.compile) is an instance attribute bound to the live model: the
+    # copy must run its own weights through the class's forward
+    ema.module.__dict__.pop("forward", None)
+    ema.requires_grad_(False)
+    return ema
+
+
+def save_training_state(directory: Path, model, opt, sched, step: int, ema=None) -> None:
     """Everything exact resume needs, beside the Policy files of the same checkpoint."""
     model = getattr(model, "module", model)
     state = {
         "step": step,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "ema": None if ema is None else {k: v.detach().cpu() for k, v in ema.state_dict().items()},
         "optimizer": opt.state_dict(),
         "scheduler": sched.state_dict(),
         "rng": {
@@ -171,10 +188,18 @@ def find_resume(output_dir: Path, resume: str | None) -> Path | None:
     return path
 
 
-def load_training_state(path: Path, model, opt, sched) -> int:
-    """Restore weights, optimiser, scheduler and RNG states; return the step to continue at."""
+def load_training_state(path: Path, model, opt, sched, ema=None) -> int:
+    """Restore weights, optimiser, scheduler, RNG and (if kept) EMA states; return the step to
+    continue at."""
     state = torch.load(path / STATE_FILENAME, map_location="cpu", weights_only=False)
     getattr(model, "module", model).load_state_dict(state["model"])
+    if ema is not None:
+        if state.get("ema") is None:
+            raise ValueError(
+                f"{path} was trained without ema_decay: resume it with ema_decay=0, "
+                "or start a new output_dir with --init_from=<its folder>"
+            )
+        ema.load_state_dict(state["ema"])
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
     rng = state["rng"]

@@ -214,9 +214,11 @@ def train(cfg: TrainConfig) -> dict:
             model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
     opt, sched = rt.make_optimizer(model, cfg, dev)
+    ema = rt.make_ema(model, cfg.ema_decay)
+    shipped = model if ema is None else ema.module  # the weights checkpoints and validation get
     step = 0
     if resume_dir is not None:
-        step = rt.load_training_state(resume_dir, model, opt, sched)
+        step = rt.load_training_state(resume_dir, model, opt, sched, ema)
         spent = sched.progress >= 1.0 and cfg.max_minutes is not None and cfg.time_schedule
         if spent and step < cfg.steps and info.is_main:
             print(
@@ -229,11 +231,11 @@ def train(cfg: TrainConfig) -> dict:
 
     def save(directory: Path, with_state: bool) -> None:
         save_policy(
-            directory, model, tokenizer, stats, meta, text_src, instructions, cfg.save_dtype
+            directory, shipped, tokenizer, stats, meta, text_src, instructions, cfg.save_dtype
         )
         (directory / "train_config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
         if with_state:
-            rt.save_training_state(directory, model, opt, sched, step)
+            rt.save_training_state(directory, model, opt, sched, step, ema)
 
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)
@@ -303,6 +305,8 @@ def train(cfg: TrainConfig) -> dict:
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.update_parameters(model)
         step += 1
         bar.update(1)
         if step % cfg.log_every == 0 or step == cfg.steps:
@@ -330,7 +334,7 @@ def train(cfg: TrainConfig) -> dict:
                 "samples": num_samples,
             }
             if val is not None and step - last_val >= cfg.val_every:
-                rec.update(val(model, autocast))
+                rec.update(val(shipped, autocast))
                 last_val = step
             history.append(rec)
             if info.is_main:
@@ -366,7 +370,7 @@ def train(cfg: TrainConfig) -> dict:
         if writer is not None:
             writer.close()
     sps = (step - start_step) * cfg.batch_size * info.world / max(elapsed, 1e-9)
-    final_val = val(model, autocast) if val is not None else None
+    final_val = val(shipped, autocast) if val is not None else None
     summary = {
         "final_checkpoint": str(final),
         "steps": step,
