@@ -41,6 +41,12 @@ mode=${1:?usage: gpu_snapshot.sh once RUN OUT VARIANT... | every SECONDS RUN OUT
 shift
 case "$mode" in
   once) pass "$@" ;;
-  every) s=$1; shift; while sleep "$s"; do pass "$@"; done ;;
+  every)
+    # the pause runs as a child this shell waits on, so a TERM (gpu_pipeline.sh stopping the
+    # snapshots) ends it too: an orphaned `sleep` kept the device command's output pipe open,
+    # and the call ran to its time limit after its work was done (2026-12-06, twice)
+    s=$1; shift; nap=""
+    trap '[ -n "$nap" ] && kill "$nap" 2>/dev/null; exit 0' TERM INT
+    while :; do sleep "$s" & nap=$!; wait "$nap"; pass "$@"; done ;;
   *) echo "unknown mode '$mode': use once or every" >&2; exit 2 ;;
 esac

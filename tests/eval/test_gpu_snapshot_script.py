@@ -51,3 +51,18 @@ def test_newest_complete_step_replaces_the_older_snapshot(tmp_path):
     _once(run, out)
     assert [p.name for p in out.iterdir()] == ["snap_main_step_0000020.tar.part-aa"]
     assert _unpack(out, "snap_main_step_0000020")["step_0000020/model.safetensors"] == w20
+
+
+def test_stopping_the_loop_leaves_no_process_holding_its_output(tmp_path):
+    """gpu_pipeline.sh kills the `every` loop when training ends; its pause must die with it, or
+    the orphan keeps the command's stdout pipe open and the device call runs to its limit."""
+    proc = subprocess.Popen(["bash", str(SCRIPT), "every", "60", str(tmp_path / "run"),
+                             str(tmp_path / "out"), "main"], stdout=subprocess.PIPE)  # fmt: skip
+    import select
+    import time
+
+    time.sleep(1.0)  # inside its first pause
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0
+    readable, _, _ = select.select([proc.stdout], [], [], 10)
+    assert readable and proc.stdout.read() == b""  # EOF: no writer left (an orphan: 60 s)
