@@ -13,6 +13,7 @@ import sys
 
 from vla.cli import (
     bench_cmd,
+    compare_cmd,
     data_cmd,
     demo_cmd,
     eval_cmd,
@@ -32,6 +33,7 @@ SUBCOMMAND_MODULES: list = [
     replay_cmd,
     demo_cmd,
     eval_cmd,
+    compare_cmd,
     sim_cmd,
     serve_cmd,
     train_cmd,

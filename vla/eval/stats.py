@@ -27,3 +27,19 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     lo = 0.0 if successes == 0 else max(0.0, centre - half)
     hi = 1.0 if successes == n else min(1.0, centre + half)
     return (lo, hi)
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value for paired binary outcomes.
+
+    ``only_a``: pairs where only A succeeded; ``only_b``: only B. Pairs where both agree carry
+    no information about which is better. Under "A and B are equally good" each discordant pair
+    is a fair coin, so the p-value is the two-sided binomial tail of min(only_a, only_b) out of
+    their sum (1.0 when no pair disagrees)."""
+    if only_a < 0 or only_b < 0:
+        raise ValueError(f"need counts >= 0, got only_a={only_a}, only_b={only_b}")
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2.0 * tail)
