@@ -1,4 +1,5 @@
-"""Learning-rate schedule: warm-up, cosine by step, and decay that follows a time budget."""
+"""Learning-rate schedule (warm-up, cosine by step, decay that follows a time budget) and the
+weight EMA's copy of the model."""
 
 from __future__ import annotations
 
@@ -53,3 +54,22 @@ def test_a_run_ended_by_steps_reports_the_unused_budget():
     assert budget_unused(cfg, stopped_by_time=True, elapsed_s=14 * 60) is None
     assert budget_unused(cfg, stopped_by_time=False, elapsed_s=13.5 * 60) is None  # < 10% left
     assert budget_unused(TrainConfig(dataset="unused"), False, 60.0) is None  # no budget
+
+
+def test_ema_copy_runs_its_own_weights_when_the_forward_is_compiled():
+    """--compile replaces model.forward with an instance attribute bound to the live model; the
+    EMA copy must not inherit it (it would score the live weights), and the live model keeps it."""
+    from vla.train.runtime import make_ema
+
+    model = torch.nn.Linear(3, 2)
+    model.forward = lambda x: torch.zeros(1)  # stands in for torch.compile(model.forward)
+    ema = make_ema(model, 0.5)
+    assert "forward" in model.__dict__ and "forward" not in ema.module.__dict__
+    x = torch.ones(1, 3)
+    with torch.no_grad():
+        want = torch.nn.functional.linear(x, model.weight, model.bias)
+        assert torch.allclose(ema.module(x), want)
+        model.weight.add_(1.0)
+        ema.update_parameters(model)  # first update copies: the average is the live weights
+        assert torch.equal(ema.module.weight, model.weight)
+    assert make_ema(model, 0.0) is None

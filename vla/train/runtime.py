@@ -144,10 +144,14 @@ def make_ema(model, decay: float):
         return None
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-    # a compiled forward (cfg.compile) is an instance attribute bound to the live model: the
-    # copy must run its own weights through the class's forward
-    ema.module.__dict__.pop("forward", None)
+    # a compiled forward (cfg.compile) is an instance attribute bound to the live model: left
+    # in place, the copy would run the live weights. Copy without it, then put it back.
+    compiled = model.__dict__.pop("forward", None)
+    try:
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    finally:
+        if compiled is not None:
+            model.forward = compiled
     ema.requires_grad_(False)
     return ema
 
