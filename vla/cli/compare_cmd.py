@@ -15,6 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
+from vla.eval.stats import mcnemar_exact
+
 
 def _episodes(path: str) -> dict[tuple[str, str, int], bool]:
     report = json.loads(Path(path).read_text())
@@ -25,9 +27,7 @@ def _episodes(path: str) -> dict[tuple[str, str, int], bool]:
 
 
 def compare(a: dict, b: dict) -> list[dict]:
-    """Rows per split and per (split, task), then all: paired n, successes, discordant, p."""
-    from vla.eval.stats import mcnemar_exact
-
+    """Rows per (split, task), then per split, then all: paired n, successes, discordant, p."""
     shared = sorted(set(a) & set(b))
     if not shared:
         raise ValueError("the reports share no episodes: evaluate both with the same --suite, "
@@ -44,8 +44,12 @@ def compare(a: dict, b: dict) -> list[dict]:
         rows.append({"group": name, "n": len(keys), "a": sum(a[k] for k in keys),
                      "b": sum(b[k] for k in keys), "only_a": only_a, "only_b": only_b,
                      "p_mcnemar": mcnemar_exact(only_a, only_b)})  # fmt: skip
-    order = {"all": 2}
-    return sorted(rows, key=lambda r: (order.get(r["group"], "/" not in r["group"]), r["group"]))
+
+    def rank(row: dict) -> tuple[int, str]:  # tasks, then splits, then "all" last
+        name = row["group"]
+        return (2 if name == "all" else 0 if "/" in name else 1), name
+
+    return sorted(rows, key=rank)
 
 
 def register(subparsers) -> None:
