@@ -41,7 +41,8 @@ class LayoutFull(RuntimeError):
     """A scene's earlier objects left no free spot for the next one."""
 
 
-SCENE_TRIES = 20  # fresh layouts drawn (from the same stream) before a scene is declared unplaceable
+# fresh layouts drawn (from the same stream) before a scene is declared unplaceable
+SCENE_TRIES = 20
 
 
 class _Layout:

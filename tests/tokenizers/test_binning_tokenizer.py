@@ -182,3 +182,27 @@ def test_property_round_trip_any_shape(data: np.ndarray, n_bins: int) -> None:
     clipped = np.clip(data, LOW, HIGH)
     assert np.all(np.abs(dec - clipped) <= (HIGH - LOW) / 2 / n_bins * (1 + 1e-9) + 1e-12)
     assert np.array_equal(tok.encode(dec), ids)  # bin centres re-encode to the same bins
+
+
+def test_decode_positions_matches_decode_and_interpolates_between_centres() -> None:
+    tok = BinningActionTokenizer(STATS, BinningConfig(gripper_binary=False))
+    ids = np.array([[0, 5, 100, 128, 200, 254, 255]])
+    np.testing.assert_allclose(tok.decode_positions(ids.astype(float)), tok.decode(ids))
+    lo, hi = tok.decode(ids), tok.decode(ids + np.array([1, 1, 1, 1, 1, 1, 0]))
+    mid = tok.decode_positions(ids + np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.0]))
+    np.testing.assert_allclose(mid[0, :6], (lo[0, :6] + hi[0, :6]) / 2)
+
+
+def test_decode_positions_gripper_and_range() -> None:
+    tok = BinningActionTokenizer(STATS, BinningConfig(gripper_binary=True))
+    pos = np.full((2, ACTION_DIM), 128.0)
+    pos[0, -1], pos[1, -1] = 127.4, 127.6
+    grip = tok.decode_positions(pos)[:, -1]
+    np.testing.assert_array_equal(
+        grip, tok.decode(np.array([[0] * ACTION_DIM, [255] * ACTION_DIM]))[:, -1]
+    )
+    for bad in (-0.1, 255.5, np.nan):
+        pos = np.full((ACTION_DIM,), 10.0)
+        pos[2] = bad
+        with pytest.raises(ValueError, match="positions must be finite"):
+            tok.decode_positions(pos)

@@ -117,12 +117,24 @@ class BinningActionTokenizer(NormalizedActionTokenizer):
             raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
         self._check_shape(ids, "ids")
         self.check_id_range(ids)
+        return self.decode_positions(ids.astype(np.int64) - self.config.offset)
+
+    def decode_positions(self, positions: np.ndarray) -> np.ndarray:
+        """Bin positions (0..n_bins-1, offset removed; fractional allowed) -> actions (float64).
+
+        An integer position decodes to its bin centre, as ``decode`` does; a fractional one
+        (a probability-weighted mean over neighbouring bins) falls linearly between centres.
+        The binary gripper closes at positions >= n_bins // 2, as for ids.
+        """
+        pos = np.asarray(positions, dtype=np.float64)
+        self._check_shape(pos, "positions")
         n = self.config.n_bins
-        bins = ids.astype(np.int64) - self.config.offset
-        centres = -1.0 + (bins + 0.5) * (2.0 / n)
+        if not np.isfinite(pos).all() or pos.min(initial=0.0) < 0 or pos.max(initial=0.0) > n - 1:
+            raise ValueError(f"positions must be finite and in [0, {n - 1}]")
+        centres = -1.0 + (pos + 0.5) * (2.0 / n)
         actions = self.normalizer.unnormalize(centres)
         if self._gripper is not None:
-            close = bins[..., self._gripper] >= n // 2
+            close = pos[..., self._gripper] >= n // 2 - 0.5
             actions[..., self._gripper] = np.where(close, GRIPPER_CLOSE, GRIPPER_OPEN)
         return actions
 
