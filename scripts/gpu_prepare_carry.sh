@@ -3,8 +3,8 @@
 # the CPU machine from the project's own files, in one command:
 #
 #   bash scripts/gpu_prepare_carry.sh [SEED] [PLAN_EPISODES] [INIT_CKPT]
-#     (defaults: 6, 16000, checkpoints/pick_place_v5; v5 trained on seed 4 (seed 5 went to runs
-#     that did not ship), v4 on seed 3, v3 on seed 0: a new run takes a seed none of them saw)
+#     (defaults: 8, 16000, checkpoints/pick_place_v6; v6 trained on seeds 6 and 7, v5 on 4 and 5,
+#     v4 on seed 3, v3 on seed 0: a new run takes a seed none of them saw)
 #
 #   .whl/ -> .whlxz/site.tar.xz  mujoco, PyAV, gymnasium, PyOpenGL, glfw for cp312 (the device's
 #                                Python), their contents xz'd (scripts/pack_wheels.sh)
@@ -20,9 +20,9 @@
 # them out of the tree for the call and back after it (the script prints the two commands).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-SEED=${1:-6}
+SEED=${1:-8}
 PLAN=${2:-16000}
-INIT=${3:-checkpoints/pick_place_v5}
+INIT=${3:-checkpoints/pick_place_v6}
 PY=${PY:-.venv/bin/python}
 export MUJOCO_GL=${MUJOCO_GL:-egl}
 [ -x "$PY" ] || { echo "no $PY: run 'make setup' first" >&2; exit 2; }

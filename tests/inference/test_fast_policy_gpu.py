@@ -25,7 +25,7 @@ pytestmark = [
 SHIPPED = Path(
     os.environ.get(
         "VLA_SHIPPED_CHECKPOINT",
-        Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v5",
+        Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v6",
     )
 )
 
