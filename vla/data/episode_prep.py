@@ -5,14 +5,17 @@ and computes the per-episode statistics of the cameras and of the recorded numer
 It needs no dataset state, so generation runs it in the worker processes; the writer's
 ``DatasetWriter.save_prepared`` then only assigns indices and writes files (the same files,
 through the same durable path, as ``save_episode``, which itself is prepare + save_prepared).
+``check_frame`` holds one frame to the same rules for ``DatasetWriter.add_frame``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from vla.constants import TASK
 from vla.data.layout import numeric_keys, visual_keys
 from vla.data.stats import array_stats, image_stats
 from vla.data.video import DEFAULT_CODEC, encode_video_bytes
@@ -92,6 +95,29 @@ def prepare_episode(
         videos[key] = encode_video_bytes(video, spec.fps, spec.codec)
         stats[key] = image_stats(video)
     return PreparedEpisode(spec, length, tasks, columns, videos, stats)
+
+
+def check_frame(
+    frame: dict[str, Any], keys: list[str], features: dict[str, dict]
+) -> dict[str, np.ndarray]:
+    """Validate one frame for ``DatasetWriter.add_frame``: every recorded feature (``keys``,
+    declared in ``features``) plus ``task`` (the instruction string); returns the features'
+    values in their declared dtypes."""
+    missing = [k for k in [*keys, TASK] if k not in frame]
+    if missing:
+        raise KeyError(f"add_frame: frame lacks feature(s) {missing}; declared: {keys}")
+    extra = [k for k in frame if k not in keys and k != TASK]
+    if extra:
+        raise KeyError(f"add_frame: unknown feature(s) {extra}; declare them in `features`")
+    if not isinstance(frame[TASK], str) or not frame[TASK]:
+        raise TypeError(f"add_frame: 'task' must be a non-empty string, got {frame[TASK]!r}")
+    checked = {}
+    for key in keys:
+        try:
+            checked[key] = check_values(key, features[key], np.asarray(frame[key]), False)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"add_frame: {exc}") from None
+    return checked
 
 
 def check_values(key: str, ft: dict, values: np.ndarray, stacked: bool) -> np.ndarray:

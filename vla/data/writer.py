@@ -29,7 +29,7 @@ import numpy as np
 
 from vla.constants import TASK
 from vla.data import consolidate as cons
-from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, check_values, prepare_episode
+from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, check_frame, prepare_episode
 from vla.data.episode_table import EpisodeTableBuilder
 from vla.data.layout import (
     DEFAULT_CHUNKS_SIZE,
@@ -60,8 +60,8 @@ from vla.data.layout import (
     video_file,
     visual_keys,
 )
-from vla.data.reader import column_to_numpy
-from vla.data.stats import aggregate_stats, array_stats, to_json
+from vla.data.running_stats import RunningStats
+from vla.data.stats import array_stats, to_json
 from vla.data.video import DEFAULT_CODEC
 
 
@@ -133,8 +133,7 @@ class DatasetWriter:
         self.episode_rows: list[dict] = []  # full rows of the episode table, stats included
         self._table = EpisodeTableBuilder()  # commits convert only the rows added since
         self._last_ptr: dict[str, FilePointer | None] = {}  # newest file per kind
-        self._values: dict[str, list[np.ndarray]] = {k: [] for k in self._numeric}
-        self._image_stats: dict[str, list[dict]] = {k: [] for k in self._cameras}
+        self._stats = RunningStats(self.features, self._numeric, self._cameras)
         self._since_consolidation = 0
         self._buffer: dict[str, list] = {}
         self.discard_episode()
@@ -166,18 +165,7 @@ class DatasetWriter:
             writer.episode_rows = read_parquet(root / EPISODES_META_PATH).to_pylist()
             writer.episode_rows.sort(key=lambda r: r["episode_index"])
         cons.repair(root, writer.episode_rows, writer._cameras)
-        for row, table in cons.iter_episode_tables(root, writer.episode_rows):
-            for k in writer._numeric:
-                values = column_to_numpy(table[k], writer.features[k]["dtype"])
-                writer._values[k].append(values.reshape(len(values), -1))
-            for k in writer._cameras:
-                writer._image_stats[k].append(
-                    {
-                        n.split("/")[-1]: np.asarray(v)
-                        for n, v in row.items()
-                        if n.startswith(f"stats/{k}/")
-                    }  # fmt: skip
-                )
+        writer._stats.add_committed(root, writer.episode_rows)
         writer._write_meta()
         return writer
 
@@ -196,22 +184,7 @@ class DatasetWriter:
 
     def add_frame(self, frame: dict[str, Any]) -> None:
         """Buffer one frame: every declared feature plus ``task`` (the instruction string)."""
-        missing = [k for k in [*self._user_keys, TASK] if k not in frame]
-        if missing:
-            raise KeyError(
-                f"add_frame: frame lacks feature(s) {missing}; declared: {self._user_keys}"
-            )
-        extra = [k for k in frame if k not in self._user_keys and k != TASK]
-        if extra:
-            raise KeyError(f"add_frame: unknown feature(s) {extra}; declare them in `features`")
-        if not isinstance(frame[TASK], str) or not frame[TASK]:
-            raise TypeError(f"add_frame: 'task' must be a non-empty string, got {frame[TASK]!r}")
-        checked = {}
-        for key in self._user_keys:
-            try:
-                checked[key] = check_values(key, self.features[key], np.asarray(frame[key]), False)
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"add_frame: {exc}") from None
+        checked = check_frame(frame, self._user_keys, self.features)
         for key, value in checked.items():
             self._buffer[key].append(value)
         self._buffer[TASK].append(frame[TASK])
@@ -310,10 +283,7 @@ class DatasetWriter:
                 self._last_ptr = {}
                 self._uncommitted -= 1
                 raise
-        for k in self._numeric:
-            self._values[k].append(columns[k].reshape(length, -1))
-        for k in self._cameras:
-            self._image_stats[k].append(ep_stats[k])
+        self._stats.add(columns, ep_stats, length)
         self._since_consolidation += 1
         if self.consolidate_every and self._since_consolidation >= self.consolidate_every:
             self.consolidate()
@@ -385,19 +355,9 @@ class DatasetWriter:
         last = self._last_ptr[kind]
         return FilePointer(0, 0) if last is None else last.next(self.chunks_size)
 
-    def _dataset_stats(self) -> dict[str, dict[str, np.ndarray]]:
-        out = {}
-        for k in self._numeric:
-            if self._values[k]:
-                out[k] = array_stats(np.concatenate(self._values[k]))
-        for k in self._cameras:
-            if self._image_stats[k]:
-                out[k] = aggregate_stats(self._image_stats[k])
-        return out
-
     def _write_meta(self, stats: bool = True) -> None:
         if stats or not (self.root / STATS_PATH).exists():
-            atomic_write_json(self.root / STATS_PATH, to_json(self._dataset_stats()))
+            atomic_write_json(self.root / STATS_PATH, to_json(self._stats.dataset_stats()))
         info = info_json(
             self.features, self.fps, self.robot_type, self.num_episodes, self.num_frames,
             len(self.tasks), self.chunks_size, self.data_mb, self.video_mb,

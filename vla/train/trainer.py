@@ -6,6 +6,7 @@ instruction states)--> VLAModel(..., targets) --CE loss--> AdamW (+warm-up/cosin
 every save_every steps: checkpoints/step_N (Policy folder + training_state.pt)
 end (steps reached or max_minutes spent): final/ (Policy folder)
 grow_s > 0: episodes a running generator commits join the memory set between steps (growing.py)
+the tokenizer, model and checkpoint metadata come from build.py, the log record from step_log.py
 """
 
 from __future__ import annotations
@@ -19,43 +20,28 @@ import torch
 import torch.distributed as dist
 import yaml
 
-from vla.constants import ACTION, OBS_STATE
+from vla.constants import OBS_STATE
 from vla.data.episode_arrays import episode_chunks, load_episode_arrays
 from vla.data.reader import LeRobotDatasetReader
-from vla.model import VLAConfig, VLAModel
-from vla.model.grow import apply_init_overrides
-from vla.policy.action_tokens import max_action_tokens
-from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, read_stats, save_policy
+from vla.policy.checkpoint import read_stats, save_policy
 from vla.policy.transforms import (
     AugmentImages,
     EmbedInstruction,
     apply_transforms,
     input_transforms,
 )
-from vla.tokenizers import (
-    BinningActionTokenizer,
-    load_tokenizer,
-)
 from vla.train import growing as gr
 from vla.train import runtime as rt
+from vla.train.build import build_model
 from vla.train.components import (
-    build_text,
     build_tokenizer,
     regularise_state,
     shuffled_state_accuracy,
 )
 from vla.train.config import TrainConfig
 from vla.train.data import MemoryBatches, loader_batch
+from vla.train.step_log import step_record
 from vla.train.validation import Validation
-
-
-def _names(feature: dict, n: int, prefix: str) -> list[str]:
-    names = feature.get("names")
-    if isinstance(names, dict):  # LeRobot sometimes nests: {"motors": [...]}
-        names = next(iter(names.values()), None)
-    if isinstance(names, list) and len(names) == n:
-        return [str(x) for x in names]
-    return [f"{prefix}_{i}" for i in range(n)]
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -107,72 +93,9 @@ def train(cfg: TrainConfig) -> dict:
         feed = gr.EpisodeFeed(cfg.dataset, cfg.chunk_size, len(eps), instructions,
                            cfg.decode_workers, cfg.grow_s)  # fmt: skip
 
-    # --resume=auto beside init_from: a run that already started from init_from goes on from its
-    # own latest checkpoint (the architecture it grew into is in the config's model overrides)
-    init_dir = Path(cfg.init_from) if cfg.init_from and resume_dir is None else None
-    if resume_dir is not None or init_dir is not None:
-        tokenizer = load_tokenizer((resume_dir or init_dir) / TOKENIZER_DIRNAME)
-    else:
-        tokenizer = build_tokenizer(cfg, stats, None if arrays is None else arrays.chunks)
-    longest = 0
-    if not isinstance(tokenizer, BinningActionTokenizer):
-        longest = max(len(s) for s in tokenizer.encode(arrays.chunks))
-    state_dim = len(stats[OBS_STATE]["mean"])
-    mf = {
-        "image_size": list(reader.features[cams[0]]["shape"][:2]),
-        "num_cameras": len(cams),
-        "state_dim": state_dim,
-        "action_dim": tokenizer.action_dim,
-        "chunk_size": cfg.chunk_size,
-        "action_vocab_size": tokenizer.vocab_size,
-        "max_action_tokens": max_action_tokens(
-            tokenizer, cfg.chunk_size, tokenizer.action_dim, longest
-        ),
-        **cfg.model_fields(),
-    }
-    if init_dir is not None:  # warm start from a Policy folder (weights only, fresh optimiser)
-        model = apply_init_overrides(
-            VLAModel.from_pretrained(str(init_dir), dtype=torch.float32), cfg.model
-        )
-        mf = model.config.to_dict()
-        text_src, text_tf = build_text(cfg, mf, instructions, vocab_dir=init_dir)
-        vcfg = model.config
-        if vcfg.chunk_size != cfg.chunk_size or tokenizer.action_dim != vcfg.action_dim:
-            raise ValueError(
-                f"init_from {init_dir}: the model predicts chunks of {vcfg.chunk_size}x"
-                f"{vcfg.action_dim}, this run asks for {cfg.chunk_size}x{tokenizer.action_dim}"
-                " (set --chunk_size to match)"
-            )
-    else:
-        text_src, text_tf = build_text(cfg, mf, instructions)
-        backbone_path = mf.pop("backbone_path", None)
-        if not mf.get("use_state", True) and (cfg.state_dropout or cfg.state_noise_std):
-            raise ValueError(
-                f"model preset {cfg.model_preset!r} sets use_state: false; leave state_dropout "
-                "and state_noise_std at 0 or set --model.use_state=true"
-            )
-        vcfg = VLAConfig(**mf)
-        model = VLAModel.from_backbone(vcfg, backbone_path) if backbone_path else VLAModel(vcfg)
-    if vcfg.use_state and not cfg.state_dropout:
-        # the "no state" embedding only learns from dropped samples: without state dropout it
-        # gets no gradient, which DDP rejects as an unused parameter
-        model.no_state.weight.requires_grad_(False)
-    if cfg.compile:
-        model.forward = torch.compile(model.forward)  # opt-in: pays compile time up front
-    model.to(dev)
-    n_params = model.num_trainable_parameters()
-
-    meta = PolicyMeta(
-        camera_keys=cams,
-        image_size=list(vcfg.image_size),
-        state_names=_names(reader.features[OBS_STATE], state_dim, "state"),
-        action_space=cfg.action_space,
-        action_names=_names(reader.features[ACTION], tokenizer.action_dim, "action"),
-        control_hz=reader.fps,
-        chunk_size=cfg.chunk_size,
-        execution_horizon=cfg.execution_horizon,
-        state_norm_mode=cfg.state_norm_mode,
-    )
+    b = build_model(cfg, reader, cams, stats, arrays, instructions, resume_dir, dev)
+    tokenizer, model, vcfg, meta, n_params = b.tokenizer, b.model, b.vcfg, b.meta, b.n_params
+    text_src, text_tf = b.text_src, b.text_tf
     mem_dev = dev if cfg.memory_device == "auto" else torch.device(cfg.memory_device)
     if arrays is not None:
         data = MemoryBatches(arrays, tokenizer, vcfg.max_action_tokens, vcfg.eos_id, mem_dev)
@@ -311,28 +234,13 @@ def train(cfg: TrainConfig) -> dict:
         bar.update(1)
         if step % cfg.log_every == 0 or step == cfg.steps:
             elapsed = time.time() - t0
-            # under DDP the logged loss/accuracy are the means over all ranks' batches (the
-            # global batch), so a 2-GPU log compares with a 1-GPU log of the same global batch
-            loss_acc = torch.stack([res["loss"].detach().float(), res["accuracy"].detach().float()])
-            if info.world > 1:
-                dist.all_reduce(loss_acc)
-                loss_acc /= info.world
-            rec = {
-                "step": step,
-                "loss": loss_acc[0].item(),
-                "accuracy": loss_acc[1].item(),
-                "accuracy_shuffled_state": shuffled_state_accuracy(
-                    model, batch, raw, vcfg.use_state, autocast, res["accuracy"]
-                ),
-                "grad_norm": gnorm.item(),
-                "lr": sched.lr,
-                "progress": sched.progress,
-                "samples_per_s": (step - start_step) * cfg.batch_size * info.world / elapsed,
-                "elapsed_s": elapsed,
-                "world": info.world,
-                "global_batch": cfg.batch_size * info.world,
-                "samples": num_samples,
-            }
+            shuffled = shuffled_state_accuracy(
+                model, batch, raw, vcfg.use_state, autocast, res["accuracy"]
+            )
+            rec = step_record(
+                cfg, info.world, res, shuffled, gnorm, sched,
+                step=step, start_step=start_step, elapsed=elapsed, samples=num_samples,
+            )  # fmt: skip
             if val is not None and step - last_val >= cfg.val_every:
                 rec.update(val(shipped, autocast))
                 last_val = step
