@@ -276,15 +276,22 @@ PICK_PLACE: dict[str, PickPlaceTask] = {
 # ---- what went wrong: outcome of a finished episode, for failure analysis ---------------------
 MOVED = 0.02  # an object counts as handled when it ends this far (m) from where it started
 NEAR_GOAL = 0.08  # place/stack: the target ended this close (m, in xy) to a goal candidate
-OUTCOMES = ("success", "wrong_object", "wrong_goal", "target_moved", "nothing_moved")
+OUTCOMES = (
+    "success", "wrong_object", "goal_moved", "not_released", "wrong_goal", "target_moved",
+    "nothing_moved",
+)  # fmt: skip
 
 
 def episode_outcome(physics: Physics, episode: Episode, success: bool) -> tuple[str, dict]:
     """Classify a finished pick_place episode from the final object poses.
 
-    ``wrong_object``: a graspable object other than the target moved farthest (over MOVED),
-    i.e. the policy acted on something the instruction did not name (for stack the base cube
-    counts as other); ``wrong_goal`` (place, stack): the target was taken to another container
+    ``wrong_object``: a graspable object the instruction did not name moved farthest (over
+    MOVED), i.e. the policy acted on a distractor; ``goal_moved`` (stack): the named base cube
+    moved farthest, i.e. the policy grasped or pushed the cube it should stack onto, the two
+    named cubes' roles confused (counted as ``wrong_object`` before 2026-12-06);
+    ``not_released`` (place, stack): the target moved farthest and ends between both fingers,
+    carried but never set down (counted as ``target_moved`` before 2026-12-06);
+    ``wrong_goal`` (place, stack): the target was taken to another container
     / cube than the named goal (it ends within NEAR_GOAL of one, nearer to it than to the goal);
     ``target_moved``: the target moved farthest but the goal was not reached otherwise (a missed
     grasp, a drop, a bad placement); ``nothing_moved``: no graspable object moved MOVED.
@@ -301,8 +308,10 @@ def episode_outcome(physics: Physics, episode: Episode, success: bool) -> tuple[
     if moved[top] < MOVED:
         return "nothing_moved", moved
     if top != episode.target:
-        return "wrong_object", moved
+        return ("goal_moved" if top == episode.goal else "wrong_object"), moved
     if episode.family in ("place", "stack"):
+        if all(physics.finger_contacts(episode.target)):
+            return "not_released", moved
         goal_kinds = ob.CONTAINERS if episode.family == "place" else ("cube",)
         here = np.asarray(physics.object_pose(episode.target)[0][:2])
         dist = {o.name: float(np.linalg.norm(np.asarray(physics.object_pose(o.name)[0][:2]) - here))

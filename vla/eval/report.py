@@ -33,8 +33,8 @@ JSON written by ``vla eval --json OUT`` (``REPORT_SCHEMA_VERSION`` = 1)::
       },
       "episode_log": [{"task": ..., "split": ..., "seed": ..., "instruction": ..., "success": ...,
                        "length": ..., "duration_s": ..., "video": "path" | null,
-                       "outcome": "success" | "wrong_object" | "wrong_goal" | "target_moved"
-                                  | "nothing_moved" | null}, ...],   # per family in "outcomes"
+                       "outcome": "success" | "wrong_object" | "goal_moved" | "not_released"
+                                  | "wrong_goal" | "target_moved" | "nothing_moved" | null}, ...],   # per family in "outcomes"
 
       "timing": {"wall_s": 123.4, "episodes_per_s": 2.4, "workers": 4, "policy_load_s": ...},
       "videos": ["DIR/train_pick_cube_ep003_success.mp4", ...],

@@ -76,7 +76,8 @@ def run_episode(env: Any, agent: Any, seed: int, record: bool) -> Any:
 
 def episode_outcome(env: Any, success: bool) -> str | None:
     """What a finished episode did (``sim.tasks.pick_place.episode_outcome``: success,
-    wrong_object, wrong_goal, target_moved, nothing_moved); None outside the pick_place suite."""
+    wrong_object, goal_moved, not_released, wrong_goal, target_moved, nothing_moved); None
+    outside the pick_place suite."""
     u = getattr(env, "unwrapped", env)
     if getattr(getattr(u, "config", None), "suite", None) != "pick_place":
         return None
