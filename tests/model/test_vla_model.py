@@ -219,3 +219,48 @@ def test_soft_label_loss_reduces_to_cross_entropy_and_prefers_near_misses(mode):
     assert torch.nn.functional.cross_entropy(near, t) == pytest.approx(
         float(torch.nn.functional.cross_entropy(far, t))
     )
+
+
+@pytest.mark.parametrize("sigma", [0.0, 1.5])
+def test_token_weight_is_a_weighted_mean_over_the_kept_targets(sigma):
+    """token_weight (T,): all ones is the plain loss; otherwise the weighted mean of the
+    per-token losses over unmasked targets (padding keeps no weight)."""
+    torch.manual_seed(0)
+    from vla.model.vla_model import hl_gauss_targets
+
+    model = VLAModel(tiny_config(decode_mode="parallel"))
+    targets, mask = targets_and_mask(0, 4)
+    plain = model(*inputs(), targets, mask, label_sigma=sigma)
+    ones = model(*inputs(), targets, mask, label_sigma=sigma, token_weight=torch.ones(6))
+    assert torch.allclose(plain["loss"], ones["loss"], atol=1e-6)
+    w = torch.tensor([1.0, 1.0, 4.0, 1.0, 1.0, 4.0])
+    out = model(*inputs(), targets, mask, label_sigma=sigma, token_weight=w)
+    logits = out["logits"].float()
+    logp = torch.log_softmax(logits, -1)
+    if sigma > 0:
+        soft = hl_gauss_targets(targets.reshape(-1), VOCAB, logits.shape[-1], sigma)
+        per = -(soft * logp.reshape(-1, logits.shape[-1])).sum(-1).reshape(targets.shape)
+    else:
+        per = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    wm = w.expand(targets.shape) * mask
+    want = (wm * per).sum() / wm.sum()
+    assert torch.allclose(out["loss"], want, atol=1e-5)
+    assert not torch.allclose(out["loss"], plain["loss"], atol=1e-4)
+
+
+def test_token_loss_weights_mark_the_gripper_token_of_every_step():
+    import numpy as np
+
+    from vla.policy.action_tokens import encode_targets, token_loss_weights
+    from vla.tokenizers import BinningActionTokenizer, BinningConfig
+
+    stats = {"min": np.full(3, -1.0), "max": np.full(3, 1.0), "mean": np.zeros(3),
+             "std": np.ones(3), "q01": np.full(3, -1.0), "q99": np.full(3, 1.0)}  # fmt: skip
+    tok = BinningActionTokenizer(stats, BinningConfig(n_bins=16, gripper_binary=True))
+    w = token_loss_weights(tok, chunk_size=4, gripper_weight=3.0)
+    assert w.shape == (12,) and w.tolist() == [1.0, 1.0, 3.0] * 4
+    # the weighted positions are where encode_targets puts the gripper's (binary) ids
+    actions = np.zeros((1, 4, 3))
+    actions[..., 2] = [1.0, 1.0, -1.0, 1.0]
+    ids, _ = encode_targets(tok, actions, np.zeros((1, 4), bool), 12, 0)
+    assert ids[0, w == 3.0].tolist() == [15, 15, 0, 15]

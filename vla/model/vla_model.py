@@ -238,6 +238,7 @@ class VLAModel(PreTrainedModel):
         action_mask: torch.Tensor | None = None,
         state_drop: torch.Tensor | None = None,
         label_sigma: float = 0.0,
+        token_weight: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Logits over the action vocabulary at every action position (+ loss with targets).
 
@@ -247,6 +248,8 @@ class VLAModel(PreTrainedModel):
             state_drop: (B,) bool, samples whose state token is the learned "no state" one.
             label_sigma: > 0: the loss is against HL-Gauss soft labels of that width in bins
                 (:func:`hl_gauss_targets`; ordinal bin tokens only); accuracy stays exact-match.
+            token_weight: (T,) loss weight per action position (e.g. the gripper's tokens
+                weighted up): the loss is the weighted mean over the unmasked targets.
         Returns:
             ``{"logits": (B, T, V), "loss": scalar, "accuracy": scalar}`` (loss/accuracy only
             with targets).
@@ -278,14 +281,18 @@ class VLAModel(PreTrainedModel):
             if action_mask is not None:
                 target[~action_mask.bool()] = IGNORE
             flat, flat_t = logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1)
+            kept = flat_t != IGNORE
             if label_sigma > 0:
-                kept = flat_t != IGNORE
                 soft = hl_gauss_targets(flat_t[kept], self.config.action_vocab_size,
                                         flat.shape[-1], label_sigma)  # fmt: skip
-                logp = F.log_softmax(flat[kept], dim=-1)
-                out["loss"] = -(soft * logp).sum(-1).mean()
+                per_token = -(soft * F.log_softmax(flat[kept], dim=-1)).sum(-1)
             else:
-                out["loss"] = F.cross_entropy(flat, flat_t, ignore_index=IGNORE)
+                per_token = F.cross_entropy(flat[kept], flat_t[kept], reduction="none")
+            if token_weight is None:
+                out["loss"] = per_token.mean()
+            else:
+                w = token_weight.to(per_token).expand(target.shape).reshape(-1)[kept]
+                out["loss"] = (w * per_token).sum() / w.sum()
             keep = target != IGNORE
             correct = (logits.argmax(-1) == target) & keep
             out["accuracy"] = correct.sum() / keep.sum().clamp(min=1)

@@ -27,6 +27,17 @@ def max_action_tokens(tokenizer, chunk_size: int, action_dim: int, longest: int 
     return longest + 1
 
 
+def token_loss_weights(tokenizer, chunk_size: int, gripper_weight: float) -> torch.Tensor:
+    """Per-position loss weights (H*D,) of a binning model: ``gripper_weight`` at the gripper
+    dimension's token of every step (``gripper_index``), 1 elsewhere."""
+    if not is_fixed_length(tokenizer):
+        raise ValueError("per-dimension loss weights need the binning tokenizer's H*D layout")
+    d = tokenizer.action_dim
+    weights = torch.ones(chunk_size, d)
+    weights[:, tokenizer.config.gripper_index % d] = float(gripper_weight)
+    return weights.reshape(-1)  # step-major, as encode_targets lays the ids out
+
+
 def encode_targets(
     tokenizer, actions: np.ndarray, is_pad: np.ndarray, max_tokens: int, eos_id: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -69,6 +69,10 @@ class TrainConfig:
     # > 0: train against HL-Gauss soft labels this many bins wide (vla.model.vla_model.
     # hl_gauss_targets) instead of one-hot: a near miss costs less than a far one
     label_sigma: float = 0.0
+    # != 1: the gripper's tokens (binning: one per action, dimension gripper_index) count this
+    # many times as much in the training loss as the motion tokens (vla.policy.action_tokens.
+    # token_loss_weights); the release is one switch per demonstration. Validation is unweighted
+    gripper_loss_weight: float = 1.0
     # > 0: keep an exponential moving average of the weights (torch.optim.swa_utils) with this
     # decay per step; checkpoints and final/ hold the averaged weights, validation scores them
     ema_decay: float = 0.0
@@ -150,6 +154,16 @@ class TrainConfig:
             raise ValueError(
                 f"label_sigma={self.label_sigma} smooths over neighbouring bins, which only the "
                 f"binning tokenizer's ids are; use tokenizer=binning or label_sigma=0"
+            )
+        if not self.gripper_loss_weight > 0.0:
+            raise ValueError(
+                f"gripper_loss_weight must be > 0 (1: unweighted), got {self.gripper_loss_weight}"
+            )
+        if self.gripper_loss_weight != 1.0 and self.tokenizer != "binning":
+            raise ValueError(
+                f"gripper_loss_weight={self.gripper_loss_weight} weights the gripper's own "
+                "tokens, which only the binning tokenizer has (FAST mixes dimensions); use "
+                "tokenizer=binning or gripper_loss_weight=1"
             )
         if not 0.0 <= self.state_dropout <= 1.0:
             raise ValueError(f"state_dropout must be in [0, 1], got {self.state_dropout}")
