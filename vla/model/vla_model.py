@@ -293,7 +293,7 @@ class VLAModel(PreTrainedModel):
             else:
                 w = token_weight.to(per_token).expand(target.shape).reshape(-1)[kept]
                 out["loss"] = (w * per_token).sum() / w.sum()
-            keep = target != IGNORE
+            keep = kept.view(target.shape)
             correct = (logits.argmax(-1) == target) & keep
             out["accuracy"] = correct.sum() / keep.sum().clamp(min=1)
         return out
