@@ -34,7 +34,7 @@ def register(subparsers) -> None:
                    help="no text cache at hand: random MiniLM-shaped instruction states "
                    "(latency is unaffected; parity still compares like with like)")  # fmt: skip
     p.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default=None,
-                   help="fast-path dtype (default bfloat16 on cuda, float32 on cpu)")  # fmt: skip
+                   help="fast-path dtype (default float16 on cuda, float32 on cpu)")  # fmt: skip
     p.add_argument("--json", default=None, help="write the full result here")
     p.set_defaults(func=run)
 
