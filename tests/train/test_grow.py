@@ -55,10 +55,30 @@ def test_feed_delivers_committed_episodes_and_extends_the_instruction_table(tmp_
         np.testing.assert_array_equal(got.frames[key], frames)
     np.testing.assert_array_equal(got.chunks, want.chunks)
     assert got.task_index[0] == 2 and got.task_index[-1] == sorted(TASKS).index(TASKS[1])
-    assert feed.loaded == 4 and feed.errors == 0
+    assert feed.loaded == 4 and feed.taken == 4 and feed.errors == 0
     split = feed.split_s  # the child's decode and spool write, the parent's spool read
     assert set(split) == {"decode_s", "spool_write_s", "spool_read_s"}
     assert all(v > 0 for v in split.values()) and sum(split.values()) <= feed.decode_s
+
+
+def test_report_counts_only_what_the_trainer_took(tmp_path):
+    # a batch decoded after the trainer's last take() was not trained on: the GPU log once said
+    # "grew to 5900 episodes" for a run that had trained on fewer
+    root = tmp_path / "grow"
+    w = open_writer(root)
+    for e in range(3):
+        save(w, e)
+    feed = EpisodeFeed(str(root), 4, start=1, instructions=sorted(TASKS), poll_s=3600)
+    try:
+        assert feed.poll_once() == 2 and len(feed.take()) == 1
+        save(w, 3)
+        assert feed.poll_once() == 1  # decoded, never taken
+    finally:
+        feed.close(timeout_s=0.1)
+        w.finalize()
+    assert (feed.loaded, feed.taken) == (4, 3)
+    line = feed.report(samples=30)
+    assert line.startswith("grew to 3 episodes (30 samples; 1 more decoded too late to train on;")
 
 
 def test_close_kills_a_decode_in_flight(tmp_path, monkeypatch):

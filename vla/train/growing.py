@@ -91,13 +91,14 @@ class EpisodeFeed:
             raise ValueError(f"poll_s must be > 0, got {poll_s}")
         self.root, self.chunk_size, self.workers = str(root), chunk_size, workers
         self.poll_s, self.max_batch = poll_s, max_batch
-        self.loaded = start  # episodes [0, loaded) are delivered (or were loaded at start)
+        self.loaded = start  # episodes [0, loaded) are decoded (or were loaded at start)
+        self.taken = start  # ... of which handed to the trainer by take()
         self.instructions = list(instructions)
         self.errors, self.last_error = 0, ""
         self.decode_s = 0.0  # wall time of the polls' decodes, child start to arrays back
         # ... of which: decoding in the child, writing the spool there, reading it back here
         self.split_s = {"decode_s": 0.0, "spool_write_s": 0.0, "spool_read_s": 0.0}
-        self._out: queue.Queue[EpisodeArrays] = queue.Queue()
+        self._out: queue.Queue[tuple[int, EpisodeArrays]] = queue.Queue()
         self._stop = threading.Event()
         self._child: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._run, name="episode-feed", daemon=True)
@@ -121,8 +122,8 @@ class EpisodeFeed:
         arrays = self._decode_in_child(self.loaded, end, instructions)
         self.decode_s += time.time() - t0
         self.instructions = instructions
-        self._out.put(arrays)
         count, self.loaded = end - self.loaded, end
+        self._out.put((count, arrays))
         return count
 
     def _decode_in_child(self, start: int, end: int, instructions: list[str]) -> EpisodeArrays:
@@ -160,10 +161,13 @@ class EpisodeFeed:
                 self.last_error = f"{type(e).__name__}: {e}"
 
     def report(self, samples: int) -> str:
-        """One line on what the feed took in and where its time went."""
+        """One line on what the trainer took in and where the feed's time went; episodes decoded
+        after the trainer's last ``take()`` are named apart (they were not trained on)."""
         split = ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in self.split_s.items())
         retried = f": {self.last_error}" if self.errors else ""
-        return (f"grew to {self.loaded} episodes ({samples} samples; decoding took "
+        late = self.loaded - self.taken
+        late_text = f"; {late} more decoded too late to train on" if late else ""
+        return (f"grew to {self.taken} episodes ({samples} samples{late_text}; decoding took "
                 f"{self.decode_s:.0f} s in the background ({split}), {self.errors} retried "
                 f"reads{retried})")  # fmt: skip
 
@@ -172,9 +176,11 @@ class EpisodeFeed:
         got = []
         while True:
             try:
-                got.append(self._out.get_nowait())
+                count, arrays = self._out.get_nowait()
             except queue.Empty:
                 return got
+            self.taken += count
+            got.append(arrays)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop polling; a decode in flight is killed, not waited for."""

@@ -292,7 +292,7 @@ def train(cfg: TrainConfig) -> dict:
         "train_seconds": elapsed,
         "samples_per_s": sps,
         "trainable_params": n_params,
-        "episodes": feed.loaded if feed is not None else len(eps),
+        "episodes": feed.taken if feed is not None else len(eps),
         "history": history,
         "val": final_val,
         "is_main": info.is_main,  # rank 0 (or a single process) reports for the run
