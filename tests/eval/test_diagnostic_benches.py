@@ -73,3 +73,52 @@ def test_shipped_checkpoint_goes_where_the_instruction_points(tmp_path):
     report = _probe(ROOT / "checkpoints" / "pick_place_v6", 8, tmp_path)
     assert report["points_at_named"] >= 18 and report["queries"] == 22
     assert report["mean_cos_named"] - report["mean_cos_other"] > 0.25
+
+
+def test_release_probe_needs_a_binary_gripper(tmp_path):
+    import torch
+
+    from vla.policy import Policy
+
+    probe = _load("release_probe")
+    with pytest.raises(ValueError, match="binary gripper"):  # the tiny default has none
+        tok = Policy.from_pretrained(make_tiny_checkpoint(tmp_path / "ckpt")).tokenizer
+        probe.gripper_closed_probability(torch.zeros(1, 28, 32), tok, 4)
+
+
+def test_release_probe_reruns_the_reports_episodes(tmp_path):
+    """A report naming one not_released stack episode: the probe re-runs it with the report's
+    horizon, records P(closed) at every re-plan and places it in the 2 x 2 table."""
+    import torch
+
+    from vla.policy import Policy
+
+    probe = _load("release_probe")
+    ckpt = make_tiny_checkpoint(tmp_path / "ckpt", image_size=(32, 32), gripper_binary=True)
+    tok = Policy.from_pretrained(ckpt).tokenizer
+    logits = torch.zeros(1, 4 * 7, 32)
+    logits[0, 6, 16:] = 10.0  # step 0's gripper: mass on the closing half
+    logits[0, 13, :16] = 10.0  # step 1's: on the opening half
+    p = probe.gripper_closed_probability(logits, tok, 4)
+    assert p[0] > 0.99 and p[1] < 0.01 and p[2] == pytest.approx(0.5)
+
+    report = {"suite": "pick_place", "backend": "mujoco", "image_size": [32, 32],
+              "max_steps": 9, "execution_horizon": 2, "temporal_ensemble": False,
+              "readout_window": 0,
+              "episode_log": [{"task": "stack", "split": "train", "seed": 11,
+                               "outcome": "not_released"},
+                              {"task": "place", "split": "train", "seed": 12,
+                               "outcome": "success"}]}  # fmt: skip
+    path, out = tmp_path / "report.json", tmp_path / "probe.json"
+    path.write_text(json.dumps(report))
+    args = ["--checkpoint", str(ckpt), "--report", str(path), "--json", str(out)]
+    assert probe.main(args) == 0
+    got = json.loads(out.read_text())
+    (row,) = got["rows"]  # only the not_released episode
+    assert row["family"] == "stack" and row["seed"] == 11 and row["length"] == 9
+    assert row["replans"] == len(row["p_closed"]) == 5  # every 2 steps over 9: 0, 2, 4, 6, 8
+    assert all(0.0 <= x <= 1.0 for x in row["p_closed"])
+    assert row["where"] in ("over_goal", "away") and row["sure_closed"] == (
+        np.mean(row["p_closed"]) >= probe.SURE_CLOSED
+    )
+    assert sum(got["table"].values()) == got["episodes"] == 1

@@ -30,6 +30,7 @@ def make_tiny_checkpoint(
     random_state_stats: bool = False,
     decode_mode: str = "parallel",
     max_text_tokens: int = 8,
+    gripper_binary: bool = False,
 ) -> Path:
     """Write a ~30k-parameter random policy (CNN vision, 2 decoder layers).
 
@@ -45,6 +46,8 @@ def make_tiny_checkpoint(
         random_state_stats: random state mean/std (seeded) instead of 0/1, so that state
             normalisation is not the identity.
         decode_mode: the action head (``parallel`` or ``autoregressive``).
+        gripper_binary: the action tokenizer encodes the gripper as open/close only, as the
+            shipped checkpoints' does.
     """
     import torch
 
@@ -84,7 +87,9 @@ def make_tiny_checkpoint(
         ACTION: {"mean": np.zeros(7), "std": EEF_ACTION_HIGH / 3, "q01": EEF_ACTION_LOW,
                  "q99": EEF_ACTION_HIGH, "min": EEF_ACTION_LOW, "max": EEF_ACTION_HIGH},
     }  # fmt: skip
-    tokenizer = BinningActionTokenizer(stats, BinningConfig(n_bins=32))
+    tokenizer = BinningActionTokenizer(
+        stats, BinningConfig(n_bins=32, gripper_binary=gripper_binary)
+    )
     meta = PolicyMeta(
         camera_keys=list(IMAGE_KEYS), image_size=list(image_size), state_names=list(STATE_NAMES),
         action_space=ACTION_SPACE_EEF_DELTA, action_names=list(EEF_ACTION_NAMES),
