@@ -8,7 +8,7 @@ import torch
 
 from tests.model.test_vla_model import VOCAB, B, inputs, tiny_config
 from vla.model import VLAConfig, VLAModel
-from vla.model.grow import apply_init_overrides, grow_film_queries
+from vla.model.grow import apply_init_overrides, grow_film_queries, grow_state_token
 
 
 def test_film_starts_as_the_identity():
@@ -147,3 +147,36 @@ def test_init_overrides_grow_or_name_what_cannot_change():
         apply_init_overrides(mean, {"hidden_size": 128})
     with pytest.raises(ValueError, match="film_pool='mean'"):
         grow_film_queries(VLAModel(tiny_config()))  # no FiLM to grow
+
+
+def test_grow_state_token_keeps_the_weights_and_the_state_path_learns():
+    """v6 has no state token; a warm start may add one (--model.use_state=true). The trained
+    weights carry over, the zero-initialised projection makes the state irrelevant at first,
+    and one optimiser step makes it matter."""
+    torch.manual_seed(0)
+    old = VLAModel(tiny_config(vision_film=True, use_state=False))
+    grown = apply_init_overrides(old, {"use_state": True})
+    assert grown.config.use_state and not old.config.use_state
+    new_sd = grown.state_dict()
+    for k, v in old.state_dict().items():
+        assert torch.equal(new_sd[k], v), k
+    images, state, text, mask = inputs()
+    grown.eval()
+    with torch.no_grad():
+        a = grown(images, state, text, mask)["logits"]
+        b = grown(images, torch.randn_like(state), text, mask)["logits"]
+    assert torch.equal(a, b)  # the projection is zero: any state gives the same token
+
+    grown.train()
+    targets = torch.randint(0, VOCAB, (B, 6))
+    loss = grown(images, state, text, mask, action_tokens=targets)["loss"]
+    loss.backward()
+    assert grown.state_proj.weight.grad.abs().sum() > 0
+    torch.optim.SGD(grown.parameters(), lr=1.0).step()
+    grown.eval()
+    with torch.no_grad():
+        a = grown(images, state, text, mask)["logits"]
+        b = grown(images, torch.randn_like(state), text, mask)["logits"]
+    assert not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="use_state=False"):
+        grow_state_token(grown)

@@ -133,6 +133,28 @@ def test_warm_start_grows_film_queries(dataset, tmp_path):
             f"--init_from={src}")  # fmt: skip
 
 
+def test_warm_start_adds_the_state_token(dataset, tmp_path):
+    """--init_from a checkpoint trained without the state token, with --model.use_state=true
+    and state dropout: the run trains the new projection and the saved policy reads the state."""
+    common = ("--batch_size=4", "--warmup_steps=0")
+    run(dataset, tmp_path / "a", "--steps=2", *common, "--model.use_state=false")
+    src = tmp_path / "a" / "final"
+    grown = run(dataset, tmp_path / "b", "--steps=3", *common, "--lr=1e-2",
+                "--model.use_state=true", "--state_dropout=0.3", f"--init_from={src}")  # fmt: skip
+    a, b = Policy.from_pretrained(src), Policy.from_pretrained(grown["final_checkpoint"])
+    assert not a.model.config.use_state and b.model.config.use_state
+    assert b.model.state_proj.weight.abs().sum() > 0  # trained away from its zero start
+    obs = frame(0, 3, 16)
+    moved = {**obs, "observation.state": obs["observation.state"] + 5.0}
+
+    def logits(o):
+        x = b._batch([o])
+        with torch.no_grad():
+            return b.model(x["images"], x["observation.state"], x["text"], x["text_mask"])["logits"]
+
+    assert not torch.allclose(logits(obs), logits(moved))  # the state now reaches the output
+
+
 def test_time_budget_stops_cleanly_via_cli(dataset, tmp_path, capsys):
     argv = ["train", "--config", PRESET, *overrides(dataset, tmp_path, "--steps=10000",
             "--max_minutes", "0.0001", "--log_every=1", "--batch_size=4")]  # fmt: skip

@@ -63,22 +63,51 @@ def grow_film_queries(model: VLAModel, film_queries: int = 2) -> VLAModel:
     return grown
 
 
+def grow_state_token(model: VLAModel) -> VLAModel:
+    """A ``use_state=True`` copy of a model trained without the proprioceptive-state token.
+
+    Every trained weight is carried over. The new state projection starts at zero (weights and
+    bias), so at first the state token is the same zero vector whatever the state says: the
+    state cannot move the output until training moves the projection. Unlike
+    :func:`grow_film_queries` this does not keep the function exactly: the extra prefix token
+    takes a share of the decoder's attention from the first step.
+    """
+    cfg = model.config
+    if cfg.use_state:
+        raise ValueError("grow_state_token starts from a use_state=False model; this one has it")
+    new_cfg = copy.deepcopy(cfg)
+    new_cfg.use_state = True
+    grown = VLAModel(new_cfg)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected, unexpected
+    assert set(missing) <= {"state_proj.weight", "state_proj.bias", "no_state.weight"}, missing
+    with torch.no_grad():
+        grown.state_proj.weight.zero_()
+        grown.state_proj.bias.zero_()
+        grown.no_state.weight.zero_()  # a dropped state looks like the zero start
+    return grown
+
+
 def apply_init_overrides(model: VLAModel, overrides: dict) -> VLAModel:
     """The ``model:`` overrides of a run warm-started from ``model`` (``--init_from``): fields
     equal to the checkpoint's change nothing, ``film_pool: queries`` over a mean-pooled FiLM
-    checkpoint grows it (:func:`grow_film_queries`); any other change is an error, since the
-    trained weights fix the architecture."""
+    checkpoint grows it (:func:`grow_film_queries`), ``use_state: true`` over a checkpoint
+    without the state token adds it (:func:`grow_state_token`); any other change is an error,
+    since the trained weights fix the architecture."""
     cfg = model.config
     changed = {k: v for k, v in overrides.items() if getattr(cfg, k, object()) != v}
     if changed.get("film_pool") == "queries" and cfg.vision_film and cfg.film_pool == "mean":
         model = grow_film_queries(model, changed.pop("film_queries", cfg.film_queries))
         changed.pop("film_pool")
+    if changed.get("use_state") is True and not cfg.use_state:
+        model = grow_state_token(model)
+        changed.pop("use_state")
     if changed:
         was = {k: getattr(cfg, k, "<unset>") for k in changed}
         raise ValueError(
             f"init_from keeps the checkpoint's architecture: it has {was}, the run asks for "
             f"{changed}. Drop these model overrides, or train from scratch (no --init_from); "
-            "the one change a warm start can make is --model.film_pool=queries on a "
-            "film_pool=mean checkpoint"
+            "the changes a warm start can make are --model.film_pool=queries on a "
+            "film_pool=mean checkpoint and --model.use_state=true on one without the state token"
         )
     return model
