@@ -47,30 +47,21 @@ def gripper_closed_probability(logits, tokenizer, chunk_size: int):
     return grip[:, n // 2 :].sum(-1).cpu().numpy()
 
 
-def sure_closed(p_closed: list[float]) -> bool:
-    tail = p_closed[-LAST_REPLANS:]
-    return bool(tail) and float(np.mean(tail)) >= SURE_CLOSED
-
-
 def record_p_closed(policy) -> list[float]:
     """Make ``policy`` record, for every chunk it plans, P(closed) of the chunk's first action
-    (the one executed next); returns the list it appends to (clear it between episodes). The
-    chunk itself still comes from the policy's own path, so the episode is the one it runs."""
-    import torch
-
+    (the one executed next); returns the list it appends to (clear it between episodes). It
+    reads the logits of the policy's own forward pass, so the episode is the one it runs and
+    no forward runs twice."""
     record: list[float] = []
-    plan = policy.broker.predict
+    forward = policy.model.forward
 
-    def recording_plan(obs):
-        b = policy._batch([obs])
-        with torch.inference_mode():
-            logits = policy.model(b["images"], b["observation.state"], b["text"],
-                                  b["text_mask"])["logits"]  # fmt: skip
-        record.append(float(gripper_closed_probability(logits, policy.tokenizer,
-                                                       policy.meta.chunk_size)[0]))  # fmt: skip
-        return plan(obs)
+    def recording_forward(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        p = gripper_closed_probability(out["logits"], policy.tokenizer, policy.meta.chunk_size)
+        record.append(float(p[0]))
+        return out
 
-    policy.broker.predict = recording_plan
+    policy.model.forward = recording_forward
     return record
 
 
@@ -116,14 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         goal = np.asarray(u.physics.object_pose(u.episode.goal)[0])
         xy_off = float(np.linalg.norm(target[:2] - goal[:2]))
         p = list(p_closed)
+        tail_mean = float(np.mean(p[-LAST_REPLANS:])) if p else None
         row = {
             "split": e["split"], "family": e["task"], "seed": e["seed"],
             "instruction": res.instruction, "outcome_rerun": outcome,
             "length": int(res.length), "replans": len(p), "p_closed": [round(x, 4) for x in p],
-            "mean_p_closed_last": round(float(np.mean(p[-LAST_REPLANS:])), 4) if p else None,
+            "mean_p_closed_last": None if tail_mean is None else round(tail_mean, 4),
             "xy_off_cm": round(100 * xy_off, 1), "dz_cm": round(100 * float(target[2] - goal[2]), 1),
             "where": "over_goal" if xy_off <= 2 * ob.CUBE_HALF else "away",
-            "sure_closed": sure_closed(p),
+            "sure_closed": tail_mean is not None and tail_mean >= SURE_CLOSED,
         }  # fmt: skip
         rows.append(row)
         print(f"[{i + 1}/{len(picked)}] {e['split']:>7} {e['task']:<5} rerun={outcome:<12} "

@@ -22,9 +22,13 @@ PRESET = "configs/train/tiny_cpu.yaml"
 NEW_TASK = "stack the red cube on the blue cube"
 
 
-def open_writer(root):
-    """A writer that commits every episode, like `vla data generate` does in batches."""
-    return DatasetWriter(root, fps=10, features=default_features((32, 32), fps=10))
+def open_writer(root, episodes: int = 0):
+    """A writer that commits every episode, like `vla data generate` does in batches, with
+    ``episodes`` episodes already saved."""
+    w = DatasetWriter(root, fps=10, features=default_features((32, 32), fps=10))
+    for e in range(episodes):
+        save(w, e)
+    return w
 
 
 def save(writer, e, length=16, task=None):
@@ -36,9 +40,7 @@ def save(writer, e, length=16, task=None):
 
 def test_feed_delivers_committed_episodes_and_extends_the_instruction_table(tmp_path):
     root = tmp_path / "grow"
-    w = open_writer(root)
-    for e in range(2):
-        save(w, e)
+    w = open_writer(root, episodes=2)
     feed = EpisodeFeed(str(root), 4, start=2, instructions=sorted(TASKS), poll_s=3600)
     try:
         assert feed.poll_once() == 0 and feed.take() == []  # nothing new yet
@@ -65,9 +67,7 @@ def test_report_counts_only_what_the_trainer_took(tmp_path):
     # a batch decoded after the trainer's last take() was not trained on: the GPU log once said
     # "grew to 5900 episodes" for a run that had trained on fewer
     root = tmp_path / "grow"
-    w = open_writer(root)
-    for e in range(3):
-        save(w, e)
+    w = open_writer(root, episodes=3)
     feed = EpisodeFeed(str(root), 4, start=1, instructions=sorted(TASKS), poll_s=3600)
     try:
         assert feed.poll_once() == 2 and len(feed.take()) == 1
@@ -86,9 +86,7 @@ def test_close_kills_a_decode_in_flight(tmp_path, monkeypatch):
     import vla.train.growing as growing
 
     root = tmp_path / "grow"
-    w = open_writer(root)
-    for e in range(2):
-        save(w, e)
+    w = open_writer(root, episodes=2)
     w.finalize()
     slow = tmp_path / "slow_python"
     slow.write_text("#!/bin/sh\nexec sleep 60\n")
@@ -111,9 +109,7 @@ def test_close_kills_a_decode_in_flight(tmp_path, monkeypatch):
 
 def test_training_takes_in_episodes_committed_while_it_runs(tmp_path):
     root, out = tmp_path / "grow", tmp_path / "run"
-    w = open_writer(root)
-    for e in range(2):
-        save(w, e)
+    w = open_writer(root, episodes=2)
 
     def generator():  # starts once training logged its first steps, like a slower generator
         log = out / "train_log.jsonl"
@@ -144,9 +140,7 @@ def test_a_finished_dataset_starts_on_grow_min_episodes_and_feeds_the_rest(tmp_p
     # 600 s loading them before the first step: the start-up load is capped, the feed brings
     # the rest in the background
     root, out = tmp_path / "grow", tmp_path / "run"
-    w = open_writer(root)
-    for e in range(5):
-        save(w, e)
+    w = open_writer(root, episodes=5)
     w.finalize()
     cfg = load_config(PRESET, overrides(root, out, "--steps=100000", "--max_minutes=0.25",
                                         "--batch_size=4", "--log_every=2", "--grow_s=0.2",
