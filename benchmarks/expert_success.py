@@ -2,7 +2,10 @@
 >= 95% of 100 episodes per family in each engine). Episode i uses seed S + i.
 
     python benchmarks/expert_success.py [--backends mujoco pybullet] [--episodes 100]
-                                        [--seed 0] [--workers 2] [--json OUT]
+                                        [--seed 0] [--workers 2] [--action-noise 0.5] [--json OUT]
+
+--action-noise executes perturbed actions (sim.rollout.perturb), as `vla data generate
+--action-noise` does: the share of attempts a generation run keeps.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split", default="train")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--action-noise", type=float, default=0.0)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     families = list(SUITES[args.suite])
@@ -32,11 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         # the expert reads privileged state: no cameras needed to measure its success
         jobs = seeded_jobs(families, args.episodes, args.seed, backend=backend, suite=args.suite,
-                           split=args.split, render=False)  # fmt: skip
+                           split=args.split, render=False,
+                           action_noise=args.action_noise)  # fmt: skip
         results = list(run_episodes(jobs, expert_policy, workers=args.workers))
         seconds = time.perf_counter() - t0
         summary = summarize(results, backend=backend, seed=args.seed, split=args.split,
-                            episodes_per_task=args.episodes, seconds=round(seconds, 1))  # fmt: skip
+                            episodes_per_task=args.episodes, seconds=round(seconds, 1),
+                            action_noise=args.action_noise)  # fmt: skip
         print(f"== {backend} ({args.episodes} episodes/family, seeds {args.seed}.."
               f"{args.seed + args.episodes - 1}, {seconds:.0f} s)")  # fmt: skip
         print(format_table(summary), flush=True)

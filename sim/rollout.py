@@ -141,6 +141,7 @@ class EpisodeJob:
     render: bool = True
     record: bool = False  # keep observations/actions/frames (large) in the result
     max_steps: int | None = None
+    action_noise: float = 0.0  # run_episode's: execute perturbed actions, record the clean ones
 
     def env_key(self) -> tuple:
         return (self.family, self.backend, self.suite, self.split, self.image_size, self.render,
@@ -176,7 +177,7 @@ def _run_job(job: EpisodeJob) -> EpisodeResult:
                        render=job.render)  # fmt: skip
         _WORKER_ENVS[job.env_key()] = env
     policy = _WORKER_FACTORY(env)
-    return run_episode(env, policy, job.seed, record=job.record)
+    return run_episode(env, policy, job.seed, record=job.record, action_noise=job.action_noise)
 
 
 def run_episodes(

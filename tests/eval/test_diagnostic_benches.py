@@ -122,3 +122,27 @@ def test_release_probe_reruns_the_reports_episodes(tmp_path):
         np.mean(row["p_closed"]) >= probe.SURE_CLOSED
     )
     assert sum(got["table"].values()) == got["episodes"] == 1
+
+
+def test_hover_trace_counts_only_non_descending_steps_over_the_drop_point():
+    trace = _load("hover_trace")
+    row = {"xy_cm": 1.0, "dz_cm": 8.0, "policy": [0.0, 0.0, 0.0, 1.0]}
+    assert trace.hover_steps([row]) == 1
+    assert trace.hover_steps([{**row, "policy": [0.0, 0.0, -0.03, 1.0]}]) == 0  # descending
+    assert trace.hover_steps([{**row, "xy_cm": 5.0}]) == 0  # not over the drop point
+    assert trace.hover_steps([{**row, "dz_cm": 2.0}]) == 0  # already low
+
+
+def test_hover_trace_puts_the_expert_label_beside_every_policy_step(tmp_path):
+    trace = _load("hover_trace")
+    ckpt = make_tiny_checkpoint(tmp_path / "ckpt", image_size=(32, 32))
+    out = tmp_path / "trace.json"
+    args = ["--checkpoint", str(ckpt), "--task", "stack", "--seed", "11", "--image-size", "32",
+            "32", "--max-steps", "6", "--json", str(out)]  # fmt: skip
+    assert trace.main(args) == 0
+    (episode,) = json.loads(out.read_text())["episodes"]
+    rows = episode["rows"]
+    assert [r["step"] for r in rows] == list(range(6))
+    assert all(len(r["policy"]) == len(r["expert"]) == 4 for r in rows)
+    assert rows[0]["phase"] == "approach" and rows[0]["expert"][3] == -1.0  # opens to approach
+    assert episode["hover_steps"] == trace.hover_steps(rows)

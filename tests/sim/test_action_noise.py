@@ -75,3 +75,19 @@ def test_resume_with_other_noise_is_refused_and_old_records_still_resume(tmp_pat
     assert load_record(out, GenerateConfig(out=out).identity())["config"] == old
     with pytest.raises(ValueError, match="action_noise=0.0"):
         load_record(out, GenerateConfig(out=out, action_noise=0.3).identity())
+
+
+def test_episode_job_runs_its_episode_with_its_action_noise():
+    """benchmarks/expert_success.py --action-noise: a job's noise reaches run_episode."""
+    from sim.rollout import EpisodeJob, run_episodes
+
+    clean, noisy = (EpisodeJob("stack", 3, image_size=SMALL, render=False, action_noise=s)
+                    for s in (0.0, 0.8))  # fmt: skip
+    got_clean, got_noisy = run_episodes([clean, noisy], expert_policy)
+    env = sim.make("stack", image_size=SMALL, render=False)
+    try:
+        direct = run_episode(env, expert_policy(env), 3, record=False, action_noise=0.8)
+    finally:
+        env.close()
+    assert got_noisy.length == direct.length and got_noisy.success == direct.success
+    assert got_noisy.length != got_clean.length  # the noise changed the episode
