@@ -2,7 +2,7 @@
 at the learner's states are good ones.
 
     MUJOCO_GL=egl .venv/bin/python benchmarks/dagger_labels.py \\
-        --learner checkpoints/pick_place_v6 --per-family 8 --expert-prob 0.5 --seed 5 \\
+        --learner checkpoints/pick_place_v7 --per-family 8 --expert-prob 0.5 --seed 5 \\
         --workers 2 --json benchmarks/results/dagger_labels.json
 
 1. ``vla.data.generate.generate`` with the learner (the real `vla data generate --learner`
@@ -76,7 +76,7 @@ def take_overs(jobs, runs):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--learner", default="checkpoints/pick_place_v6")
+    p.add_argument("--learner", default="checkpoints/pick_place_v7")
     p.add_argument("--per-family", type=int, default=8, help="attempts per task family")
     p.add_argument("--expert-prob", type=float, default=0.5)
     p.add_argument("--block", type=int, default=4)

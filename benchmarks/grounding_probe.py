@@ -3,7 +3,7 @@ ask for each graspable object in turn ("pick up the <colour> <shape>") and compa
 horizontal motion (the first 3 actions of the chunk, dx + dy) with the direction from the
 gripper to that object and to the other objects.
 
-    python benchmarks/grounding_probe.py --checkpoint checkpoints/pick_place_v6 --scenes 40 \
+    python benchmarks/grounding_probe.py --checkpoint checkpoints/pick_place_v7 --scenes 40 \
         --json out/grounding.json
 
 A policy that reads the instruction points at the named object (cosine near 1) and away from

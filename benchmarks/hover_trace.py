@@ -3,7 +3,7 @@ pick_place episode under a checkpoint and, at every control step, put the policy
 action beside the label the expert gives at that same state (``resync`` first, as DAgger
 labels), with the expert's phase and where the TCP is relative to its drop point.
 
-    python benchmarks/hover_trace.py --checkpoint checkpoints/pick_place_v6 --task stack \
+    python benchmarks/hover_trace.py --checkpoint checkpoints/pick_place_v7 --task stack \
         --split train --seed 1575755012 [--execution-horizon 2] [--json OUT]
 
 The summary counts ``hover`` steps: the TCP within 2 cm of the drop point in xy and more than

@@ -4,7 +4,7 @@ Scores a Policy folder's model on fixed samples of each dataset given (teacher-f
 augmentation, the model in eval mode) with the metrics `vla train --val_dataset` logs, plus the
 bin error per action dimension:
 
-    python benchmarks/memorisation.py --checkpoint checkpoints/pick_place_v6 \
+    python benchmarks/memorisation.py --checkpoint checkpoints/pick_place_v7 \
         --dataset seen=/tmp/d3 --dataset fresh=/tmp/d4 --json out/memorisation.json
 
 (/tmp/d3 and /tmp/d4 from `vla data generate --suite pick_place --backend mujoco --episodes 60

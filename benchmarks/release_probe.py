@@ -3,7 +3,7 @@ in a given outcome (default ``not_released``: the target still between both fing
 limit) and record, at every re-plan, the policy's probability that the gripper should be closed
 for the action it executes next, plus where the target ends relative to its goal.
 
-    python benchmarks/release_probe.py --checkpoint checkpoints/pick_place_v6 \
+    python benchmarks/release_probe.py --checkpoint checkpoints/pick_place_v7 \
         --report benchmarks/results/v7_attempt/eval_v6_place_stack_outcomes_seed0.json \
         --json out/release_probe.json
 

@@ -15,7 +15,7 @@ at most a quarter of the CPUs), so that at 64 robots the load generator's own Py
 not show up as server latency.
 
     python benchmarks/serve_bench.py --robots 1,2,4,8 --duration 5 --torch-threads 1
-    python benchmarks/serve_bench.py --checkpoint checkpoints/pick_place_v6 --device cuda \
+    python benchmarks/serve_bench.py --checkpoint checkpoints/pick_place_v7 --device cuda \
         --robots 1,4,16,32,64 --duration 6 --max-batch 64 --json serve_bench_gpu.json
 """
 

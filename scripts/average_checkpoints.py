@@ -1,6 +1,6 @@
 """Average the weights of policy checkpoints that share an architecture and action tokenizer.
 
-    python scripts/average_checkpoints.py --out /tmp/soup checkpoints/pick_place_v6 /tmp/a/final
+    python scripts/average_checkpoints.py --out /tmp/soup checkpoints/pick_place_v7 /tmp/a/final
     python scripts/average_checkpoints.py --out /tmp/soup A B --weights 0.7 0.3
 
 A "model soup" (Wortsman et al., 2022): checkpoints fine-tuned from one parent usually lie in one

@@ -18,7 +18,7 @@
 set -euo pipefail
 : "${OUT:?set OUT}"
 source "${ENV_SCRIPT:-scripts/gpu_env.sh}"  # tests pass a stand-in
-CKPT=${CKPT:-checkpoints/pick_place_v6}
+CKPT=${CKPT:-checkpoints/pick_place_v7}
 EPISODES=${EPISODES:-50}
 WORKERS=${WORKERS:-15}
 WALL_S=${WALL_S:-540}

@@ -1,6 +1,6 @@
 """A checkpoint folder made small enough to travel with a GPU-machine call, for a warm start.
 
-    python scripts/gpu_init.py pack checkpoints/pick_place_v6 .init    # here: ~13 MB instead of 25
+    python scripts/gpu_init.py pack checkpoints/pick_place_v7 .init    # here: ~13 MB instead of 25
     python scripts/gpu_init.py unpack .init /tmp/v3init                 # there: a Policy folder
 
 A device call carries at most 64 MiB; the simulator wheels, GL loaders and text caches take ~46

@@ -65,12 +65,13 @@ def test_grounding_probe_film_distances_follow_the_film_weights(tmp_path):
 
 
 def test_shipped_checkpoint_goes_where_the_instruction_points(tmp_path):
-    """Regression guard on the shipped policy's grounding (pick_place_v6: 20/22 on these 8
-    scenes, mean cosine 0.99 to the named object vs 0.53 to the others; pick_place_v5: 19/22,
+    """Regression guard on the shipped policy's grounding (pick_place_v7: 20/22 on these 8
+    scenes, mean cosine 0.99 to the named object vs 0.54 to the others; pick_place_v6: 20/22,
+    0.99 vs 0.53; pick_place_v5: 19/22,
     0.98 vs 0.53; pick_place_v4: 20/22,
     0.98 vs 0.53; pick_place_v3: 21/22,
     0.99 vs 0.55; pick_place_v2, which ignored the instruction: 0.76 vs 0.76 over 40 scenes)."""
-    report = _probe(ROOT / "checkpoints" / "pick_place_v6", 8, tmp_path)
+    report = _probe(ROOT / "checkpoints" / "pick_place_v7", 8, tmp_path)
     assert report["points_at_named"] >= 18 and report["queries"] == 22
     assert report["mean_cos_named"] - report["mean_cos_other"] > 0.25
 

@@ -118,7 +118,7 @@ def test_config_and_decode_mode_are_validated(policy: Policy):
 SHIPPED = Path(
     os.environ.get(
         "VLA_SHIPPED_CHECKPOINT",
-        Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v6",
+        Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v7",
     )
 )
 

@@ -25,7 +25,7 @@ pytestmark = [
 SHIPPED = Path(
     os.environ.get(
         "VLA_SHIPPED_CHECKPOINT",
-        Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v6",
+        Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v7",
     )
 )
 
@@ -64,9 +64,9 @@ def test_graphs_capture_and_replay_new_inputs(tiny_checkpoint: Path):
 
 BF16_BELOW_TOLERANCE = pytest.mark.xfail(
     strict=True,
-    reason="measured on an H100, 2026-12-06: pick_place_v6 in bfloat16 agrees on 85.7% of 1,792 "
-    "tokens (mean 1.5 bins off), below the 90% tolerance; float16, the default, agrees on 97.9%. "
-    "See benchmarks/RESULTS.md, 'v6, the shipped checkpoint, on an H100'",
+    reason="measured on an H100, 2026-12-06: pick_place_v7 in bfloat16 agrees on 81.6% of 1,792 "
+    "tokens (mean 2.4 bins off; v6: 85.7%), below the 90% tolerance; float16, the default, agrees "
+    "on 97.5%. See benchmarks/RESULTS.md, 'v7, the shipped checkpoint, on an H100'",
 )
 
 

@@ -1,6 +1,6 @@
 """`vla demo`: the main job — evaluate the shipped policy in simulated pick-and-place.
 
-    vla demo [--checkpoint checkpoints/pick_place_v6] [--episodes-per-task 10] [--out outputs/demo]
+    vla demo [--checkpoint checkpoints/pick_place_v7] [--episodes-per-task 10] [--out outputs/demo]
 
 Runs `vla eval` on the shipped checkpoint in MuJoCo (every task family of the pick_place suite,
 seeded), then the scripted expert on the same seeds as a reference, and writes for each:
@@ -13,7 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v6"
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v7"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

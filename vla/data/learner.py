@@ -35,7 +35,7 @@ class LearnerSpec:
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(
                 f"--learner {self.path}: not a policy checkpoint folder (no config.json); pass the "
-                "folder written by `vla train` (e.g. checkpoints/pick_place_v6 or <run>/final)"
+                "folder written by `vla train` (e.g. checkpoints/pick_place_v7 or <run>/final)"
             )
         if not 0.0 <= self.expert_prob <= 1.0:
             raise ValueError(

@@ -2,7 +2,7 @@
 
 Command::
 
-    vla export --checkpoint checkpoints/pick_place_v6 --format onnx --out exports/pp_v1 \\
+    vla export --checkpoint checkpoints/pick_place_v7 --format onnx --out exports/pp_v1 \\
         [--batch 1] [--opset 18]
 
 writes ``DIR/policy.onnx`` (ONE graph) plus ``policy_meta.json``, ``stats.json`` and

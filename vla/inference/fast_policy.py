@@ -51,8 +51,8 @@ class FastConfig:
     Args:
         dtype: weight/activation dtype; ``None`` = float16 on CUDA (the checkpoint stores fp16
             weights, so fp16 runs exactly the stored weights; measured on an H100 with
-            pick_place_v6: 97.9 % identical ids vs 85.7 % for bfloat16, which is below its
-            90 % tolerance: do not serve v6 in bfloat16), float32 on CPU.
+            pick_place_v7: 97.5 % identical ids vs 81.6 % for bfloat16, which is below its
+            90 % tolerance: do not serve v7 in bfloat16), float32 on CPU.
         buckets: batch sizes with their own static buffers (and CUDA graph).
         cuda_graphs: capture each bucket's forward as a CUDA graph (CUDA only).
         max_cached_instructions: instructions whose device-side states are kept.

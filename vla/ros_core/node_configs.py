@@ -24,7 +24,7 @@ def _camera_topics() -> list[str]:
 class PolicyNodeConfig:
     """Parameters of ``vla_ros policy_node``."""
 
-    policy_path: str = "checkpoints/pick_place_v6"  # in-process policy checkpoint folder
+    policy_path: str = "checkpoints/pick_place_v7"  # in-process policy checkpoint folder
     policy_host: str = ""  # non-empty: use the policy server at host:port instead
     policy_port: int = 8000
     policy_token: str = ""
