@@ -24,8 +24,9 @@ import numpy as np
 NEAR_XY, ABOVE_Z, NO_DESCENT = 0.02, 0.05, -0.002
 
 
-def trace_episode(policy, env, seed: int) -> list[dict]:
-    """One episode under ``policy``; a row per control step (policy action vs expert label)."""
+def trace_episode(policy, env, seed: int) -> tuple[list[dict], bool]:
+    """One episode under ``policy``: (a row per control step, policy action vs expert label;
+    whether it succeeded)."""
     from sim.experts import make_expert
     from vla.eval import sim_adapter
 
@@ -53,9 +54,7 @@ def trace_episode(policy, env, seed: int) -> list[dict]:
             return action
 
     result = sim_adapter.run_episode(env, Traced(), seed, record=False)
-    for row in rows:
-        row["success"] = bool(result.success)
-    return rows
+    return rows, bool(result.success)
 
 
 def hover_steps(rows: list[dict]) -> int:
@@ -86,16 +85,18 @@ def main(argv: list[str] | None = None) -> int:
         env = sim_adapter.make_env("pick_place", args.task, "mujoco", args.split, seed,
                                    tuple(args.image_size or sim_adapter.default_image_size()),
                                    args.max_steps)  # fmt: skip
-        rows = trace_episode(policy, env, seed)
+        rows, success = trace_episode(policy, env, seed)
         env.close()
-        print(f"== {args.task}/{args.split} seed {seed}: success={rows[-1]['success']} "
+        print(f"== {args.task}/{args.split} seed {seed}: success={success} "
               f"length {len(rows)}, hover steps {hover_steps(rows)}")  # fmt: skip
         print("step phase     xy cm  dz cm   policy dx dy dz grip       expert dx dy dz grip")
         for r in rows:
             if r["step"] % args.every == 0 or r["step"] >= len(rows) - 5:
                 print(f"{r['step']:4d} {r['phase']:<8} {r['xy_cm']:6.1f} {r['dz_cm']:6.1f}   "
                       f"{np.round(r['policy'], 3)}   {np.round(r['expert'], 3)}")  # fmt: skip
-        out.append({"seed": seed, "hover_steps": hover_steps(rows), "rows": rows})
+        out.append(
+            {"seed": seed, "success": success, "hover_steps": hover_steps(rows), "rows": rows}
+        )
     if args.json:
         report = {"checkpoint": args.checkpoint, "task": args.task, "split": args.split,
                   "episodes": out}  # fmt: skip
