@@ -75,8 +75,10 @@ def take_overs(jobs, runs):
 
 
 def main() -> None:
+    from vla.constants import SHIPPED_CHECKPOINT
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--learner", default="checkpoints/pick_place_v7")
+    p.add_argument("--learner", default=str(SHIPPED_CHECKPOINT))
     p.add_argument("--per-family", type=int, default=8, help="attempts per task family")
     p.add_argument("--expert-prob", type=float, default=0.5)
     p.add_argument("--block", type=int, default=4)

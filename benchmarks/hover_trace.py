@@ -87,16 +87,15 @@ def main(argv: list[str] | None = None) -> int:
                                    args.max_steps)  # fmt: skip
         rows, success = trace_episode(policy, env, seed)
         env.close()
+        hover = hover_steps(rows)
         print(f"== {args.task}/{args.split} seed {seed}: success={success} "
-              f"length {len(rows)}, hover steps {hover_steps(rows)}")  # fmt: skip
+              f"length {len(rows)}, hover steps {hover}")  # fmt: skip
         print("step phase     xy cm  dz cm   policy dx dy dz grip       expert dx dy dz grip")
         for r in rows:
             if r["step"] % args.every == 0 or r["step"] >= len(rows) - 5:
                 print(f"{r['step']:4d} {r['phase']:<8} {r['xy_cm']:6.1f} {r['dz_cm']:6.1f}   "
                       f"{np.round(r['policy'], 3)}   {np.round(r['expert'], 3)}")  # fmt: skip
-        out.append(
-            {"seed": seed, "success": success, "hover_steps": hover_steps(rows), "rows": rows}
-        )
+        out.append({"seed": seed, "success": success, "hover_steps": hover, "rows": rows})
     if args.json:
         report = {"checkpoint": args.checkpoint, "task": args.task, "split": args.split,
                   "episodes": out}  # fmt: skip

@@ -6,7 +6,14 @@ a LeRobot dataset trains here. Import these names; never spell the strings inlin
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+# ---- the checkpoint that ships (the main job, the ROS default, the tests that load it) -------
+# Renaming it on a new release is this one line plus docs; the folder lives in the repository.
+SHIPPED_CHECKPOINT_NAME = "pick_place_v7"
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / SHIPPED_CHECKPOINT_NAME
 
 # ---- observation / dataset keys (LeRobot convention) ---------------------------------------
 OBS_PREFIX = "observation."

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.serving.tiny_checkpoint import make_tiny_checkpoint
+from vla.constants import SHIPPED_CHECKPOINT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +72,7 @@ def test_shipped_checkpoint_goes_where_the_instruction_points(tmp_path):
     0.98 vs 0.53; pick_place_v4: 20/22,
     0.98 vs 0.53; pick_place_v3: 21/22,
     0.99 vs 0.55; pick_place_v2, which ignored the instruction: 0.76 vs 0.76 over 40 scenes)."""
-    report = _probe(ROOT / "checkpoints" / "pick_place_v7", 8, tmp_path)
+    report = _probe(SHIPPED_CHECKPOINT, 8, tmp_path)
     assert report["points_at_named"] >= 18 and report["queries"] == 22
     assert report["mean_cos_named"] - report["mean_cos_other"] > 0.25
 

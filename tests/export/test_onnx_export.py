@@ -14,10 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
 
 from tiny_checkpoint import make_tiny_checkpoint  # noqa: E402
 
+from vla.constants import SHIPPED_CHECKPOINT  # noqa: E402
 from vla.export import ExportConfig, check_parity, export_onnx  # noqa: E402
 from vla.export.onnx_export import ONNX_FILENAME, build_graph, example_inputs  # noqa: E402
 
-SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v7"
+SHIPPED = SHIPPED_CHECKPOINT
 
 
 def _minilm_checkpoint(directory: Path, use_state: bool) -> Path:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import INSTRUCTIONS, make_observations
 
-from vla.constants import OBS_STATE, TASK
+from vla.constants import OBS_STATE, SHIPPED_CHECKPOINT, TASK
 from vla.inference import FastConfig, FastPolicy
 from vla.inference.bench import autoregressive_twin
 from vla.policy import Policy
@@ -118,7 +118,7 @@ def test_config_and_decode_mode_are_validated(policy: Policy):
 SHIPPED = Path(
     os.environ.get(
         "VLA_SHIPPED_CHECKPOINT",
-        Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v7",
+        SHIPPED_CHECKPOINT,
     )
 )
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import make_observations
 
-from vla.constants import OBS_STATE
+from vla.constants import OBS_STATE, SHIPPED_CHECKPOINT
 from vla.inference import FastConfig, FastPolicy
 from vla.inference.bench import pick_instruction, token_parity
 from vla.inference.fast_policy import PARITY_MIN_AGREEMENT
@@ -25,7 +25,7 @@ pytestmark = [
 SHIPPED = Path(
     os.environ.get(
         "VLA_SHIPPED_CHECKPOINT",
-        Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v7",
+        SHIPPED_CHECKPOINT,
     )
 )
 

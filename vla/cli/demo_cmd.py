@@ -13,7 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "pick_place_v7"
+from vla.constants import SHIPPED_CHECKPOINT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.physics.base import ARM_JOINT_NAMES, FINGER_JOINT_NAMES
-from vla.constants import CAMERAS, CONTROL_HZ
+from vla.constants import CAMERAS, CONTROL_HZ, SHIPPED_CHECKPOINT_NAME
 from vla.ros_core.safety import SafetyConfig
 
 COMMAND_INTERFACES: tuple[str, ...] = ("joint_trajectory", "forward_position", "twist")
@@ -24,7 +24,7 @@ def _camera_topics() -> list[str]:
 class PolicyNodeConfig:
     """Parameters of ``vla_ros policy_node``."""
 
-    policy_path: str = "checkpoints/pick_place_v7"  # in-process policy checkpoint folder
+    policy_path: str = f"checkpoints/{SHIPPED_CHECKPOINT_NAME}"  # in-process policy folder
     policy_host: str = ""  # non-empty: use the policy server at host:port instead
     policy_port: int = 8000
     policy_token: str = ""
