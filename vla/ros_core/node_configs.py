@@ -28,7 +28,7 @@ class PolicyNodeConfig:
     policy_host: str = ""  # non-empty: use the policy server at host:port instead
     policy_port: int = 8000
     policy_token: str = ""
-    device: str = "cuda"
+    device: str = "auto"  # torch device for an in-process policy; auto: cuda if present, else cpu
     warmup_steps: int = 2
     control_rate: float = CONTROL_HZ
     execute_steps: int = 0  # actions executed per chunk; 0: the checkpoint's execution_horizon

@@ -38,9 +38,14 @@ def load_policy(cfg):
         from vla.serving.client import PolicyClient
 
         return PolicyClient(cfg.policy_host, cfg.policy_port, token=cfg.policy_token or None)
+    import torch
+
     from vla.policy import Policy
 
-    return Policy.from_pretrained(cfg.policy_path, device=cfg.device)
+    device = cfg.device
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    return Policy.from_pretrained(cfg.policy_path, device=device)
 
 
 class PolicyNode(Node):
@@ -53,7 +58,7 @@ class PolicyNode(Node):
         self.policy = None
         self.loop = None
         self.timer = None
-        self._subs, self._services, self._pubs = [], [], []
+        self._subs, self._srvs, self._pubs = [], [], []
         self.gripper_action = None
         self.instruction_server = None
         self.commands_sent = 0
@@ -113,11 +118,11 @@ class PolicyNode(Node):
         self._stop_timer()
         for sub in self._subs:
             self.destroy_subscription(sub)
-        for srv in self._services:
+        for srv in self._srvs:
             self.destroy_service(srv)
         for pub in self._pubs:
             self.destroy_lifecycle_publisher(pub)
-        self._subs, self._services, self._pubs = [], [], []
+        self._subs, self._srvs, self._pubs = [], [], []
         if self.gripper_action is not None:
             self.gripper_action.destroy()
             self.gripper_action = None
@@ -190,7 +195,7 @@ class PolicyNode(Node):
             )
         )
         subs.append(self.create_subscription(Bool, cfg.estop_topic, self._on_estop, COMMAND_QOS))
-        self._services = [
+        self._srvs = [
             self.create_service(Trigger, '~/estop', self._srv_estop),
             self.create_service(Trigger, '~/reset_estop', self._srv_reset),
         ]
