@@ -9,8 +9,10 @@ an explicit list: add a module here when you add a subcommand. Modules keep heav
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from vla import __version__
 from vla.cli import (
     bench_cmd,
     compare_cmd,
@@ -25,6 +27,7 @@ from vla.cli import (
     text_cache_cmd,
     train_cmd,
 )
+from vla.cli.common import DEBUG_ENV, ArgumentParser
 
 SUBCOMMAND_MODULES: list = [
     bench_cmd,
@@ -43,9 +46,13 @@ SUBCOMMAND_MODULES: list = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vla", description="Vision-Language-Action robotics stack."
+    """The `vla` parser: every subcommand's parser shares the grammar of ``vla.cli.common``."""
+    parser = ArgumentParser(
+        prog="vla",
+        description="Vision-Language-Action robotics stack.",
+        epilog=f"Errors end in one line; set {DEBUG_ENV}=1 to see the traceback.",
     )
+    parser.add_argument("--version", action="version", version=f"vla {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module in SUBCOMMAND_MODULES:
@@ -53,13 +60,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a user gets wrong (a missing or damaged file, a value out of range, a preset that does
+# not exist) and the commands raise with a message that names the fix. The traceback adds
+# nothing for them; VLA_DEBUG=1 brings it back for a bug report.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, KeyError, LookupError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one `vla` command; returns its exit code (2: usage or input error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except USER_ERRORS as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"{_command_name(args)}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    words = ["vla", args.command]
+    words += [getattr(args, a) for a in ("data_command", "sim_command") if getattr(args, a, None)]
+    return " ".join(words)
+
+
+def one_line(exc: BaseException) -> str:
+    """The exception as one line: its message (a KeyError's without quotes), lines joined."""
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    text = str(text) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

@@ -1,67 +1,100 @@
-"""`vla train`: train a policy from a YAML preset plus --key=value overrides.
+"""`vla train`: train a policy from a YAML preset plus config overrides.
 
-    vla train --config configs/train/pick_place.yaml --dataset=DIR [--text-cache FILE]
+    vla train --config configs/train/pick_place.yaml --dataset=DIR [--text-cache=FILE]
               [--lr=3e-4 --model.hidden_size=256 --max_minutes=9 --resume=auto ...]
-    torchrun --nproc_per_node 2 -m vla.cli.main train --config ...      (data parallel)
+    torchrun --nproc_per_node 2 -m vla train --config ...      (data parallel)
 
-Overrides: ``--<field>=<value>`` / ``--train.<field>=<value>`` set TrainConfig fields,
-``--model.<field>=<value>`` set VLAConfig fields; values are YAML scalars.
+Every training option below is a field of the training config (vla/train/config.py): set it in
+the --config YAML or override it here as --<field>=<value> (the YAML spelling --max_minutes and
+the flag spelling --max-minutes are the same field; "--field value" works too). Values are YAML
+scalars (3e-4, true, null, [1, 2]). --model.<field>=<value> sets one field of the model preset
+(configs/model/<model_preset>.yaml; keys of VLAConfig, vla/model/config.py). Unknown fields are
+rejected with a did-you-mean.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+
+from vla.cli.common import ArgumentParser
+
+_MODEL_OVERRIDE = re.compile(r"^--model\.[A-Za-z0-9_]+(=.*)?$")
 
 
-class _OverrideParser(argparse.ArgumentParser):
-    """Collects every unrecognised ``--key=value`` into ``args.overrides`` (training options
-    are open-ended, so they cannot be declared one by one)."""
+class _TrainParser(ArgumentParser):
+    """Adds the training config's fields as options when `vla train` itself is parsed (importing
+    the config pulls in torch; `vla --help` must stay fast) and keeps ``--model.<key>``."""
+
+    open_ended = True  # --model.<key>=<value> overrides are checked against VLAConfig later
+    _fields_added = False
+
+    def _add_training_fields(self) -> None:
+        if self._fields_added:
+            return
+        self._fields_added = True
+        from vla.train.config import config_field_defaults
+
+        group = self.add_argument_group(
+            "training options (--<field>=<value>; default: the --config YAML, else the value shown)"
+        )
+        for name, default in config_field_defaults().items():
+            group.add_argument(f"--{name.replace('_', '-')}", dest=name, nargs="?", const="true",
+                               default=argparse.SUPPRESS, metavar="V",
+                               help=f"default: {default}")  # fmt: skip
+
+    def format_help(self) -> str:
+        self._add_training_fields()
+        return super().format_help()
 
     def parse_known_args(self, args=None, namespace=None):
-        ns, raw = super().parse_known_args(args, namespace)
-        extras: list[str] = []
-        for item in raw:  # "--key value" is accepted as "--key=value"
-            if extras and extras[-1].startswith("--") and "=" not in extras[-1]:
-                if not item.startswith("--"):
-                    extras[-1] = f"{extras[-1]}={item}"
-                    continue
-            extras.append(item)
-        bad = [e for e in extras if not (e.startswith("--") and "=" in e)]
-        if bad:
-            self.error(f"unrecognised arguments {bad}: overrides are written --key=value")
-        ns.overrides = list(getattr(ns, "overrides", None) or []) + extras
+        self._add_training_fields()
+        args = list(args or [])
+        model = [a for a in args if _MODEL_OVERRIDE.match(a)]
+        rest = [_flag_spelling(a) for a in args if not _MODEL_OVERRIDE.match(a)]
+        for item in model:
+            if "=" not in item:
+                self.error(f"{item}: model overrides are written --model.<field>=<value>")
+        ns, extras = super().parse_known_args(rest, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        ns.model_overrides = model
         return ns, []
 
 
+def _flag_spelling(arg: str) -> str:
+    """``--train.max_minutes=3`` / ``--max_minutes=3`` -> ``--max-minutes=3``."""
+    if not arg.startswith("--"):
+        return arg
+    key, sep, value = arg[2:].partition("=")
+    key = key.removeprefix("train.").replace("_", "-")
+    return f"--{key}{sep}{value}"
+
+
 def register(subparsers) -> None:
-    # the subparser gets the override-collecting class (argparse picks it per add_parser call)
+    """Add the ``train`` subcommand."""
     default_class = subparsers._parser_class
-    subparsers._parser_class = _OverrideParser
+    subparsers._parser_class = _TrainParser  # argparse picks the class per add_parser call
     try:
         p = subparsers.add_parser(
-            "train",
-            help="train a VLA policy (see configs/train/)",
-            description=__doc__,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+            "train", help="train a VLA policy (see configs/train/)", description=__doc__,
+            allow_abbrev=False,
+        )  # fmt: skip
     finally:
         subparsers._parser_class = default_class
-    p.add_argument("--config", help="training preset YAML (configs/train/*.yaml)")
-    p.add_argument(
-        "--text-cache",
-        dest="text_cache_file",
-        help="precomputed MiniLM instruction embeddings (from `vla text-cache`)",
-    )
-    p.set_defaults(func=run, overrides=[])
+    p.add_argument("--config", help="training preset YAML (configs/train/*.yaml, or a preset "
+                   "name: pick_place, tiny_cpu, mt50)")  # fmt: skip
+    p.set_defaults(func=run, model_overrides=[])
 
 
 def run(args: argparse.Namespace) -> int:
+    """Load the config (YAML + overrides, validated), train, print the final checkpoint."""
     from vla.train import load_config, train
+    from vla.train.config import config_field_defaults
 
-    overrides = list(args.overrides)
-    if args.text_cache_file:
-        overrides.append(f"--text_cache={args.text_cache_file}")
-    cfg = load_config(args.config, overrides)
+    overrides = [f"--{name}={getattr(args, name)}" for name in config_field_defaults()
+                 if hasattr(args, name)]  # fmt: skip
+    cfg = load_config(args.config, overrides + list(args.model_overrides))
     summary = train(cfg)
     if summary["is_main"]:  # under torchrun, one line for the run, not one per rank
         print(

@@ -35,7 +35,7 @@ from vla.policy.action_tokens import (
     local_mean_positions,
 )
 from vla.policy.broker import ChunkBroker
-from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, read_stats
+from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, load_model, read_stats
 from vla.policy.transforms import EmbedInstruction, apply_transforms, input_transforms
 from vla.tokenizers import load_tokenizer
 
@@ -148,10 +148,7 @@ class Policy:
                 f"{tok_dir} is missing: re-save the checkpoint with save_policy"
             )
         tokenizer = load_tokenizer(tok_dir)
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        model = VLAModel.from_pretrained(str(path), dtype=torch.float32)
+        model = load_model(path)  # refuses a damaged model.safetensors, naming it
         text = build_text_encoder(model.config, path, text_cache)
         return cls(
             model, tokenizer, stats, meta, text, device, decode, execution_horizon,

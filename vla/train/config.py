@@ -13,16 +13,19 @@ training YAML overrides single fields of it.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+import difflib
+import inspect
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from vla.constants import ACTION_SPACE_EEF_DELTA, POLICY_ACTION_SPACES
+from vla.resources import preset_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MODEL_PRESET_DIR = REPO_ROOT / "configs" / "model"
 TOKENIZER_NAMES: tuple[str, ...] = ("binning", "fast")
 DATA_MODES: tuple[str, ...] = ("memory", "loader")
 PRECISIONS: tuple[str, ...] = ("bf16", "fp32")
@@ -69,10 +72,6 @@ class TrainConfig:
     # > 0: train against HL-Gauss soft labels this many bins wide (vla.model.vla_model.
     # hl_gauss_targets) instead of one-hot: a near miss costs less than a far one
     label_sigma: float = 0.0
-    # != 1: the gripper's tokens (binning: one per action, dimension gripper_index) count this
-    # many times as much in the training loss as the motion tokens (vla.policy.action_tokens.
-    # token_loss_weights); the release is one switch per demonstration. Validation is unweighted
-    gripper_loss_weight: float = 1.0
     # > 0: keep an exponential moving average of the weights (torch.optim.swa_utils) with this
     # decay per step; checkpoints and final/ hold the averaged weights, validation scores them
     ema_decay: float = 0.0
@@ -115,6 +114,8 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        _check_types(self)
+        _check_model_keys(self.model, "model")
         if not self.dataset:
             raise ValueError(
                 "dataset is empty: set `dataset: <LeRobot v3 folder>` or --dataset=DIR"
@@ -155,16 +156,6 @@ class TrainConfig:
                 f"label_sigma={self.label_sigma} smooths over neighbouring bins, which only the "
                 f"binning tokenizer's ids are; use tokenizer=binning or label_sigma=0"
             )
-        if not self.gripper_loss_weight > 0.0:
-            raise ValueError(
-                f"gripper_loss_weight must be > 0 (1: unweighted), got {self.gripper_loss_weight}"
-            )
-        if self.gripper_loss_weight != 1.0 and self.tokenizer != "binning":
-            raise ValueError(
-                f"gripper_loss_weight={self.gripper_loss_weight} weights the gripper's own "
-                "tokens, which only the binning tokenizer has (FAST mixes dimensions); use "
-                "tokenizer=binning or gripper_loss_weight=1"
-            )
         if not 0.0 <= self.state_dropout <= 1.0:
             raise ValueError(f"state_dropout must be in [0, 1], got {self.state_dropout}")
         if not self.state_noise_std >= 0.0:
@@ -195,18 +186,102 @@ class TrainConfig:
         """The VLAConfig fields: the preset file, then ``model`` overrides."""
         path = Path(self.model_preset)
         if not path.suffix:
-            path = MODEL_PRESET_DIR / f"{self.model_preset}.yaml"
+            path = preset_dir("model") / f"{self.model_preset}.yaml"
         if not path.is_file():
-            known = sorted(p.stem for p in MODEL_PRESET_DIR.glob("*.yaml"))
+            known = sorted(p.stem for p in preset_dir("model").glob("*.yaml"))
             raise FileNotFoundError(
                 f"model preset {self.model_preset!r} not found ({path}); known presets: {known}"
+                + _did_you_mean(self.model_preset, known)
             )
-        return {**(yaml.safe_load(path.read_text()) or {}), **self.model}
+        preset = yaml.safe_load(path.read_text()) or {}
+        _check_model_keys(preset, str(path))
+        return {**preset, **self.model}
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["betas"] = list(self.betas)
         return out
+
+
+def config_field_defaults() -> dict[str, Any]:
+    """Every TrainConfig field (``model`` excluded: its keys are VLAConfig's) -> its default."""
+    out = {}
+    for f in fields(TrainConfig):
+        if f.name != "model":
+            out[f.name] = f.default_factory() if f.default is MISSING else f.default
+    return out
+
+
+def _did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_model_keys(values: dict, where: str) -> None:
+    """Unknown model keys are typos (``use_stat``), never silently ignored: VLAConfig would
+    keep them as stray attributes and train with the default instead."""
+    from vla.model.config import VLAConfig
+
+    params = inspect.signature(VLAConfig.__init__).parameters
+    known = [n for n, p in params.items() if n != "self" and p.kind is not p.VAR_KEYWORD]
+    for key in values:
+        if key not in known:
+            raise ValueError(
+                f"{where}: unknown model option {key!r}{_did_you_mean(key, known)}; the model "
+                f"options are VLAConfig's (vla/model/config.py): {sorted(known)}"
+            )
+
+
+def _check_types(cfg: TrainConfig) -> None:
+    """Coerce and check every field against its annotation, so ``--batch_size=abc`` fails here
+    with a message naming the field, not deep in training with a TypeError."""
+    hints = typing.get_type_hints(TrainConfig)  # the annotations are strings (PEP 563)
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        ok, coerced = _coerce(value, hints[f.name])
+        if not ok:
+            raise ValueError(
+                f"{f.name}={value!r}: expected {_type_name(hints[f.name])} "
+                f"(e.g. --{f.name}={config_field_defaults().get(f.name, '...')})"
+            )
+        object.__setattr__(cfg, f.name, coerced)
+
+
+def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return True, None
+        for arg in args:
+            if arg is not type(None):
+                ok, out = _coerce(value, arg)
+                if ok:
+                    return True, out
+        return False, value
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if hint is str:
+        return isinstance(value, str), value
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            return False, value
+        if origin is tuple and args and Ellipsis not in args and len(args) != len(value):
+            return False, value
+        item_hints = [args[0]] * len(value) if origin is list or Ellipsis in args else list(args)
+        items = [_coerce(v, h) for v, h in zip(value, item_hints, strict=True)]
+        return all(ok for ok, _ in items), origin(v for _, v in items)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict), value
+    return True, value  # Any and the rest: not checked
+
+
+def _type_name(hint: Any) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 
 def parse_scalar(raw: str) -> Any:
@@ -237,7 +312,10 @@ def parse_overrides(items: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
         if key.startswith("train."):
             key = key[len("train.") :]
         if key not in names:
-            raise ValueError(f"unknown training option {key!r}; known: {sorted(names)}")
+            raise ValueError(
+                f"unknown training option {key!r}{_did_you_mean(key, names)}; known: "
+                f"{sorted(names)}"
+            )
         train[key] = value
     return train, model
 
@@ -247,14 +325,23 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
+        if not path.suffix and not path.is_file():  # a preset name: configs/train/<name>.yaml
+            path = preset_dir("train") / f"{path}.yaml"
         if not path.is_file():
-            raise FileNotFoundError(f"training config {path} does not exist (see configs/train/)")
+            known = sorted(p.stem for p in preset_dir("train").glob("*.yaml"))
+            raise FileNotFoundError(
+                f"training config {path} does not exist; presets: {known}"
+                + _did_you_mean(Path(path).stem, known)
+            )
         data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a training config is a YAML mapping of option: value")
         data = {k: parse_scalar(v) if isinstance(v, str) else v for k, v in data.items()}
     names = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"{path}: unknown training option(s) {unknown}; known: {sorted(names)}")
+        hints = "".join(_did_you_mean(k, names) for k in unknown)
+        raise ValueError(f"{path}: unknown training option(s) {unknown}{hints}")
     train_over, model_over = parse_overrides(overrides or [])
     merged = {**data, **train_over}
     merged["model"] = {**(data.get("model") or {}), **model_over}
