@@ -1,7 +1,8 @@
 """Policy checkpoint folders (Hugging Face style) and their metadata.
 
 <dir>/config.json            VLAConfig
-<dir>/model.safetensors      weights (fp16 by default to stay small; loaded as fp32)
+<dir>/model.safetensors      weights (fp16 by default to stay small; loaded as fp32, refused when
+                             damaged: unreadable, missing tensors, NaN/inf or absurd magnitudes)
 <dir>/action_tokenizer/      ActionTokenizer.save_pretrained
 <dir>/stats.json             normalisation statistics (LeRobot layout: state + action)
 <dir>/policy_meta.json       PolicyMeta: cameras, image size, state names, action space, ...
@@ -20,11 +21,16 @@ import numpy as np
 import torch
 
 from vla.constants import ACTION, CONTROL_HZ, OBS_STATE, POLICY_ACTION_SPACES
+from vla.model import VLAModel
 from vla.model.text import TEXT_CACHE_FILENAME, InstructionEmbeddings, WordVocab
 
 META_FILENAME = "policy_meta.json"
 STATS_FILENAME = "stats.json"
 TOKENIZER_DIRNAME = "action_tokenizer"
+MODEL_FILENAME = "model.safetensors"
+# a trained weight this large means a diverged run or a broken file (the shipped checkpoint's
+# largest is ~2); fp16 saving tops out at 65504, so 1e4 leaves room for any sane model
+MAX_ABS_WEIGHT = 1e4
 SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -66,6 +72,60 @@ class PolicyMeta:
                 "vla.policy.save_policy or `vla train`)"
             )
         return cls(**json.loads(path.read_text()))
+
+
+def load_model(directory: Path) -> VLAModel:
+    """The checkpoint's ``VLAModel`` in fp32, or a ValueError naming ``model.safetensors`` and
+    what is wrong with it (unreadable, tensors missing or unexpected, non-finite or absurd
+    values): a damaged file must stop ``vla serve`` / ``vla eval`` at load time, not drive a
+    robot with constant extreme actions."""
+    file = directory / MODEL_FILENAME
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"{file} is missing: copy the checkpoint's weights there or re-save it with save_policy"
+        )
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        model, info = VLAModel.from_pretrained(
+            str(directory), dtype=torch.float32, output_loading_info=True
+        )
+    except Exception as exc:  # safetensors, json and torch raise many unrelated types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ValueError(
+            f"cannot load the weights {file}: {type(exc).__name__}: {first[:200]}; the file is "
+            "damaged or not this checkpoint's: copy it again or re-save the checkpoint"
+        ) from None
+    for what in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        keys = sorted(str(k) for k in info.get(what) or ())
+        if keys:
+            raise ValueError(
+                f"{file} does not match config.json: {len(keys)} {what.replace('_', ' ')} "
+                f"({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''}); re-save the "
+                "checkpoint with save_policy"
+            )
+    check_weights(model, file)
+    return model
+
+
+def check_weights(model: torch.nn.Module, file: Path | str) -> None:
+    """Raise ValueError naming ``file`` when a weight is NaN/inf or above ``MAX_ABS_WEIGHT``."""
+    nonfinite, huge = [], []
+    for name, t in model.state_dict().items():
+        if not t.is_floating_point() or t.numel() == 0:
+            continue
+        if not torch.isfinite(t).all():
+            nonfinite.append(name)
+        elif t.abs().max().item() > MAX_ABS_WEIGHT:
+            huge.append(name)
+    for bad, what in ((nonfinite, "NaN or infinite values"), (huge, f"|w| > {MAX_ABS_WEIGHT:g}")):
+        if bad:
+            raise ValueError(
+                f"{file}: {len(bad)} tensor(s) hold {what} ({', '.join(bad[:3])}"
+                f"{', ...' if len(bad) > 3 else ''}): the weights are damaged (a diverged training "
+                "run or a broken copy); use an earlier checkpoint"
+            )
 
 
 def stats_to_json(stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, list]]:
