@@ -167,12 +167,49 @@ def save_training_state(directory: Path, model, opt, sched, step: int, ema=None)
         "scheduler": sched.state_dict(),
         "rng": {
             "python": random.getstate(),
-            "numpy": np.random.get_state(),
+            "numpy": _numpy_rng_to_plain(np.random.get_state()),
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         },
     }
     torch.save(state, directory / STATE_FILENAME)
+
+
+def _numpy_rng_to_plain(state: tuple) -> dict:
+    """numpy's legacy RNG state as tensors and numbers: a ``weights_only`` load accepts it."""
+    name, keys, pos, has_gauss, cached = state
+    return {
+        "name": str(name),
+        "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
+
+
+def _numpy_rng_from_plain(state) -> tuple:
+    if not isinstance(state, dict):  # written before the plain form: numpy's own tuple
+        return state
+    keys = state["keys"].numpy().astype(np.uint32)
+    return (state["name"], keys, state["pos"], state["has_gauss"], state["cached_gaussian"])
+
+
+def _load_state_file(file: Path) -> dict:
+    """``torch.load`` with ``weights_only=True``: a training state can no longer run code on
+    load. States written before numpy's RNG was stored as tensors hold numpy arrays; numpy's
+    array reconstruction (data only, no code) is allowed for them."""
+    multiarray = getattr(np, "_core", None) or np.core  # numpy 2 / numpy 1
+    allowed = [multiarray.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # an unpickling refusal, a truncated file, ...
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ValueError(
+            f"cannot resume from {file}: {type(exc).__name__}: {first}; the file is damaged or "
+            "was not written by `vla train` (start without --resume, or resume from another "
+            "checkpoint)"
+        ) from None
 
 
 def find_resume(output_dir: Path, resume: str | None) -> Path | None:
@@ -195,7 +232,7 @@ def find_resume(output_dir: Path, resume: str | None) -> Path | None:
 def load_training_state(path: Path, model, opt, sched, ema=None) -> int:
     """Restore weights, optimiser, scheduler, RNG and (if kept) EMA states; return the step to
     continue at."""
-    state = torch.load(path / STATE_FILENAME, map_location="cpu", weights_only=False)
+    state = _load_state_file(path / STATE_FILENAME)
     getattr(model, "module", model).load_state_dict(state["model"])
     if ema is not None:
         if state.get("ema") is None:
@@ -208,7 +245,7 @@ def load_training_state(path: Path, model, opt, sched, ema=None) -> int:
     sched.load_state_dict(state["scheduler"])
     rng = state["rng"]
     random.setstate(rng["python"])
-    np.random.set_state(rng["numpy"])
+    np.random.set_state(_numpy_rng_from_plain(rng["numpy"]))
     torch.set_rng_state(rng["torch"])
     if rng["cuda"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
