@@ -1,19 +1,12 @@
 """sim: simulated Franka Panda pick-and-place in MuJoCo and PyBullet.
 
 Public entry points: :func:`sim.make` (a gymnasium environment for one task family and engine)
-and the gymnasium ids ``sim/PickPlace-<family>-<backend>-v0`` registered on import.
+and :func:`sim.register_envs`, which registers the gymnasium ids
+``sim/PickPlace-<family>-<backend>-v0`` (and ``sim/Mt50-<task>-mujoco-v0``) for ``gym.make``.
+Importing ``sim`` changes nothing outside it: no gymnasium ids are registered and MUJOCO_GL is
+left alone (MuJoCo's renderers default it to ``egl`` where they are made: ``sim.physics.gl``).
 """
 
-import os
+from sim.env import BACKENDS, make, register_envs
 
-# MuJoCo picks its GL back end when first imported. EGL renders offscreen with Mesa and needs
-# nothing installed; without this default (unset -> GLFW) rendering fails on headless machines.
-if not os.environ.get("MUJOCO_GL"):
-    os.environ["MUJOCO_GL"] = "egl"
-
-from sim.env import BACKENDS, make, register_envs  # noqa: E402
-
-#: gymnasium ids registered at import, e.g. "sim/PickPlace-pick-mujoco-v0"
-GYM_IDS: list[str] = register_envs()
-
-__all__ = ["BACKENDS", "GYM_IDS", "make", "register_envs"]
+__all__ = ["BACKENDS", "make", "register_envs"]

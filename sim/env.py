@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from sim.controller import JOINT_ACTION_DIM, Controller, ControllerConfig
-from sim.physics.base import GRIPPER_MAX_OPENING, Physics
+from sim.controller import JOINT_ACTION_DIM, Controller, ControllerConfig, table_workspace
+from sim.physics.base import Physics
 from sim.tasks import SPLITS, SUITES, Episode, Task, get_task
 from vla.constants import (
     ACTION_SPACE_EEF_DELTA,
@@ -32,6 +32,7 @@ from vla.constants import (
     OBS_STATE,
     TASK,
 )
+from vla.robot.panda import GRIPPER_MAX_OPENING
 
 SETTLE_SUBSTEPS = 20  # after building a scene, let objects come to rest before observing
 INSTRUCTION_CHARSET = string.ascii_letters + string.digits + " ,.'-"
@@ -111,7 +112,13 @@ class Environment:
 
     def __init__(self, task: Task, physics: Physics, config: EnvConfig):
         self.task, self.physics, self.config = task, physics, config
-        self.controller = Controller(physics, ControllerConfig(action_space=config.action_space))
+        low, high = table_workspace()
+        self.controller = Controller(
+            physics,
+            ControllerConfig(
+                action_space=config.action_space, workspace_low=low, workspace_high=high
+            ),
+        )
         self.max_steps = config.max_steps or task.max_steps
         self.episode: Episode | None = None
         self.steps = 0

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from sim.physics.gl import default_mujoco_gl
 from sim.tasks.metaworld_tasks import MT50, MetaWorldTask
 from vla.constants import (
     ACTION_SPACE_METAWORLD,
@@ -155,6 +156,7 @@ class MetaWorldConfig:
 
 def import_metaworld():
     """The ``metaworld`` package, or an ImportError that says how to install it."""
+    default_mujoco_gl()  # metaworld imports mujoco, whose GL back end our renderer uses
     try:
         import metaworld
         import metaworld.policies  # noqa: F401
@@ -193,6 +195,7 @@ class MetaWorldEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": int(METAWORLD_CONTROL_HZ)}
 
     def __init__(self, config: MetaWorldConfig, render_mode: str | None = None):
+        default_mujoco_gl()  # before mujoco is imported: this env renders with mujoco.Renderer
         import mujoco
 
         self.config = config

@@ -9,20 +9,19 @@
     step(now)                  -> physics advances to `now`, tracking the active target
 
 Works on any :class:`sim.physics.base.Physics` (MuJoCo or PyBullet), so the simulated stack
-under ``ros2 launch`` runs the very engines the evaluation suite runs.
+under ``ros2 launch`` runs the very engines the evaluation suite runs. The simulated robot node
+(``ros_ws/src/vla_ros/vla_ros/sim_robot_node.py``) is its one user; it lives in ``sim`` because it
+needs the simulator, which ``vla.ros_core`` (the real robot's side) never imports.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.physics.base import (
-    ARM_JOINT_NAMES,
-    FINGER_JOINT_NAMES,
-    GRIPPER_MAX_OPENING,
-    Physics,
-)
+from sim.env import make
+from sim.physics.base import Physics
 from vla.constants import TASK
+from vla.robot.panda import ARM_JOINT_NAMES, FINGER_JOINT_NAMES, GRIPPER_MAX_OPENING
 
 NS = 1_000_000_000
 
@@ -140,7 +139,5 @@ class SimWorld:
 
 def make_sim_world(backend: str, suite: str, task: str, seed: int, image_size) -> SimWorld:
     """The ``sim.make`` environment of ``suite``/``task`` in ``backend``, reset with ``seed``."""
-    import sim
-
-    env = sim.make(task, backend, suite=suite, seed=seed, image_size=tuple(image_size))
+    env = make(task, backend, suite=suite, seed=seed, image_size=tuple(image_size))
     return SimWorld(env, seed)

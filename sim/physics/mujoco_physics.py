@@ -13,14 +13,9 @@ import os
 import warnings
 import weakref
 
-if not os.environ.get("MUJOCO_GL"):  # before mujoco is imported (sim/__init__ does too)
-    os.environ["MUJOCO_GL"] = "egl"
+from sim.physics.gl import GL_HELP, default_mujoco_gl
 
-GL_HELP = (
-    "MuJoCo could not create an offscreen OpenGL context (MUJOCO_GL={gl!r}): {err}. "
-    "Set MUJOCO_GL=egl (works with Mesa, nothing to install) or MUJOCO_GL=osmesa (needs the "
-    "Debian package libosmesa6: `sudo apt-get install libosmesa6`) before starting Python."
-)
+default_mujoco_gl()  # this module renders: choose the back end before mujoco is imported
 
 try:  # mujoco picks its GL back end at import; a missing libOSMesa breaks the import itself
     import mujoco
@@ -28,20 +23,16 @@ except (ImportError, AttributeError, RuntimeError) as _err:
     raise RuntimeError(GL_HELP.format(gl=os.environ.get("MUJOCO_GL"), err=_err)) from _err
 import numpy as np  # noqa: E402
 
-from sim.physics.base import (  # noqa: E402
-    ARM_JOINT_NAMES,
-    FINGER_JOINT_NAMES,
-    GRIPPER_MAX_OPENING,
-    Physics,
-)
+from sim.physics.base import Physics  # noqa: E402
 from sim.robot import panda_mujoco  # noqa: E402
 from sim.scene import SceneSpec  # noqa: E402
+from vla.robot.panda import ARM_JOINT_NAMES, FINGER_JOINT_NAMES, GRIPPER_MAX_OPENING  # noqa: E402
 
 
 def _gl_context_class():
     """The GL context class MUJOCO_GL names *now*. mujoco.gl_context picks one when mujoco is
-    first imported; if that happened before sim set its EGL default (e.g. `import mujoco` ahead
-    of `import sim`), it holds GLFW, which fails on headless machines."""
+    first imported; if that happened before this module set its EGL default (e.g. a bare
+    `import mujoco` first), it holds GLFW, which fails on headless machines."""
     backend = os.environ.get("MUJOCO_GL", "").lower()
     if backend == "egl":
         from mujoco.egl import GLContext

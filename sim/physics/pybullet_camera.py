@@ -19,7 +19,7 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
-from sim.physics.base import WRIST_CAMERA_POS
+from vla.robot.panda import WRIST_CAMERA_POS
 
 RENDERERS = ("tiny", "egl")
 NEAR = 0.01  # metres; MuJoCo's default znear for a scene of about 1 m extent

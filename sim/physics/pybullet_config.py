@@ -9,9 +9,9 @@ import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
 from sim.physics import pybullet_camera as cam
-from sim.physics.base import ARM_JOINTS
 from sim.physics.pybullet_robot import ROBOT_MESHES
 from sim.physics.pybullet_scene import ContactConfig
+from vla.robot.panda import ARM_JOINTS
 
 
 @dataclass(frozen=True)

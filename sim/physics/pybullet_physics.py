@@ -30,18 +30,7 @@ import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
 from sim.physics import pybullet_camera as cam
-from sim.physics.base import (
-    ARM_JOINT_LIMITS,
-    ARM_JOINT_NAMES,
-    ARM_JOINTS,
-    FINGER_JOINT_NAMES,
-    GRIPPER_MAX_OPENING,
-    HAND_LINK,
-    HOME_Q,
-    TCP_OFFSET,
-    WRIST_CAMERA_FOVY,
-    Physics,
-)
+from sim.physics.base import Physics
 from sim.physics.pybullet_config import DirectClient, PyBulletConfig
 from sim.physics.pybullet_robot import panda_urdf
 from sim.physics.pybullet_scene import (
@@ -52,6 +41,17 @@ from sim.physics.pybullet_scene import (
     xyzw_to_wxyz,
 )
 from sim.scene import CameraSpec, SceneSpec
+from vla.robot.panda import (
+    ARM_JOINT_LIMITS,
+    ARM_JOINT_NAMES,
+    ARM_JOINTS,
+    FINGER_JOINT_NAMES,
+    GRIPPER_MAX_OPENING,
+    HAND_LINK,
+    HOME_Q,
+    TCP_OFFSET,
+    WRIST_CAMERA_FOVY,
+)
 
 FINGER_OPEN = GRIPPER_MAX_OPENING / 2  # per-finger joint position when open
 LINK_RGBA = (0.9, 0.9, 0.9, 1.0)

@@ -20,7 +20,8 @@ import re
 import mujoco
 import numpy as np
 
-from sim.physics.base import (
+from sim.scene import TABLE_CENTER, TABLE_HALF_EXTENTS, TABLE_HEIGHT, CameraSpec, SceneSpec
+from vla.robot.panda import (
     ARM_JOINT_NAMES,
     FINGER_JOINT_NAMES,
     HAND_LINK,
@@ -29,7 +30,6 @@ from sim.physics.base import (
     WRIST_CAMERA_FOVY,
     WRIST_CAMERA_POS,
 )
-from sim.scene import TABLE_CENTER, TABLE_HALF_EXTENTS, TABLE_HEIGHT, CameraSpec, SceneSpec
 
 TIMESTEP = 0.004  # s per physics substep
 TCP_SITE = "tcp"

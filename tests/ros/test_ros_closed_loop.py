@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from rosbags.typesys import Stores, get_typestore
 
+from sim.ros_bridge import SimRobotBridge, make_sim_world
 from vla.ros_core import images, messages
 from vla.ros_core.messages import MessageTypes
 from vla.ros_core.node_configs import PolicyNodeConfig
 from vla.ros_core.policy_loop import PolicyLoop
-from vla.ros_core.sim_bridge import SimRobotBridge, make_sim_world
 
 PERIOD_NS = 100_000_000
 META = {

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vla.robot.kinematics import PANDA_HOME_Q, PANDA_JOINT_LIMITS, forward_kinematics
 from vla.ros_core.command_filter import CommandFilter
-from vla.ros_core.kinematics import PANDA_HOME_Q, PANDA_JOINT_LIMITS, forward_kinematics
 from vla.ros_core.safety import SafetyConfig
 
 CFG = SafetyConfig()

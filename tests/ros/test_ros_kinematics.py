@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from vla.ros_core import kinematics as k
+from vla.robot import kinematics as k
 from vla.ros_core.arm_control import action_to_joint_target
 
 
@@ -104,7 +104,7 @@ def test_action_is_clipped_and_checked():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_same_joint_targets_as_the_simulator_controller(seed):
-    """The robot side runs sim.controller on numpy kinematics; on the same state it must agree
+    """The robot side runs vla.robot.controller on numpy kinematics; on the same state it must agree
     with the controller running on the PyBullet engine's own pose and Jacobian."""
     import sim
     from sim.controller import Controller

@@ -14,8 +14,8 @@ import fake_rclpy
 import numpy as np
 import pytest
 
+from vla.robot.kinematics import PANDA_HOME_Q
 from vla.ros_core import images, messages
-from vla.ros_core.kinematics import PANDA_HOME_Q
 from vla.ros_core.messages import MessageTypes
 
 SRC = Path(__file__).resolve().parents[2] / "ros_ws" / "src"

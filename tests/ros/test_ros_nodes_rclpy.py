@@ -29,8 +29,8 @@ from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import Bool, Empty, String  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
+from vla.robot.kinematics import PANDA_HOME_Q  # noqa: E402
 from vla.ros_core import images, messages  # noqa: E402
-from vla.ros_core.kinematics import PANDA_HOME_Q  # noqa: E402
 
 META = {
     "camera_keys": ["observation.images.scene", "observation.images.wrist"],

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vla.constants import OBS_STATE, TASK
-from vla.ros_core.kinematics import PANDA_HOME_Q, PANDA_JOINT_LIMITS, forward_kinematics
+from vla.robot.kinematics import PANDA_HOME_Q, PANDA_JOINT_LIMITS, forward_kinematics
 from vla.ros_core.node_configs import PolicyNodeConfig
 from vla.ros_core.policy_loop import PolicyLoop, warmup_observation
 from vla.ros_core.safety import SafetyConfig

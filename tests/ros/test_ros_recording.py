@@ -7,8 +7,8 @@ import pytest
 
 from vla.constants import ACTION, OBS_STATE
 from vla.data import DatasetWriter, LeRobotDatasetReader, default_features
+from vla.robot.kinematics import PANDA_HOME_Q, pose_delta
 from vla.ros_core import messages as m
-from vla.ros_core.kinematics import PANDA_HOME_Q, pose_delta
 from vla.ros_core.node_configs import RecorderConfig
 from vla.ros_core.recording import EpisodeRecorder
 

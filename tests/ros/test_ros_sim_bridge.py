@@ -1,21 +1,19 @@
-"""The simulated robot's command following, on the real PyBullet Panda."""
+"""The simulated robot's command following (sim/ros_bridge.py), on the real PyBullet Panda."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.physics.base import ARM_JOINT_NAMES, GRIPPER_MAX_OPENING, HOME_Q
+from sim.ros_bridge import SimRobotBridge, make_sim_world
+from vla.robot.panda import ARM_JOINT_NAMES, GRIPPER_MAX_OPENING, HOME_Q
 from vla.ros_core import messages as m
-from vla.ros_core.sim_bridge import SimRobotBridge
 
 NS = 1_000_000_000
 
 
 @pytest.fixture(scope="module")
 def physics():
-    from vla.ros_core.sim_bridge import make_sim_world
-
     world = make_sim_world("pybullet", "pick_place", "pick", 0, (32, 32))
     yield world.physics
     world.close()
@@ -72,10 +70,6 @@ def test_gripper_command_and_camera(bridge):
 
 def test_sim_world_runs_the_evaluation_environment():
     import sim
-
-    if not hasattr(sim, "make"):
-        pytest.skip("sim.make has not landed in this checkout yet")
-    from vla.ros_core.sim_bridge import make_sim_world
 
     world = make_sim_world("pybullet", "pick_place", "pick", 0, (32, 32))
     try:

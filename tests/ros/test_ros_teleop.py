@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vla.ros_core.kinematics import PANDA_HOME_Q, forward_kinematics
+from vla.robot.kinematics import PANDA_HOME_Q, forward_kinematics
 from vla.ros_core.node_configs import TeleopConfig
 from vla.ros_core.teleop import TeleopMapper
 

@@ -145,7 +145,8 @@ def test_unknown_names_list_the_valid_ones():
 
 
 def test_gymnasium_ids_are_registered():
-    assert "sim/PickPlace-stack-mujoco-v0" in sim.GYM_IDS
+    ids = sim.register_envs()
+    assert "sim/PickPlace-stack-mujoco-v0" in ids and ids == sim.register_envs()  # idempotent
     env = gym.make("sim/PickPlace-push-mujoco-v0", image_size=SMALL, render=False)
     try:
         obs, info = env.reset(seed=0)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import sim  # first: it selects MUJOCO_GL=egl before anything imports mujoco
+import sim
+from sim.physics.gl import default_mujoco_gl
 
+default_mujoco_gl()  # metaworld imports mujoco, whose GL back end the env's renderer takes
 metaworld = pytest.importorskip(
     "metaworld", reason="needs the metaworld extra: pip install -e '.[metaworld]'"
 )
@@ -83,8 +85,9 @@ def test_seeded_placement_is_reproducible_and_varies():
 def test_registered_with_gymnasium():
     import gymnasium as gym
 
-    assert "sim/Mt50-reach-v3-mujoco-v0" in sim.GYM_IDS
-    assert not any(i.startswith("sim/Mt50") and "pybullet" in i for i in sim.GYM_IDS)
+    ids = sim.register_envs()
+    assert "sim/Mt50-reach-v3-mujoco-v0" in ids
+    assert not any(i.startswith("sim/Mt50") and "pybullet" in i for i in ids)
     env = gym.make("sim/Mt50-reach-v3-mujoco-v0", render=False)
     try:
         obs, info = env.reset(seed=1)  # through gymnasium's env checker

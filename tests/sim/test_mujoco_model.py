@@ -9,10 +9,10 @@ import mujoco
 import numpy as np
 import pytest
 
-from sim.physics.base import ARM_JOINT_NAMES, FINGER_JOINT_NAMES, HOME_Q, TCP_OFFSET
 from sim.robot.panda_mujoco import build_model
 from sim.tasks import SUITES
 from sim.tasks.base import SPLITS
+from vla.robot.panda import ARM_JOINT_NAMES, FINGER_JOINT_NAMES, HOME_Q, TCP_OFFSET
 
 
 @pytest.fixture(scope="module")

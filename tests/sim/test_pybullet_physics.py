@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from sim.physics.base import GRIPPER_MAX_OPENING, HOME_Q, TCP_OFFSET
 from sim.physics.pybullet_mesh import box_mesh, cylinder_mesh, sphere_mesh
 from sim.physics.pybullet_physics import PyBulletConfig, PyBulletPhysics
 from sim.physics.pybullet_scene import ContactConfig, wxyz_to_xyzw, xyzw_to_wxyz
 from sim.scene import COLORS, TABLE_HEIGHT, CameraSpec, GeomSpec, ObjectSpec, SceneSpec
+from vla.robot.panda import GRIPPER_MAX_OPENING, HOME_Q, TCP_OFFSET
 
 CUBE_HALF = 0.02
 SIZE = {"height": 64, "width": 96}  # non-square on purpose: catches swapped axes

@@ -1,18 +1,19 @@
-"""Panda forward kinematics, geometric Jacobian and the damped-least-squares IK step, in numpy.
+"""Panda forward kinematics, geometric Jacobian and rotation helpers, in numpy.
 
-On a real robot there is no simulator to ask for the Jacobian, so the ROS side computes it from
+On a real robot there is no simulator to ask for the Jacobian, so the robot side computes it from
 the same robot description the simulators load (pybullet_data's ``franka_panda/panda.urdf``):
-the joint origins below are copied from that file, and ``tests/ros/test_kinematics.py`` holds
+the joint origins below are copied from that file, and ``tests/ros/test_ros_kinematics.py`` holds
 them against PyBullet's own forward kinematics.
 
-    q (7,) --FK--> TCP pose (pos, quat wxyz) + Jacobian (6, 7)  --> sim.controller's DLS step
+    q (7,) --FK--> TCP pose (pos, quat wxyz) + Jacobian (6, 7)
+        = PandaKinematics(q), an ArmState --> vla.robot.controller's DLS step
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.physics.base import ARM_JOINT_LIMITS, HOME_Q, TCP_OFFSET
+from vla.robot.panda import ARM_JOINT_LIMITS, HOME_Q, TCP_OFFSET
 
 _HALF_PI = 1.57079632679  # as spelled in the URDF
 # (xyz, rpy) of each revolute joint's origin in its parent link frame; every axis is +z.
@@ -142,3 +143,48 @@ def pose_delta(q_from, q_to) -> np.ndarray:
     _, a = joint_frames(q_from)
     _, b = joint_frames(q_to)
     return np.concatenate([b[:3, 3] - a[:3, 3], rotation_vector(b[:3, :3] @ a[:3, :3].T)])
+
+
+def euler_xyz_to_rotvec(angles) -> np.ndarray:
+    """Extrinsic roll-pitch-yaw about the base x, y, z axes (3,) -> rotation vector (3,).
+
+    The rotation part of an EEF-delta action. Same result as scipy's
+    ``Rotation.from_euler("xyz", angles).as_rotvec()`` (held to 1e-12 in tests): through the
+    unit quaternion Rz(yaw) Ry(pitch) Rx(roll) with w >= 0, and a series for small angles where
+    ``angle / sin(angle / 2)`` would lose digits.
+    """
+    roll, pitch, yaw = np.asarray(angles, dtype=np.float64) / 2
+    cr, sr, cp, sp, cy, sy = (np.cos(roll), np.sin(roll), np.cos(pitch), np.sin(pitch),
+                              np.cos(yaw), np.sin(yaw))  # fmt: skip
+    w = cr * cp * cy + sr * sp * sy
+    xyz = np.array(
+        [sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy, cr * cp * sy - sr * sp * cy]
+    )
+    if w < 0:  # the same rotation, angle in [0, pi]
+        w, xyz = -w, -xyz
+    angle = 2 * np.arctan2(np.linalg.norm(xyz), w)
+    if angle <= 1e-3:
+        scale = 2 + angle**2 / 12 + 7 * angle**4 / 2880
+    else:
+        scale = angle / np.sin(angle / 2)
+    return scale * xyz
+
+
+class PandaKinematics:
+    """A Panda at joint positions ``q``, answered by the numpy model: an
+    :class:`vla.robot.controller.ArmState` for a robot that has no physics engine to ask."""
+
+    def __init__(self, q=PANDA_HOME_Q):
+        self.q = _check_q(q).copy()
+
+    def joint_positions(self) -> np.ndarray:
+        """(7,) joint angles in radians."""
+        return self.q.copy()
+
+    def ee_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pos (3,), quat wxyz (4,)) of the tool centre point."""
+        return forward_kinematics(self.q)
+
+    def ee_jacobian(self) -> np.ndarray:
+        """(6, 7) geometric Jacobian of the tool centre point."""
+        return jacobian(self.q)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vla.ros_core.kinematics import forward_kinematics
+from vla.robot.kinematics import forward_kinematics
 from vla.ros_core.safety import SafetyConfig
 
 

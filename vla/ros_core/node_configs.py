@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.physics.base import ARM_JOINT_NAMES, FINGER_JOINT_NAMES
 from vla.constants import CAMERAS, CONTROL_HZ, SHIPPED_CHECKPOINT_NAME
+from vla.robot.panda import ARM_JOINT_NAMES, FINGER_JOINT_NAMES
 from vla.ros_core.safety import SafetyConfig
 
 COMMAND_INTERFACES: tuple[str, ...] = ("joint_trajectory", "forward_position", "twist")

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vla.constants import ACTION_SPACE_EEF_DELTA, OBS_IMAGES_PREFIX, OBS_STATE, TASK
+from vla.robot.kinematics import PANDA_HOME_Q, forward_kinematics, jacobian
 from vla.ros_core.arm_control import action_to_joint_target
 from vla.ros_core.command_filter import CommandFilter
 from vla.ros_core.images import resize_rgb
-from vla.ros_core.kinematics import forward_kinematics, jacobian
 from vla.ros_core.node_configs import PolicyNodeConfig
 from vla.ros_core.safety import SafetyMonitor, SafetyState, Verdict
 from vla.ros_core.scheduling import ChunkScheduler, RateController
@@ -55,8 +55,6 @@ def build_state(q: np.ndarray, gripper_opening: float) -> np.ndarray:
 def warmup_observation(metadata: dict, task: str = "warm up") -> dict:
     """A synthetic observation of the policy's shapes (grey images, home-pose state) used to
     warm up kernels and caches in ``on_configure`` before the robot depends on latency."""
-    from vla.ros_core.kinematics import PANDA_HOME_Q
-
     h, w = metadata.get("image_size", (128, 128))
     obs = {k: np.full((h, w, 3), 127, np.uint8) for k in metadata.get("camera_keys", [])}
     obs[OBS_STATE] = build_state(PANDA_HOME_Q, 0.08)

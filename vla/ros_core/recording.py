@@ -29,8 +29,8 @@ from vla.constants import (
     OBS_STATE,
     TASK,
 )
+from vla.robot.kinematics import pose_delta
 from vla.ros_core.images import resize_rgb
-from vla.ros_core.kinematics import pose_delta
 from vla.ros_core.node_configs import RecorderConfig
 from vla.ros_core.policy_loop import build_state
 

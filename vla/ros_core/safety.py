@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vla.ros_core.kinematics import PANDA_JOINT_LIMITS as _URDF_LIMITS
+from vla.robot.kinematics import PANDA_JOINT_LIMITS as _URDF_LIMITS
 
 NS = 1_000_000_000
 

@@ -19,9 +19,9 @@ from std_msgs.msg import Bool, Float64, Float64MultiArray, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from sim.ros_bridge import SimRobotBridge, make_sim_world
 from vla.ros_core import images, messages
 from vla.ros_core.node_configs import SimRobotConfig
-from vla.ros_core.sim_bridge import make_sim_world, SimRobotBridge
 from vla_ros.node_main import run
 from vla_ros.ros_glue import COMMAND_QOS, declare_config, message_types, now_ns
 
