@@ -52,7 +52,7 @@ def bench_scene():
 
 def run_mode(mode: str, steps: int, seed: int = 0) -> dict:
     """Time `steps` control steps in one process; returns a result row."""
-    from sim.physics.base import HOME_Q
+    from vla.robot.panda import HOME_Q
     from sim.physics.pybullet_physics import PyBulletPhysics
 
     renderer = "egl" if mode == "egl" else "tiny"

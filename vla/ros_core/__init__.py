@@ -7,14 +7,12 @@ classes from the ``rosbags`` type store standing in for rclpy's.
     messages.py        stamps, JointState re-indexing, JointTrajectory / Float64MultiArray /
                        TwistStamped builders (duck-typed over rclpy or rosbags classes)
     images.py          Image (rgb8/bgr8/rgba8/bgra8/mono8) and CompressedImage (JPEG/PNG) <-> RGB
-    kinematics.py      Panda forward kinematics + Jacobian (from the URDF)
-    arm_control.py     policy action -> joint target (sim.controller on numpy kinematics)
+    arm_control.py     policy action -> joint target (vla.robot's controller and kinematics)
     safety.py          heartbeat / e-stop / freshness state machine
     command_filter.py  joint limits, per-step change, workspace box
     scheduling.py      chunk scheduler, fixed-rate ticks
     policy_loop.py     the policy node's control tick
     recording.py       the recorder's synchroniser and episode controls
-    sim_bridge.py      the simulated robot node's command following
     mcap_log.py        optional rosbag2 MCAP log
     params.py          dataclass <-> ROS parameters <-> params YAML
     node_configs.py    the nodes' typed configurations
