@@ -141,25 +141,3 @@ def test_label_sigma_needs_ordinal_bins():
                              "--model.decode_mode=autoregressive"])  # fmt: skip
     with pytest.raises(ValueError, match="label_sigma"):
         load_config(PRESET, ["--dataset=x", "--label_sigma=-1"])
-
-
-def test_gripper_loss_weight_reaches_the_training_loss(small_dataset, tmp_path):
-    """Same seed and batch: the first step's loss (before any update) moves when the gripper's
-    tokens are weighted, so the option reaches the loss the optimiser sees."""
-    losses = {}
-    for w in (1.0, 8.0):
-        cfg = load_config(PRESET, overrides(small_dataset, tmp_path / str(w), "--steps=2",
-                                            "--batch_size=8", "--n_bins=32", "--log_every=1",
-                                            "--save_every=1000", "--chunk_size=4",
-                                            "--execution_horizon=2", "--warmup_steps=0",
-                                            f"--gripper_loss_weight={w}"))  # fmt: skip
-        losses[w] = train(cfg)["history"][0]["loss"]
-    assert abs(losses[8.0] - losses[1.0]) > 1e-4, losses
-
-
-def test_gripper_loss_weight_is_checked():
-    with pytest.raises(ValueError, match="gripper_loss_weight must be > 0"):
-        load_config(PRESET, ["--dataset=x", "--gripper_loss_weight=0"])
-    with pytest.raises(ValueError, match="tokenizer=binning"):
-        load_config(PRESET, ["--dataset=x", "--gripper_loss_weight=2", "--tokenizer=fast",
-                             "--model.decode_mode=autoregressive"])  # fmt: skip

@@ -72,13 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="re-plan every step and average overlapping chunks (ACT)",
     )
     p.add_argument(
-        "--readout-window",
-        type=int,
-        default=0,
-        help="binning checkpoints: each action value is the probability-weighted mean bin "
-        "within this many bins of the most likely one (0: the most likely bin)",
-    )
-    p.add_argument(
         "--text-cache",
         help="MiniLM instruction states (`vla text-cache --eval-episodes N --eval-seed S`), "
         "for a machine without the MiniLM package",
@@ -101,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             videos_per_outcome=args.videos_per_outcome, device=args.device,
             image_size=args.image_size, max_steps=args.max_steps, progress=not args.no_progress,
             execution_horizon=args.execution_horizon, temporal_ensemble=args.temporal_ensemble,
-            text_cache=args.text_cache, readout_window=args.readout_window,
+            text_cache=args.text_cache,
         )  # fmt: skip
         image_size = resolve_image_size(cfg)
         results, timing = evaluate(cfg)

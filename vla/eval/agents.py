@@ -24,7 +24,6 @@ class AgentSource:
         execution_horizon: int | None = None,
         temporal_ensemble: bool = False,
         text_cache: str | None = None,
-        readout_window: int = 0,
     ) -> None:
         self.checkpoint = checkpoint
         self.policy: Any = None
@@ -34,7 +33,6 @@ class AgentSource:
             self.policy = Policy.from_pretrained(
                 Path(checkpoint), device=device, execution_horizon=execution_horizon,
                 temporal_ensemble=temporal_ensemble, text_cache=text_cache,
-                readout_window=readout_window,
             )  # fmt: skip
 
     @property

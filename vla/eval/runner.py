@@ -52,7 +52,6 @@ class EvalConfig:
     max_steps: int | None = None  # None: the task's own horizon
     execution_horizon: int | None = None  # actions run per chunk; None: the checkpoint's
     temporal_ensemble: bool = False  # ACT-style ensembling of overlapping chunks
-    readout_window: int = 0  # bins around each argmax averaged into the action; 0: argmax
     text_cache: str | None = None  # precomputed MiniLM states (machines without MiniLM)
     progress: bool = True
 
@@ -70,8 +69,6 @@ class EvalConfig:
             raise ValueError(f"videos_per_outcome must be >= 0, got {self.videos_per_outcome}")
         if self.execution_horizon is not None and self.execution_horizon < 1:
             raise ValueError(f"execution_horizon must be >= 1, got {self.execution_horizon}")
-        if self.readout_window < 0:
-            raise ValueError(f"readout_window must be >= 0 bins, got {self.readout_window}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
 
@@ -119,8 +116,7 @@ def init_worker(cfg: EvalConfig, image_size: tuple[int, int], quota: Any, slots:
     _WORKER.clear()
     _WORKER.update(cfg=cfg, image_size=image_size, quota=quota, slots=slots, envs={},
                    source=AgentSource(cfg.checkpoint, cfg.device, cfg.execution_horizon,
-                                      cfg.temporal_ensemble, cfg.text_cache,
-                                      cfg.readout_window))  # fmt: skip
+                                      cfg.temporal_ensemble, cfg.text_cache))  # fmt: skip
 
 
 def _take_video_slot(key: tuple[str, str, bool]) -> bool:
@@ -255,6 +251,6 @@ def run_info(cfg: EvalConfig, image_size: tuple[int, int] | None = None) -> dict
         "families": list(cfg.families) if cfg.families else None,
         "image_size": list(image_size) if image_size else info["image_size"],
         "max_steps": cfg.max_steps, "execution_horizon": cfg.execution_horizon,
-        "temporal_ensemble": cfg.temporal_ensemble, "readout_window": cfg.readout_window,
+        "temporal_ensemble": cfg.temporal_ensemble,
         "device": cfg.device,
     }  # fmt: skip

@@ -14,7 +14,6 @@ from transformers import PretrainedConfig
 VISION_BACKBONES: tuple[str, ...] = ("cnn", "siglip")
 TEXT_ENCODERS: tuple[str, ...] = ("minilm", "trainable")
 DECODE_MODES: tuple[str, ...] = ("parallel", "autoregressive")
-FILM_POOLS: tuple[str, ...] = ("mean", "queries")
 MINILM_DIM = 384  # hidden size of all-MiniLM-L6-v2 token states
 
 
@@ -48,12 +47,7 @@ class VLAConfig(PretrainedConfig):
             tokens, so the vision tokens already single out the named objects. ``False`` (the
             default, and every checkpoint saved before it existed) keeps the vision tower
             text-agnostic. CNN only.
-        film_pool: how the instruction becomes FiLM's input. ``mean`` (pick_place_v3 and v4): the
-            mean of the valid text tokens. ``queries``: ``film_queries`` learned queries attend
-            over the text tokens and their outputs are concatenated, so that one can read the
-            object to move and another the goal. A mean-pooled vector hardly tells the roles
-            apart (``benchmarks/grounding_probe.py``). ``queries`` is built and unit-tested but
-            not yet trained or measured in closed loop.
+            FiLM's input is the mean of the valid text tokens.
     """
 
     model_type = "vla"
@@ -86,8 +80,6 @@ class VLAConfig(PretrainedConfig):
         backbone_config: dict | None = None,
         use_state: bool = True,
         vision_film: bool = False,
-        film_pool: str = "mean",
-        film_queries: int = 2,
         **kwargs: Any,
     ):
         self.image_size = [int(v) for v in image_size]
@@ -120,8 +112,11 @@ class VLAConfig(PretrainedConfig):
         if not isinstance(vision_film, bool):
             raise ValueError(f"vision_film must be true or false, got {vision_film!r}")
         self.vision_film = vision_film
-        self.film_pool = film_pool
-        self.film_queries = int(film_queries)
+        # older config.json files name the FiLM pooling; only the mean is left (the query-pooled
+        # variant did not win: benchmarks/RESULTS.md)
+        if kwargs.pop("film_pool", "mean") != "mean":
+            raise ValueError("film_pool: only 'mean' pooling is supported; retrain without it")
+        kwargs.pop("film_queries", None)
         super().__init__(**kwargs)
         self.validate()
 
@@ -169,10 +164,6 @@ class VLAConfig(PretrainedConfig):
                     f"image_size {self.image_size} must be divisible by siglip_patch_size="
                     f"{self.siglip_patch_size}"
                 )
-        if self.film_pool not in FILM_POOLS:
-            raise ValueError(f"film_pool={self.film_pool!r}: choose one of {FILM_POOLS}")
-        if self.film_queries < 1:
-            raise ValueError(f"film_queries must be >= 1, got {self.film_queries}")
         if self.hidden_size % self.num_heads:
             raise ValueError(
                 f"hidden_size={self.hidden_size} must be divisible by num_heads={self.num_heads}"

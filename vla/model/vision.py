@@ -80,8 +80,7 @@ class CNNTower(nn.Module):
         self.stages = nn.ModuleList([ConvStage(a, b) for a, b in pairs])
         self.film = None
         if config.vision_film:
-            k = config.film_queries if config.film_pool == "queries" else 1
-            self.film = FiLM(config.hidden_size * k, config.cnn_channels)
+            self.film = FiLM(config.hidden_size, config.cnn_channels)
         self.proj = nn.Conv2d(chans[-1], config.hidden_size, 1)
         div = 2 ** len(config.cnn_channels)
         self.grid = (config.image_size[0] // div, config.image_size[1] // div)

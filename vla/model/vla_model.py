@@ -93,9 +93,6 @@ class VLAModel(PreTrainedModel):
             self.text_proj = nn.Linear(config.text_dim, d)  # frozen MiniLM states -> d
         else:
             self.text_embed = nn.Embedding(config.text_vocab_size, d, padding_idx=0)
-        if config.vision_film and config.film_pool == "queries":
-            self.film_queries = nn.Parameter(torch.randn(config.film_queries, d) * 0.02)
-            self.film_key = nn.Linear(d, d, bias=False)
         if config.use_state:
             self.state_proj = nn.Linear(config.state_dim, d)
             self.no_state = nn.Embedding(1, d)  # stands in for a dropped state (state_dropout)
@@ -192,20 +189,13 @@ class VLAModel(PreTrainedModel):
         self, text: torch.Tensor, text_mask: torch.Tensor, dtype: torch.dtype = torch.float32
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Text tokens (B, L, d) and, with ``vision_film``, the vision tower's conditioning
-        vector: the mean of the valid tokens (B, d), or with ``film_pool="queries"`` the
-        concatenated outputs of the learned queries attending over them (B, K*d); else None."""
+        vector, the mean of the valid tokens (B, d); else None."""
         if self.config.text_encoder == "minilm":
             txt = self.text_proj(text.to(dtype))  # (B, L, d)
         else:
             txt = self.text_embed(text)  # (B, L, d)
         if not self.config.vision_film:
             return txt, None
-        if self.config.film_pool == "queries":
-            q = self.film_queries.to(txt.dtype)  # (K, d)
-            scores = torch.einsum("kd,bld->bkl", q, self.film_key(txt)) / txt.shape[-1] ** 0.5
-            scores = scores.masked_fill(~text_mask.bool()[:, None, :], float("-inf"))
-            pooled = torch.softmax(scores.float(), dim=-1).to(txt.dtype) @ txt  # (B, K, d)
-            return txt, pooled.flatten(1)  # (B, K*d)
         w = text_mask.to(txt.dtype).unsqueeze(-1)  # (B, L, 1)
         return txt, (txt * w).sum(1) / w.sum(1).clamp(min=1.0)  # (B, d) mean of valid tokens
 
@@ -238,7 +228,6 @@ class VLAModel(PreTrainedModel):
         action_mask: torch.Tensor | None = None,
         state_drop: torch.Tensor | None = None,
         label_sigma: float = 0.0,
-        token_weight: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Logits over the action vocabulary at every action position (+ loss with targets).
 
@@ -248,8 +237,6 @@ class VLAModel(PreTrainedModel):
             state_drop: (B,) bool, samples whose state token is the learned "no state" one.
             label_sigma: > 0: the loss is against HL-Gauss soft labels of that width in bins
                 (:func:`hl_gauss_targets`; ordinal bin tokens only); accuracy stays exact-match.
-            token_weight: (T,) loss weight per action position (e.g. the gripper's tokens
-                weighted up): the loss is the weighted mean over the unmasked targets.
         Returns:
             ``{"logits": (B, T, V), "loss": scalar, "accuracy": scalar}`` (loss/accuracy only
             with targets).
@@ -288,11 +275,7 @@ class VLAModel(PreTrainedModel):
                 per_token = -(soft * F.log_softmax(flat[kept], dim=-1)).sum(-1)
             else:
                 per_token = F.cross_entropy(flat[kept], flat_t[kept], reduction="none")
-            if token_weight is None:
-                out["loss"] = per_token.mean()
-            else:
-                w = token_weight.to(per_token).expand(target.shape).reshape(-1)[kept]
-                out["loss"] = (w * per_token).sum() / w.sum()
+            out["loss"] = per_token.mean()
             keep = kept.view(target.shape)
             correct = (logits.argmax(-1) == target) & keep
             out["accuracy"] = correct.sum() / keep.sum().clamp(min=1)

@@ -2,15 +2,11 @@
 
 binning: (B, H, D) --encode--> (B, H*D) ids, step-major; loss mask from action_is_pad
 fast:    (B, H, D) --encode--> variable-length ids + EOS, padded with EOS (masked out)
-
-Read-out of a binning model's logits: ``argmax`` (window 0) or the probability-weighted mean
-bin within +-window bins of the argmax (``local_mean_positions``), decoded between bin centres.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from vla.tokenizers import BinningActionTokenizer, FastActionTokenizer
 
@@ -25,17 +21,6 @@ def max_action_tokens(tokenizer, chunk_size: int, action_dim: int, longest: int 
     if is_fixed_length(tokenizer):
         return chunk_size * action_dim
     return longest + 1
-
-
-def token_loss_weights(tokenizer, chunk_size: int, gripper_weight: float) -> torch.Tensor:
-    """Per-position loss weights (H*D,) of a binning model: ``gripper_weight`` at the gripper
-    dimension's token of every step (``gripper_index``), 1 elsewhere."""
-    if not is_fixed_length(tokenizer):
-        raise ValueError("per-dimension loss weights need the binning tokenizer's H*D layout")
-    d = tokenizer.action_dim
-    weights = torch.ones(chunk_size, d)
-    weights[:, tokenizer.config.gripper_index % d] = float(gripper_weight)
-    return weights.reshape(-1)  # step-major, as encode_targets lays the ids out
 
 
 def encode_targets(
@@ -76,31 +61,3 @@ def decode_tokens(tokenizer, ids: np.ndarray, chunk_size: int, eos_id: int) -> n
         stop = np.flatnonzero(row == eos_id)
         seqs.append(row[: stop[0] if len(stop) else len(row)] + tokenizer.offset)
     return np.asarray(tokenizer.decode(seqs), dtype=np.float32)
-
-
-def local_mean_positions(logits: torch.Tensor, vocab_size: int, window: int) -> torch.Tensor:
-    """Logits (B, T, >=V) -> float bin positions (B, T): the softmax-weighted mean bin within
-    +-``window`` bins of the argmax. Window 0 is the argmax. The window keeps a two-peaked
-    distribution (e.g. two candidate objects) from averaging into the empty space between."""
-    if window < 0:
-        raise ValueError(f"readout window must be >= 0 bins, got {window}")
-    logits = logits[..., :vocab_size].float()
-    top = logits.argmax(-1, keepdim=True)  # (B, T, 1)
-    if window == 0:
-        return top[..., 0].float()
-    bins = torch.arange(vocab_size, device=logits.device)
-    near = (bins - top).abs() <= window  # (B, T, V)
-    w = torch.softmax(logits.masked_fill(~near, float("-inf")), dim=-1)
-    return (w * bins.float()).sum(-1)
-
-
-def decode_positions(tokenizer, positions: np.ndarray, chunk_size: int) -> np.ndarray:
-    """Float bin positions (B, T) of a binning tokenizer -> actions (B, H, D) float32."""
-    if not is_fixed_length(tokenizer):
-        raise TypeError(
-            f"a fractional read-out needs a binning tokenizer, not {type(tokenizer).__name__}: "
-            "use readout window 0 (argmax)"
-        )
-    b, d = positions.shape[0], tokenizer.action_dim
-    grid = positions[:, : chunk_size * d].reshape(b, chunk_size, d)
-    return tokenizer.decode_positions(grid).astype(np.float32)

@@ -3,7 +3,6 @@
     obs {"observation.images.<cam>": uint8 (H, W, 3), "observation.state": (S,), "task": str}
       -> input_transforms (same chain as training, strict image sizes)
       -> VLAModel.predict_tokens (parallel or autoregressive)  -> ids (B, T)
-         (or, with readout_window > 0, the mean bin near each argmax: float positions (B, T))
       -> ActionTokenizer.decode (un-normalises with the stored statistics) -> (B, H, D) robot units
       -> ChunkBroker (open loop for K steps / temporal ensembling) -> one action per step
 
@@ -28,12 +27,7 @@ import torch
 from vla.constants import OBS_STATE, TASK
 from vla.model import VLAConfig, VLAModel
 from vla.model.text import TEXT_CACHE_FILENAME, InstructionEmbeddings, WordVocab
-from vla.policy.action_tokens import (
-    decode_positions,
-    decode_tokens,
-    is_fixed_length,
-    local_mean_positions,
-)
+from vla.policy.action_tokens import decode_tokens, is_fixed_length
 from vla.policy.broker import ChunkBroker
 from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, load_model, read_stats
 from vla.policy.transforms import EmbedInstruction, apply_transforms, input_transforms
@@ -93,7 +87,6 @@ class Policy:
         decode: str | None = None,
         execution_horizon: int | None = None,
         temporal_ensemble: bool = False,
-        readout_window: int = 0,
     ):
         self.model = model.to(device)
         self.model.eval()  # once, here: nothing per call switches modes
@@ -108,14 +101,6 @@ class Policy:
                 f"{self.decode!r}: pass decode={model.config.decode_mode!r}"
             )
         check_consistent(model.config, meta, tokenizer)
-        if readout_window < 0:
-            raise ValueError(f"readout_window must be >= 0 bins (0: argmax), got {readout_window}")
-        if readout_window and not (is_fixed_length(tokenizer) and self.decode == "parallel"):
-            raise ValueError(
-                "readout_window > 0 needs a binning tokenizer with parallel decoding; this "
-                f"checkpoint has {type(tokenizer).__name__} with decode={self.decode!r}: pass 0"
-            )
-        self.readout_window = int(readout_window)
         self.chain = input_transforms(
             meta.camera_keys, meta.image_size, stats, text, meta.state_norm_mode, train=False
         )
@@ -131,7 +116,6 @@ class Policy:
         text_cache: str | Path | None = None,
         execution_horizon: int | None = None,
         temporal_ensemble: bool = False,
-        readout_window: int = 0,
     ) -> Policy:
         """Load a checkpoint folder written by ``save_policy`` / ``vla train`` (offline)."""
         path = Path(path)
@@ -152,14 +136,14 @@ class Policy:
         text = build_text_encoder(model.config, path, text_cache)
         return cls(
             model, tokenizer, stats, meta, text, device, decode, execution_horizon,
-            temporal_ensemble, readout_window,
+            temporal_ensemble,
         )  # fmt: skip
 
     # ---- metadata / compatibility -------------------------------------------------------------
     @property
     def metadata(self) -> dict[str, Any]:
         """Camera keys, image size, state names, action space, control rate, chunk size, ..."""
-        return {**self.meta.to_json(), "decode": self.decode, "readout_window": self.readout_window}
+        return {**self.meta.to_json(), "decode": self.decode}
 
     def check_compatible(
         self,
@@ -229,10 +213,6 @@ class Policy:
         if not observations:
             raise ValueError("predict_batch needs at least one observation")
         b = self._batch(observations)
-        if self.readout_window:
-            logits = self.model(b["images"], b[OBS_STATE], b["text"], b["text_mask"])["logits"]
-            pos = local_mean_positions(logits, self.tokenizer.vocab_size, self.readout_window)
-            return decode_positions(self.tokenizer, pos.cpu().numpy(), self.meta.chunk_size)
         ids = self.model.predict_tokens(
             b["images"], b[OBS_STATE], b["text"], b["text_mask"], decode=self.decode,
             allow_eos=not is_fixed_length(self.tokenizer),

@@ -14,7 +14,6 @@ from vla.constants import ACTION, OBS_STATE
 from vla.data.episode_arrays import EpisodeArrays
 from vla.data.reader import LeRobotDatasetReader
 from vla.model import VLAConfig, VLAModel
-from vla.model.grow import apply_init_overrides
 from vla.policy.action_tokens import max_action_tokens
 from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta
 from vla.policy.transforms import EmbedInstruction
@@ -45,6 +44,20 @@ def _names(feature: dict, n: int, prefix: str) -> list[str]:
     return [f"{prefix}_{i}" for i in range(n)]
 
 
+def _same_architecture(model: VLAModel, overrides: dict) -> VLAModel:
+    """``model`` warm-started with the run's ``model:`` overrides: the trained weights fix the
+    architecture, so an override may only repeat the checkpoint's value."""
+    cfg = model.config
+    changed = {k: v for k, v in overrides.items() if getattr(cfg, k, object()) != v}
+    if changed:
+        was = {k: getattr(cfg, k, "<unset>") for k in changed}
+        raise ValueError(
+            f"init_from keeps the checkpoint's architecture: it has {was}, the run asks for "
+            f"{changed}. Drop these model overrides, or train from scratch (no --init_from)"
+        )
+    return model
+
+
 def build_model(
     cfg: TrainConfig,
     reader: LeRobotDatasetReader,
@@ -58,7 +71,7 @@ def build_model(
     """The tokenizer (loaded from ``resume_dir``/``init_from``, else built from ``stats`` and the
     in-memory chunks), the model and its config, the text side and the checkpoint metadata."""
     # --resume=auto beside init_from: a run that already started from init_from goes on from its
-    # own latest checkpoint (the architecture it grew into is in the config's model overrides)
+    # own latest checkpoint
     init_dir = Path(cfg.init_from) if cfg.init_from and resume_dir is None else None
     if resume_dir is not None or init_dir is not None:
         tokenizer = load_tokenizer((resume_dir or init_dir) / TOKENIZER_DIRNAME)
@@ -81,7 +94,7 @@ def build_model(
         **cfg.model_fields(),
     }
     if init_dir is not None:  # warm start from a Policy folder (weights only, fresh optimiser)
-        model = apply_init_overrides(
+        model = _same_architecture(
             VLAModel.from_pretrained(str(init_dir), dtype=torch.float32), cfg.model
         )
         mf = model.config.to_dict()
@@ -103,6 +116,9 @@ def build_model(
             )
         vcfg = VLAConfig(**mf)
         model = VLAModel.from_backbone(vcfg, backbone_path) if backbone_path else VLAModel(vcfg)
+    # from_pretrained leaves every weight trainable: freeze the decoder's unused token table
+    # again, or a warm-started run's optimiser would not match its own resumed checkpoints
+    model.backbone.embed_tokens.weight.requires_grad_(False)
     if vcfg.use_state and not cfg.state_dropout:
         # the "no state" embedding only learns from dropped samples: without state dropout it
         # gets no gradient, which DDP rejects as an unused parameter

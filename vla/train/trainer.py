@@ -23,7 +23,6 @@ import yaml
 from vla.constants import OBS_STATE
 from vla.data.episode_arrays import episode_chunks, load_episode_arrays
 from vla.data.reader import LeRobotDatasetReader
-from vla.policy.action_tokens import token_loss_weights
 from vla.policy.checkpoint import read_stats, save_policy
 from vla.policy.transforms import (
     AugmentImages,
@@ -97,10 +96,6 @@ def train(cfg: TrainConfig) -> dict:
     b = build_model(cfg, reader, cams, stats, arrays, instructions, resume_dir, dev)
     tokenizer, model, vcfg, meta, n_params = b.tokenizer, b.model, b.vcfg, b.meta, b.n_params
     text_src, text_tf = b.text_src, b.text_tf
-    token_weight = None  # --gripper_loss_weight: the gripper's tokens weighted in the loss
-    if cfg.gripper_loss_weight != 1.0:
-        token_weight = token_loss_weights(tokenizer, cfg.chunk_size, cfg.gripper_loss_weight)
-        token_weight = token_weight.to(dev)
     mem_dev = dev if cfg.memory_device == "auto" else torch.device(cfg.memory_device)
     if arrays is not None:
         data = MemoryBatches(arrays, tokenizer, vcfg.max_action_tokens, vcfg.eos_id, mem_dev)
@@ -228,7 +223,6 @@ def train(cfg: TrainConfig) -> dict:
             res = ddp_model(
                 batch["images"], batch[OBS_STATE], batch["text"], batch["text_mask"],
                 raw["targets"], raw["target_mask"], state_drop, label_sigma=cfg.label_sigma,
-                token_weight=token_weight,
             )  # fmt: skip
         res["loss"].backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
