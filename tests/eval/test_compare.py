@@ -41,11 +41,17 @@ def test_compare_pairs_episodes_by_seed_and_counts_discordant_ones(tmp_path, cap
     assert "2 episodes are in only one report" in out and "train/pick" in out
 
 
-def test_reports_of_different_seeds_are_refused(tmp_path):
+def test_reports_of_different_seeds_are_refused(tmp_path, capsys):
+    """Refused in one line (exit code 2, no traceback), as is a missing or non-JSON file."""
     pa = _report(tmp_path / "a.json", {("train", "pick", 1): True})
     pb = _report(tmp_path / "b.json", {("train", "pick", 2): True})
-    with pytest.raises(ValueError, match="share no episodes"):
-        vla_main(["compare", pa, pb])
+    assert vla_main(["compare", pa, pb]) == 2
+    assert "share no episodes" in capsys.readouterr().err
     (tmp_path / "bare.json").write_text("{}")
-    with pytest.raises(ValueError, match="vla eval --json"):
-        vla_main(["compare", pa, str(tmp_path / "bare.json")])
+    assert vla_main(["compare", pa, str(tmp_path / "bare.json")]) == 2
+    assert "vla eval --json" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{not json")
+    for missing in (tmp_path / "missing.json", tmp_path / "bad.json"):
+        assert vla_main(["compare", pa, str(missing)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(missing) in err and "Traceback" not in err

@@ -75,12 +75,12 @@ def test_replay_cli_writes_video_and_rejects_unknown_episode(tmp_path, capsys):
     assert video.stat().st_size > 0 and "success=True" in capsys.readouterr().out
     assert main(["replay", "--dataset", str(out), "--episode", "5"]) == 2
     # an existing dataset without --resume is refused with a hint
-    assert main(["record", "--dataset", str(out), "--device", "scripted", "--script",
+    assert main(["record", "--dataset", str(out), "--teleop-device", "scripted", "--script",
                  str(_script(tmp_path, ["start", IDLE, "finish"])), "--fast"]) == 2  # fmt: skip
     assert "--resume" in capsys.readouterr().err
     # a bad family is refused before any dataset folder exists
     fresh = tmp_path / "fresh"
-    assert main(["record", "--dataset", str(fresh), "--task", "juggle", "--device", "scripted",
+    assert main(["record", "--dataset", str(fresh), "--task", "juggle", "--teleop-device", "scripted",
                  "--script", str(tmp_path / "script.json"), "--fast"]) == 2  # fmt: skip
     assert "juggle" in capsys.readouterr().err and not fresh.exists()
 
@@ -93,7 +93,7 @@ def _script(tmp_path: Path, items: list, name: str = "script.json") -> Path:
 
 def _record_cmd(out: Path, script: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "vla.cli.main", "record", "--task", "pick", "--backend",
-            "mujoco", "--device", "scripted", "--script", str(script), "--dataset", str(out),
+            "mujoco", "--teleop-device", "scripted", "--script", str(script), "--dataset", str(out),
             "--no-window", *extra]  # fmt: skip
 
 
@@ -158,12 +158,12 @@ def test_late_frames_are_counted_not_dropped(tmp_path):
 
 
 def test_keyboard_session_through_a_pty(tmp_path):
-    """`vla record --device keyboard` in a terminal with no display: Enter, hold w, y."""
+    """`vla record --teleop-device keyboard` in a terminal with no display: Enter, hold w, y."""
     out = tmp_path / "ds"
     master, slave = os.openpty()
     env = {**os.environ, "MUJOCO_GL": "egl", "PYTHONUNBUFFERED": "1"}
     env.pop("DISPLAY", None)
-    cmd = [sys.executable, "-m", "vla.cli.main", "record", "--task", "pick", "--device",
+    cmd = [sys.executable, "-m", "vla.cli.main", "record", "--task", "pick", "--teleop-device",
            "keyboard", "--dataset", str(out)]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=slave, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)  # fmt: skip

@@ -64,6 +64,9 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs["formatter_class"] = HelpFormatter
+        # no prefix matching: --recompute-stat must not silently mean --recompute-stats, and an
+        # option added later must not change what an abbreviation meant
+        kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):
@@ -141,9 +144,18 @@ class ImageSizeAction(argparse.Action):
 def add_image_size(parser, default=None, help_text: str = "camera image size") -> None:
     """The one ``--image-size H W`` flag (one number: a square)."""
     parser.add_argument("--image-size", nargs="+", action=ImageSizeAction, default=default,
-                        metavar="H [W]", help=help_text)  # fmt: skip
+                        metavar=("H", "W"), help=help_text)  # fmt: skip
 
 
 def add_device(parser, default: str | None = "cpu", help_text: str = "torch device") -> None:
     """The one ``--device`` flag: a torch device (cpu, cuda, cuda:N; auto where offered)."""
     parser.add_argument("--device", default=default, help=help_text)
+
+
+def one_line(exc: BaseException) -> str:
+    """The exception as one line: its message (a KeyError's without quotes), lines joined."""
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    text = str(text) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -19,7 +19,10 @@ from vla.eval.stats import mcnemar_exact
 
 
 def _episodes(path: str) -> dict[tuple[str, str, int], bool]:
-    report = json.loads(Path(path).read_text())
+    try:
+        report = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not a JSON report ({exc})") from None
     log = report.get("episode_log")
     if not log:
         raise ValueError(f"{path}: no episode_log; pass a report written by `vla eval --json`")

@@ -2,7 +2,8 @@
 
     vla data generate --suite pick_place --backend mujoco --episodes 100 --workers 4 \
         --out data/pick_place --seed 0 [--task FAMILY] [--split train] [--image-size 128 128]
-    vla data generate ... --learner CKPT [--expert-prob 0.5] [--dagger-block 4]   (DAgger)
+    vla data generate ... --learner CKPT [--expert-prob 0.5] [--dagger-block 4] \
+        [--device cpu]   (DAgger; --device: the learner's torch device)
     vla data info DIR [--recompute-stats]
     vla data view DIR --episode K --out episode.mp4 [--show]
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
+
+from vla.cli.common import add_image_size, one_line
 
 
 def register(subparsers) -> None:
@@ -29,10 +31,10 @@ def register(subparsers) -> None:
     )
     gen.add_argument("--workers", type=int, default=1, help="worker processes (0: in-process)")
     gen.add_argument("--out", type=Path, required=True, help="dataset folder (resumed if exists)")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=int, default=0, help="base seed of the attempts")
     gen.add_argument("--task", default=None, help="only this task family (default: all)")
     gen.add_argument("--split", default="train", help="task split (train / test objects)")
-    gen.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"))
+    add_image_size(gen, help_text="camera image size (default: 128 128)")
     gen.add_argument("--max-steps", type=int, default=None, help="cap on an attempt's steps")
     gen.add_argument("--action-noise", type=float, default=0.0, metavar="SIGMA",
                      help="DART noise injection: execute the expert's action + Gaussian noise of "
@@ -45,7 +47,9 @@ def register(subparsers) -> None:
                      help="DAgger: fraction of blocks the expert drives (default 0.5)")  # fmt: skip
     gen.add_argument("--dagger-block", type=int, default=4, metavar="N",
                      help="DAgger: control steps per block of one driver (default 4)")  # fmt: skip
-    gen.add_argument("--learner-device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    gen.add_argument("--device", "--learner-device", dest="learner_device", default="cpu",
+                     help="torch device of the DAgger learner: cpu, cuda[:N] or auto "
+                     "(--learner-device: deprecated spelling)")  # fmt: skip
     gen.add_argument("--text-cache", type=Path, default=None,
                      help="the learner's MiniLM instruction states (`vla text-cache --plan-...`), "
                      "for a machine without the MiniLM package")  # fmt: skip
@@ -60,14 +64,14 @@ def register(subparsers) -> None:
     gen.set_defaults(func=run_generate)
 
     info = sub.add_parser("info", help="episodes, frames, tasks, features and statistics")
-    info.add_argument("root", type=Path)
+    info.add_argument("root", type=Path, help="dataset folder")
     info.add_argument("--recompute-stats", action="store_true",
                       help="recompute meta/stats.json from the data first (exact quantiles)")  # fmt: skip
     info.set_defaults(func=run_info)
 
     view = sub.add_parser("view", help="write an episode's cameras side by side to MP4")
-    view.add_argument("root", type=Path)
-    view.add_argument("--episode", type=int, default=0)
+    view.add_argument("root", type=Path, help="dataset folder")
+    view.add_argument("--episode", type=int, default=0, help="episode index")
     view.add_argument("--out", type=Path, default=None, help="MP4 path (default episode_K.mp4)")
     view.add_argument("--show", action="store_true", help="also open a window (needs a display)")
     view.set_defaults(func=run_view)
@@ -77,6 +81,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from vla.constants import DEFAULT_IMAGE_SIZE
     from vla.data.generate import GenerateConfig, generate
     from vla.data.learner import LearnerSpec
+    from vla.data.ordered_pool import terminate_on_sigterm
     from vla.model.text import MissingInstructionError
 
     try:
@@ -96,12 +101,13 @@ def run_generate(args: argparse.Namespace) -> int:
             max_steps=args.max_steps, action_noise=args.action_noise,
             max_minutes=args.max_minutes, learner=learner, progress=not args.no_progress,
         )  # fmt: skip
-        summary = generate(cfg)
-    except (ValueError, FileNotFoundError, FileExistsError, MissingInstructionError) as exc:
+        with terminate_on_sigterm():  # SIGTERM exits as cleanly as Ctrl-C
+            summary = generate(cfg)
+    except (ValueError, OSError, MissingInstructionError) as exc:
         # bad input (a resume with other settings, a checkpoint that does not fit the suite, a
         # learner's instruction neither MiniLM nor --text-cache covers): the message names the
         # fix; no traceback
-        print(f"vla data generate: {exc}", file=sys.stderr)
+        print(f"vla data generate: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(
         f"{summary['new_successes']}/{summary['new_attempts']} new attempts succeeded; "
@@ -209,16 +215,17 @@ def run_view(args: argparse.Namespace) -> int:
 
 
 def _show(video, fps: float) -> None:
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        print("no display: wrote the MP4 only", file=sys.stderr)
+    from vla.teleop.status import window_problem
+
+    problem = window_problem()
+    if problem is not None:
+        print(f"vla data view: cannot open a window: {problem}; the MP4 is written",
+              file=sys.stderr)  # fmt: skip
         return
     import cv2
 
-    try:
-        for frame in video:
-            cv2.imshow("vla data view", frame[..., ::-1])
-            if cv2.waitKey(int(1000 / fps)) & 0xFF == ord("q"):
-                break
-        cv2.destroyAllWindows()
-    except cv2.error as exc:  # opencv-python-headless has no GUI
-        print(f"cannot open a window ({exc.msg.strip()}); the MP4 is written", file=sys.stderr)
+    for frame in video:
+        cv2.imshow("vla data view", frame[..., ::-1])
+        if cv2.waitKey(int(1000 / fps)) & 0xFF == ord("q"):
+            break
+    cv2.destroyAllWindows()

@@ -1,10 +1,14 @@
 """`vla demo`: the main job — evaluate the shipped policy in simulated pick-and-place.
 
-    vla demo [--checkpoint checkpoints/pick_place_v7] [--episodes-per-task 10] [--out outputs/demo]
+    vla demo [--checkpoint PATH] [--episodes-per-task 10] [--out outputs/demo]
 
 Runs `vla eval` on the shipped checkpoint in MuJoCo (every task family of the pick_place suite,
 seeded), then the scripted expert on the same seeds as a reference, and writes for each:
 a success table (printed, and JSON), a bar chart PNG and videos (scene | wrist) under --out.
+
+Without --checkpoint the shipped one is used, found by this rule (vla/resources.py): the
+VLA_CHECKPOINT environment variable, else the repository's checkpoints/pick_place_v7, else the
+cache folder ~/.cache/vla/checkpoints/pick_place_v7 ($VLA_HOME/checkpoints/... when set).
 """
 
 from __future__ import annotations
@@ -12,8 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-
-from vla.constants import SHIPPED_CHECKPOINT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,28 +25,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--checkpoint", type=Path, default=SHIPPED_CHECKPOINT)
-    p.add_argument("--episodes-per-task", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", choices=("mujoco", "pybullet"), default="mujoco")
-    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
-    p.add_argument("--out", type=Path, default=Path("outputs/demo"))
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="checkpoint folder (default: the shipped one, by the rule above)")  # fmt: skip
+    p.add_argument("--episodes-per-task", type=int, default=10, help="episodes per task family")
+    p.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    p.add_argument("--backend", choices=("mujoco", "pybullet"), default="mujoco",
+                   help="physics engine")  # fmt: skip
+    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                   help="worker processes")  # fmt: skip
+    p.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder")
     p.add_argument("--no-expert", action="store_true", help="skip the scripted-expert reference")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from vla.cli import eval_cmd
+    from vla.cli.common import ArgumentParser
+    from vla.resources import find_checkpoint
 
-    if not (args.checkpoint / "config.json").exists():
-        raise SystemExit(
-            f"vla demo: no checkpoint at {args.checkpoint} (expected config.json there); pass "
-            "--checkpoint PATH or train one with `vla train`"
-        )
+    args.checkpoint = find_checkpoint(args.checkpoint)  # a one-line error names the fix
     runs = [("policy", str(args.checkpoint))]
     if not args.no_expert:
         runs.append(("expert", "expert"))
-    parser = argparse.ArgumentParser()
+    parser = ArgumentParser()
     eval_cmd.register(parser.add_subparsers())
     code = 0
     for name, checkpoint in runs:

@@ -24,16 +24,7 @@ import json
 import sys
 from pathlib import Path
 
-
-def _size(text: str) -> tuple[int, int]:
-    parts = text.lower().replace("x", ",").split(",")
-    if len(parts) == 1:
-        parts = parts * 2
-    try:
-        h, w = (int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"image size {text!r}: use H,W or a single side") from None
-    return h, w
+from vla.cli.common import add_device, add_image_size
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,8 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, help="write the JSON report here")
     p.add_argument("--chart", type=Path,
                    help="bar chart PNG (default: next to --json, else in --video-dir)")  # fmt: skip
-    p.add_argument("--device", default="cpu", help="torch device of the policy in each worker")
-    p.add_argument("--image-size", type=_size, help="render size H,W (default: checkpoint's)")
+    add_device(p, help_text="torch device of the policy in each worker")
+    add_image_size(p, help_text="render size (default: the checkpoint's)")
     p.add_argument("--max-steps", type=int, help="episode step limit (default: the task's)")
     p.add_argument(
         "--execution-horizon",

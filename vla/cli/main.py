@@ -27,7 +27,7 @@ from vla.cli import (
     text_cache_cmd,
     train_cmd,
 )
-from vla.cli.common import DEBUG_ENV, ArgumentParser
+from vla.cli.common import DEBUG_ENV, ArgumentParser, one_line
 
 SUBCOMMAND_MODULES: list = [
     bench_cmd,
@@ -86,15 +86,6 @@ def _command_name(args: argparse.Namespace) -> str:
     words = ["vla", args.command]
     words += [getattr(args, a) for a in ("data_command", "sim_command") if getattr(args, a, None)]
     return " ".join(words)
-
-
-def one_line(exc: BaseException) -> str:
-    """The exception as one line: its message (a KeyError's without quotes), lines joined."""
-    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-    text = str(text) or type(exc).__name__
-    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
-        text = f"{exc.filename}: {text}"
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """`vla record`: teleoperate a simulated task and record kept episodes into a dataset.
 
     vla record --suite pick_place --task FAMILY --backend mujoco|pybullet
-               --device keyboard|gamepad|spacemouse|scripted [--script FILE.json]
+               --teleop-device keyboard|gamepad|spacemouse|scripted [--script FILE.json]
                --episodes N --dataset DIR [--resume] [--seed S] [--preview FILE.png|.mp4]
 
 ``--episodes`` counts the episodes to keep in this session. Each kept episode's scene (family,
@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from vla.cli.common import add_image_size
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -23,22 +25,28 @@ def register(subparsers) -> None:
     parser.add_argument("--suite", default="pick_place", help="task suite (default pick_place)")
     parser.add_argument("--task", default="pick", metavar="FAMILY", help="task family")
     parser.add_argument("--backend", default="mujoco", help="physics engine: mujoco | pybullet")
-    parser.add_argument("--device", default="keyboard",
-                        help="keyboard | gamepad | spacemouse | scripted")  # fmt: skip
-    parser.add_argument("--script", default=None, help="JSON device script (--device scripted)")
+    parser.add_argument("--teleop-device", default="keyboard", choices=TELEOP_DEVICES,
+                        help="input device (--device is a torch device in every command)")  # fmt: skip
+    # the old spelling (before --device meant a torch device everywhere): deprecated
+    parser.add_argument("--device", dest="old_device", choices=TELEOP_DEVICES,
+                        help=argparse.SUPPRESS)  # fmt: skip
+    parser.add_argument("--script", default=None,
+                        help="JSON device script (--teleop-device scripted)")  # fmt: skip
     parser.add_argument("--episodes", type=int, default=1, help="episodes to keep this session")
     parser.add_argument("--dataset", type=Path, required=True, help="dataset folder")
     parser.add_argument("--resume", action="store_true", help="append to an existing dataset")
     parser.add_argument("--seed", type=int, default=0, help="seed of the scene sequence")
     parser.add_argument("--split", default="train", help="task split (default train)")
-    parser.add_argument("--image-size", type=int, nargs=2, default=(128, 128),
-                        metavar=("H", "W"), help="camera image size")  # fmt: skip
+    add_image_size(parser, default=(128, 128))
     parser.add_argument("--preview", type=Path, default=None,
                         help="preview file: .png rewritten each tick, .mp4 per episode")  # fmt: skip
     parser.add_argument("--no-window", action="store_true", help="never open an OpenCV window")
     parser.add_argument("--fast", action="store_true",
                         help="do not pace at the control rate (scripted devices only)")  # fmt: skip
     parser.set_defaults(func=run)
+
+
+TELEOP_DEVICES = ("keyboard", "gamepad", "spacemouse", "scripted")  # vla.teleop.devices.DEVICES
 
 
 def _device_help() -> str:
@@ -54,8 +62,12 @@ def run(args: argparse.Namespace) -> int:
     from vla.teleop.devices import DeviceUnavailableError, make_device
     from vla.teleop.recorder import RecordConfig, record
 
-    if args.fast and args.device != "scripted":
-        print("--fast only applies to --device scripted (a person needs the real rate)",
+    if args.old_device is not None:
+        print("warning: vla record --device is deprecated: use --teleop-device", file=sys.stderr)
+        args.teleop_device = args.old_device
+    if args.fast and args.teleop_device != "scripted":
+        print("vla record: error: --fast only applies to --teleop-device scripted (a person "
+              "needs the real rate)",
               file=sys.stderr)  # fmt: skip
         return 2
     try:
@@ -64,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
             episodes=args.episodes, seed=args.seed, split=args.split,
             image_size=tuple(args.image_size), resume=args.resume, realtime=not args.fast,
             preview=args.preview, window=False if args.no_window else None,
-            device_name=args.device,
+            device_name=args.teleop_device,
         )  # fmt: skip
-        options = {"script": args.script} if args.device == "scripted" else {}
-        device = make_device(args.device, **options)
+        options = {"script": args.script} if args.teleop_device == "scripted" else {}
+        device = make_device(args.teleop_device, **options)
     except (ValueError, DeviceUnavailableError, FileNotFoundError) as err:
         print(f"vla record: {err}", file=sys.stderr)
         return 2

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from vla.cli.common import add_image_size
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("sim", help="simulation: run task suites in MuJoCo/PyBullet")
@@ -37,14 +39,7 @@ def register(subparsers) -> None:
         "--split", default="train", help="train | heldout | heldout_object | heldout_phrasing"
     )
     run_p.add_argument("--workers", type=int, default=1, help="worker processes")
-    run_p.add_argument(
-        "--image-size",
-        type=int,
-        nargs=2,
-        default=(128, 128),
-        metavar=("H", "W"),
-        help="camera image size",
-    )
+    add_image_size(run_p, default=(128, 128))
     run_p.add_argument("--video-dir", type=Path, default=None, help="write MP4s here")
     run_p.add_argument(
         "--videos-per-task",

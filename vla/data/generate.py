@@ -27,6 +27,7 @@ encoding with simulation, so ``--workers`` should now be the number of cores.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import time
 from collections.abc import Callable
@@ -213,7 +214,7 @@ def sim_families(suite: str) -> list[str]:
     from sim.tasks import SUITES
 
     if suite not in SUITES:
-        raise KeyError(f"unknown suite {suite!r}; sim.tasks.SUITES has {sorted(SUITES)}")
+        raise ValueError(f"unknown suite {suite!r}; suites: {sorted(SUITES)}")
     return list(SUITES[suite])
 
 
@@ -241,6 +242,27 @@ def sim_rollout(job: EpisodeJob) -> EpisodeResult:
     out = result_from_rollout(job.index, result, time.perf_counter() - t0)
     out.env_build_s, out.learner_steps = built, learner_steps
     return out
+
+
+def did_you_mean(name: str, known) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known``, or an empty string."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_sim_request(cfg: GenerateConfig) -> None:
+    """Task families and split must exist in the suite; errors name the valid ones."""
+    from sim.tasks import SPLITS
+
+    known = sim_families(cfg.suite)
+    for family in cfg.families or ():
+        if family not in known:
+            raise ValueError(f"unknown task {family!r}{did_you_mean(family, known)} in suite "
+                             f"{cfg.suite!r}; tasks: {known}")  # fmt: skip
+    if cfg.split not in SPLITS:
+        raise ValueError(
+            f"unknown split {cfg.split!r}{did_you_mean(cfg.split, SPLITS)}; splits: {list(SPLITS)}"
+        )
 
 
 def result_from_rollout(index: int, result: Any, seconds: float) -> EpisodeResult:
@@ -299,6 +321,10 @@ def generate(
     """
     out = Path(cfg.out)
     fams = list(cfg.families) if cfg.families else families or sim_families(cfg.suite)
+    if rollout is sim_rollout:
+        check_sim_request(cfg)  # before anything is written: a typo leaves no folder behind
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file: pass a dataset folder (new or existing)")
     record = load_record(out, cfg.identity())
     if (out / "meta/info.json").exists():
         writer = DatasetWriter.resume(out, commit_every=COMMIT_EVERY, consolidate_every=0)

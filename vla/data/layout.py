@@ -207,10 +207,28 @@ def frames_table(schema: pa.Schema, columns: dict[str, np.ndarray]) -> pa.Table:
 
 
 # ---- atomic writes ---------------------------------------------------------------------------
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (threads may be creating
+    files); elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes the file 0600; a dataset is shared (other users, containers under another
+    # uid), so give it the mode open() would: 0666 less the umask
+    os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     try:
         write(tmp)

@@ -1,8 +1,12 @@
 """MP4 encoding, concatenation and windowed decoding with PyAV.
 
-We encode H.264 (libx264, ``preset=veryfast``, no B-frames, keyframe every 2 s) by default:
-about 1 ms per 128x128 frame on one core here, several times faster than the AV1 LeRobot uses
-by default, and decodable everywhere. Decoding handles any codec FFmpeg in PyAV supports; the
+We encode H.264 (libx264, ``preset=veryfast``, no B-frames, a keyframe every
+``KEYFRAME_INTERVAL`` = 2 frames as LeRobot's encoder does) by default: about 1 ms per 128x128
+frame on one core here, several times faster than the AV1 LeRobot uses by default, and
+decodable everywhere. Training samples frames at random, and a seek decodes from the keyframe
+before the frame: with a keyframe every 2 frames that is at most 2 frames, against up to 20
+with one every 2 s at 10 Hz (``benchmarks/video_gop_bench.py`` measures the trade-off: ms per
+random frame vs file size). Decoding handles any codec FFmpeg in PyAV supports; the
 AV1 files LeRobot writes decode through libdav1d when PyAV has it (it does here), otherwise
 :func:`decode_window` raises an error naming the codec.
 
@@ -22,6 +26,7 @@ import numpy as np
 from vla.data.layout import DatasetFormatError
 
 DEFAULT_CODEC = "h264"
+KEYFRAME_INTERVAL = 2  # frames between keyframes (LeRobot: g=2): random access over file size
 _ENCODERS = {"h264": "libx264", "av1": "libsvtav1"}
 
 
@@ -29,22 +34,28 @@ def encoder_available(codec: str) -> bool:
     return _ENCODERS.get(codec, codec) in av.codecs_available
 
 
-def encode_video(path: Path, frames: np.ndarray, fps: float, codec: str = DEFAULT_CODEC) -> None:
-    """Encode uint8 frames (T, H, W, 3) to an MP4 file whose frame i is at time i / fps."""
-    _encode(str(path), frames, fps, codec)
+def encode_video(
+    path: Path, frames: np.ndarray, fps: float, codec: str = DEFAULT_CODEC,
+    gop: int = KEYFRAME_INTERVAL,
+) -> None:  # fmt: skip
+    """Encode uint8 frames (T, H, W, 3) to an MP4 file whose frame i is at time i / fps, with a
+    keyframe every ``gop`` frames."""
+    _encode(str(path), frames, fps, codec, gop)
 
 
-def encode_video_bytes(frames: np.ndarray, fps: float, codec: str = DEFAULT_CODEC) -> bytes:
+def encode_video_bytes(
+    frames: np.ndarray, fps: float, codec: str = DEFAULT_CODEC, gop: int = KEYFRAME_INTERVAL
+) -> bytes:
     """The MP4 :func:`encode_video` would write, as bytes (byte-identical: same muxer).
 
     Lets worker processes encode and the writer only store the result.
     """
     buffer = io.BytesIO()
-    _encode(buffer, frames, fps, codec)
+    _encode(buffer, frames, fps, codec, gop)
     return buffer.getvalue()
 
 
-def _encode(target, frames: np.ndarray, fps: float, codec: str) -> None:
+def _encode(target, frames: np.ndarray, fps: float, codec: str, gop: int) -> None:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
     encoder = _ENCODERS.get(codec, codec)
@@ -57,9 +68,12 @@ def _encode(target, frames: np.ndarray, fps: float, codec: str) -> None:
     try:
         stream = container.add_stream(encoder, rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        if gop < 1:
+            raise ValueError(f"keyframe interval must be >= 1 frame, got {gop}")
         if encoder == "libx264":
-            gop = max(1, int(round(2 * fps)))
             stream.options = {"crf": "20", "preset": "veryfast", "bf": "0", "g": str(gop)}
+        else:
+            stream.options = {"g": str(gop)}
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

@@ -6,7 +6,7 @@
         events: operator commands (start, finish, discard, reset, quit)
 
 Every device is polled once per control period by the recorder (``poll()`` never blocks). The
-registry ``DEVICES`` maps the names accepted by ``vla record --device`` to constructors; devices
+registry ``DEVICES`` maps the names accepted by ``vla record --teleop-device`` to constructors; devices
 whose library or hardware is missing raise :class:`DeviceUnavailableError` naming what was
 found and what to install or plug in.
 """
@@ -193,11 +193,11 @@ def _spacemouse(**kw: Any) -> TeleopDevice:
 
 def _scripted(script: str | None = None, **kw: Any) -> TeleopDevice:
     if script is None:
-        raise ValueError("--device scripted needs --script FILE.json (actions and event names)")
+        raise ValueError("--teleop-device scripted needs --script FILE.json (actions and event names)")
     return load_script(script)
 
 
-#: names accepted by ``vla record --device`` -> constructor(**options)
+#: names accepted by ``vla record --teleop-device`` -> constructor(**options)
 DEVICES: dict[str, Callable[..., TeleopDevice]] = {
     "keyboard": _keyboard,
     "gamepad": _gamepad,

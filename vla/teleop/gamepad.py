@@ -116,7 +116,7 @@ class PygameJoystick:
             names = [pygame.joystick.Joystick(i).get_name() for i in range(count)]
             raise DeviceUnavailableError(
                 f"gamepad: joystick {index} not found; pygame sees {count}: {names or 'none'}. "
-                "Plug in a gamepad (check `ls /dev/input/js*`) or choose --device keyboard"
+                "Plug in a gamepad (check `ls /dev/input/js*`) or choose --teleop-device keyboard"
             )
         self.joy = pygame.joystick.Joystick(index)
         self.joy.init()
@@ -196,7 +196,7 @@ def open_joystick(index: int = 0) -> JoystickReader:
     except ImportError:
         raise DeviceUnavailableError(
             "gamepad: neither pygame nor evdev is installed; `pip install pygame` (or evdev on "
-            "Linux), or choose --device keyboard"
+            "Linux), or choose --teleop-device keyboard"
         ) from None
     found = []
     pads = []

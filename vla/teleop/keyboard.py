@@ -98,7 +98,7 @@ class KeyboardDevice(TeleopDevice):
         if not os.isatty(self.fd):
             raise DeviceUnavailableError(
                 f"keyboard: file descriptor {self.fd} is not a terminal; run `vla record` in an "
-                "interactive terminal (ssh -t for remote sessions) or use --device scripted"
+                "interactive terminal (ssh -t for remote sessions) or use --teleop-device scripted"
             )
         self.speed = speed or SpeedConfig()
         self.scale = self.speed.scale

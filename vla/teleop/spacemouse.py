@@ -107,7 +107,7 @@ def open_spacemouse() -> Any:
     except ImportError:
         raise DeviceUnavailableError(
             "spacemouse: the `hid` package (hidapi) is not installed; `pip install hidapi` "
-            "(needs libhidapi), or choose --device keyboard"
+            "(needs libhidapi), or choose --teleop-device keyboard"
         ) from None
     found = hid.enumerate()
     for info in found:

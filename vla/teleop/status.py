@@ -29,6 +29,24 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+#: how to get an OpenCV that opens windows: both builds install the same ``cv2`` module, so the
+#: GUI one is reinstalled last to win
+GUI_FIX = ("pip install 'vla-stack[gui]' && pip install --force-reinstall --no-deps "
+           "opencv-python")  # fmt: skip
+
+
+def window_problem() -> str | None:
+    """Why no OpenCV window can open here (one line naming the fix), or None when one can."""
+    if not has_display():
+        return "no display (DISPLAY / WAYLAND_DISPLAY unset)"
+    import cv2
+
+    gui = [ln for ln in cv2.getBuildInformation().splitlines() if ln.strip().startswith("GUI:")]
+    if gui and gui[0].split(":", 1)[1].strip().upper() == "NONE":
+        return f"this OpenCV is the headless build (no GUI): {GUI_FIX}"
+    return None
+
+
 class StatusDisplay:
     """Window / terminal line / preview file. ``window=None`` opens a window iff a display
     exists and OpenCV can show one."""
@@ -41,13 +59,16 @@ class StatusDisplay:
         self.tty = sys.stderr.isatty()
         self._width = 0
         if self.window:
+            problem = window_problem()
             try:
+                if problem is not None:
+                    raise RuntimeError(problem)
                 import cv2
 
                 cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_AUTOSIZE)
-            except Exception as err:  # headless OpenCV build: say so once, use the terminal
-                print(f"[record] no OpenCV window ({err.__class__.__name__}); terminal status "
-                      "only", file=sys.stderr)  # fmt: skip
+            except Exception as err:  # e.g. headless OpenCV: say so once, use the terminal
+                print(f"[record] no preview window: {err}; terminal status only",
+                      file=sys.stderr)  # fmt: skip
                 self.window = False
         if self.preview is not None:
             self.preview.parent.mkdir(parents=True, exist_ok=True)
