@@ -33,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vla.constants import ACTION_DIM, EEF_ACTION_NAMES  # noqa: E402
+from vla.data.reader import dataset_episode_actions  # noqa: E402
 from vla.tokenizers import (  # noqa: E402
     ActionTokenizer,
     BinningActionTokenizer,
@@ -40,11 +41,7 @@ from vla.tokenizers import (  # noqa: E402
     FastActionTokenizer,
     FastConfig,
 )
-from vla.tokenizers.chunks import (  # noqa: E402
-    dataset_episode_actions,
-    expert_episode_actions,
-    sliding_chunks,
-)
+from vla.tokenizers.chunks import sliding_chunks  # noqa: E402
 from vla.tokenizers.normalization import compute_action_stats  # noqa: E402
 from vla.tokenizers.synthetic import min_jerk_episode  # noqa: E402
 
@@ -65,6 +62,8 @@ def load_episodes(args: argparse.Namespace) -> tuple[list[np.ndarray], dict | No
         episodes = [min_jerk_episode(args.episode_length, rng) for _ in range(args.episodes)]
         return episodes, None, f"synthetic min-jerk ({args.episodes} episodes)"
     if args.sim_experts:
+        from sim.experts import expert_episode_actions  # the simulator: only this source
+
         episodes = expert_episode_actions(args.sim_experts, args.backend, args.seed)
         name = f"{args.backend} scripted experts ({len(episodes)}/{args.sim_experts} succeeded)"
         return episodes, None, name

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from sim.env import make
+from sim.tasks import SUITES
 from sim.tasks import objects as ob
 from vla.constants import ACTION_DIM, EEF_ACTION_HIGH
 
@@ -384,3 +386,35 @@ def make_expert(env) -> ScriptedExpert:
     if family not in EXPERTS:
         raise ValueError(f"no scripted expert for family {family!r}; have {list(EXPERTS)}")
     return EXPERTS[family](env)
+
+
+def expert_episode_actions(
+    n_episodes: int, backend: str = "mujoco", seed: int = 0, suite: str = "pick_place"
+) -> list[np.ndarray]:
+    """Actions of scripted-expert rollouts (no rendering), cycling over the suite's families.
+
+    Only successful episodes are kept (as ``vla data generate`` does), each
+    ``(T, ACTION_DIM)`` float32. Attempt ``i`` uses reset seed
+    ``seed + i``. For measuring tokenizers on real expert motion without writing a dataset.
+    """
+    families = list(SUITES[suite])
+    envs = {f: make(f, backend, suite=suite, render=False) for f in families}
+    episodes: list[np.ndarray] = []
+    try:
+        for i in range(n_episodes):
+            env = envs[families[i % len(families)]]
+            expert = make_expert(env)
+            obs, _ = env.reset(seed=seed + i)
+            expert.reset()
+            actions, done, success = [], False, False
+            while not done:
+                action = np.asarray(expert.select_action(obs), dtype=np.float32)
+                actions.append(action)
+                obs, _, success, truncated, _ = env.step(action)
+                done = success or truncated
+            if success:
+                episodes.append(np.stack(actions))
+    finally:
+        for env in envs.values():
+            env.close()
+    return episodes

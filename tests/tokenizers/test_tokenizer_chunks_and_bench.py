@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vla.tokenizers.chunks import dataset_episode_actions, sliding_chunks
+from vla.data.reader import dataset_episode_actions
+from vla.tokenizers.chunks import sliding_chunks
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT.parent / "shared/fixtures/lerobot_v3_sample"

@@ -19,7 +19,8 @@ from vla.tokenizers import (
 from vla.tokenizers.normalization import compute_action_stats
 
 pytest.importorskip("mujoco", reason="MuJoCo is needed to roll out the scripted experts")
-from vla.tokenizers.chunks import expert_episode_actions, sliding_chunks  # noqa: E402
+from sim.experts import expert_episode_actions  # noqa: E402
+from vla.tokenizers.chunks import sliding_chunks  # noqa: E402
 
 H = 10
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from vla.constants import ACTION
 from vla.data.layout import (
     STATS_PATH,
     DatasetFormatError,
@@ -179,3 +180,14 @@ def column_to_numpy(column: pa.ChunkedArray, dtype: str) -> np.ndarray:
     if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
         return np.asarray(arr.to_pylist(), dtype=dtype)
     return arr.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+
+
+def dataset_episode_actions(root: str | Path) -> tuple[list[np.ndarray], dict]:
+    """The ``action`` arrays of every episode of a LeRobot v3 dataset and its action stats.
+
+    Returns ``(episodes, stats)``; ``stats`` is the ``action`` entry of ``meta/stats.json``
+    (``{}`` when the file is absent, which the tokenizers then reject with the fix).
+    """
+    reader = LeRobotDatasetReader(root)
+    episodes = [reader.episode_arrays(i)[ACTION] for i in range(reader.num_episodes)]
+    return episodes, reader.stats.get(ACTION, {})
