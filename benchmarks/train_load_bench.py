@@ -4,10 +4,9 @@
     .venv/bin/python benchmarks/train_load_bench.py --dataset DIR [--episodes 1000] \\
         [--workers 2 4] [--repeats 3] [--json OUT]
 
-DIR is any LeRobot v3 folder, e.g. one written by `vla data generate` or by
-``datagen_parent_bench.py``'s replay. Prints the median seconds over ``--repeats`` loads per
-worker count, and a pixel checksum so that runs of different code can be checked for equal
-output. An older checkout runs the same script through PYTHONPATH.
+DIR is any LeRobot v3 folder, e.g. one written by `vla data generate`. Prints the median
+seconds over ``--repeats`` loads per worker count, and a pixel checksum so that runs of
+different code can be checked for equal output. An older checkout runs the same script through PYTHONPATH.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
-"""Held-out metrics (`vla train --val_dataset`, vla.train.validation) and the benchmark built on
-them (benchmarks/memorisation.py)."""
+"""Held-out metrics (`vla train --val_dataset`, vla.train.validation)."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import math
 from contextlib import nullcontext
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,7 +17,6 @@ from vla.train import load_config, train
 from vla.train.validation import Validation
 
 PRESET = "configs/train/tiny_cpu.yaml"
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("val_loss", "val_accuracy", "val_bin_error")
 
 
@@ -95,24 +90,6 @@ def test_a_training_set_scores_better_than_unseen_noise_labels(trained, dataset)
     shuffled = val(policy.model, nullcontext())
     assert shuffled["val_loss"] > real["val_loss"]
     assert shuffled["val_bin_error"] > real["val_bin_error"]
-
-
-def test_memorisation_benchmark_reports_every_dimension(trained, dataset, small_dataset,
-                                                        tmp_path):  # fmt: skip
-    spec = importlib.util.spec_from_file_location("mem", ROOT / "benchmarks" / "memorisation.py")
-    mem = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mem)
-    out = tmp_path / "mem.json"
-    assert mem.main(["--checkpoint", trained["final_checkpoint"], "--dataset", f"seen={dataset}",
-                     "--dataset", f"other={small_dataset}", "--samples", "8",
-                     "--json", str(out)]) == 0  # fmt: skip
-    report = json.loads(out.read_text())
-    names = Policy.from_pretrained(trained["final_checkpoint"]).meta.action_names
-    for row in report["rows"].values():
-        assert set(row["per_dim"]) == set(names) and row["samples"] == 8
-        assert all(set(KEYS) <= set(row) for row in report["rows"].values())
-    with pytest.raises(SystemExit):  # NAME=DIR is required
-        mem.main(["--checkpoint", trained["final_checkpoint"], "--dataset", str(dataset)])
 
 
 def test_bad_val_settings_are_named():
