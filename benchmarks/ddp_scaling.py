@@ -4,7 +4,7 @@
         --plot ddp.png [--single-rank-batch RUN_1GPU_AT_THE_PER_RANK_BATCH]
 
 Each RUN is an ``output_dir`` of `vla train` (its ``train_log.jsonl``). Both runs should use the
-same global batch and step count (``scripts/gpu_ddp.sh`` makes them so), so that their loss
+same global batch and step count (``--batch_size`` is per GPU: halve it on 2), so that their loss
 curves are comparable step by step. Reported:
 
 - throughput: samples/s per logging interval (from the cumulative ``samples_per_s`` and

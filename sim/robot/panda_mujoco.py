@@ -69,7 +69,7 @@ def panda_urdf_path() -> str:
             "the MuJoCo Panda is built from pybullet_data's franka_panda/panda.urdf, and "
             "pybullet_data is not importable: `pip install pybullet` (it ships pybullet_data), "
             "or put a folder holding pybullet_data/franka_panda/ (panda.urdf + meshes) on "
-            "PYTHONPATH (what scripts/gpu_env.sh does with a carried .pbdata/)"
+            "PYTHONPATH"
         ) from exc
 
     return os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")

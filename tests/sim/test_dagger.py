@@ -250,9 +250,9 @@ GOLDEN = Path(__file__).parent / "golden" / "dagger_stack_v3.json"
 
 
 def test_expert_finishes_from_a_trained_learners_states():
-    """Two stack episodes of `benchmarks/dagger_labels.py --per-family 16 --expert-prob 0.25
-    --seed 5` with pick_place_v3 (in git history; attempts 34 and 58; executed actions and who
-    drove, saved from the benchmark's rerun). The learner holds the cube above its centre, so it
+    """Two stack episodes of a DAgger run (16 per family, expert share 0.25, seed 5) with
+    pick_place_v3 as the learner (in git history, as is the probe that recorded them: attempts
+    34 and 58; executed actions and who drove). The learner holds the cube above its centre, so it
     touches down with the TCP still above the drop point; and a cube that slides off the base
     as the fingers open leaves the expert retreating. The expert must finish from every state
     the learner handed over (without the touch-down release and the retreat retry in

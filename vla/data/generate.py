@@ -16,13 +16,8 @@ and its record is reconciled from the dataset's episode count (the record marks 
 
 Workers simulate, render, encode both cameras to MP4 bytes and compute the episode statistics
 (``rollout_and_prepare``); the parent only assigns indices and writes the files
-(``DatasetWriter.save_prepared``: data parquet + MP4s + fsyncs, batched table commits). Before,
-the parent also encoded and summarised every episode (~167 ms/episode on the GPU machine's
-CPU, capping 16 workers at ~360 episodes/min). ``benchmarks/datagen_parent_bench.py`` here
-(pick_place/mujoco, 128x128, ~26-frame episodes, shared 2-core box): parent 249 ms wall /
-108 ms CPU per episode before, 30 ms / 5 ms after (the rest is 3 fsyncs); a worker spends
-~100-450 ms (load-dependent) more per episode. With one worker the old path overlapped parent
-encoding with simulation, so ``--workers`` should now be the number of cores.
+(``DatasetWriter.save_prepared``: data parquet + MP4s + fsyncs, batched table commits), so
+the single parent does not cap the worker count: ``--workers`` should be the number of cores.
 """
 
 from __future__ import annotations
