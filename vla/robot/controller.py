@@ -25,7 +25,7 @@ null-space term keeps the redundant elbow near the home posture.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -48,6 +48,7 @@ WORKSPACE_LOW = (0.15, -0.45, 0.002)
 WORKSPACE_HIGH = (0.85, 0.45, 0.7)
 
 
+@runtime_checkable
 class ArmState(Protocol):
     """What the controller asks of an arm. Poses in the robot base frame, quaternions wxyz."""
 
