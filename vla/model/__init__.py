@@ -12,6 +12,9 @@ from vla.model.text import (
     precompute_instruction_embeddings,
 )
 from vla.model.vla_model import VLAModel
+from vla.registration import register_auto_classes
+
+register_auto_classes()  # AutoConfig / AutoModel know model_type "vla" (vla.registration)
 
 __all__ = [
     "DECODE_MODES",
@@ -22,4 +25,5 @@ __all__ = [
     "VLAModel",
     "WordVocab",
     "precompute_instruction_embeddings",
+    "register_auto_classes",
 ]
