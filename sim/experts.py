@@ -27,7 +27,7 @@ CLOSE_STEPS = 3  # control steps the gripper needs to close on an object
 # lowering step heads straight for the drop point, so it closes the rest of the xy error on the
 # way down, and only an error above LOWER_ABORT_XY sends it back to carry height. (A 6 mm trigger
 # taught learners to hover at carry height: about 1 cm off they predicted no xy step, so they
-# never came within 6 mm; benchmarks/RESULTS.md, "v9: a corrected expert".)
+# never came within 6 mm; checkpoints/pick_place_v7/README.md, "What changed".)
 LOWER_XY, LOWER_ABORT_XY = 0.02, 0.035
 # Hand orientation "pointing down" at yaw 0: the hand frame at the home pose.
 _DOWN = Rotation.from_matrix(np.diag([1.0, -1.0, -1.0]))

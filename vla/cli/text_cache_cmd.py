@@ -9,8 +9,8 @@ will produce (episode sampling is physics-free and seeded), so a dataset generat
 without MiniLM can be trained there from a cache made here beforehand. Meta-World MT50 has one
 fixed instruction per task: `--suite mt50 --plan-episodes 50` (or more) covers all 50.
 
-`--int8` stores the states as int8 with one absmax scale per token: half the bytes, for what a
-GPU-machine call carries (benchmarks/RESULTS.md, "int8 text cache", measures what it changes).
+`--int8` stores the states as int8 with one absmax scale per token: half the bytes to copy to
+the training machine (benchmarks/RESULTS.md, "Data", measures what it changes).
 
 Run it where the MiniLM package is installed; pass FILE to `vla train --text-cache FILE` (or
 Policy.from_pretrained(..., text_cache=FILE)) on machines without it.
