@@ -13,7 +13,7 @@ export PYOPENGL_PLATFORM ?= egl
 OUT ?= outputs/demo
 EPISODES ?= 10
 
-.PHONY: setup system-deps ros demo test test-slow lint clean
+.PHONY: setup system-deps ros demo test test-slow test-install lint clean
 
 system-deps:
 	@bash scripts/install_system_deps.sh
@@ -42,6 +42,11 @@ test: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
+
+# `pip install .` as a user gets it (a wheel in a fresh venv, run outside the repository) and
+# the declared minimum transformers, end to end. Slow-marked; CI runs it after `make test`.
+test-install: setup
+	$(BIN)/python -m pytest -q -m slow tests/cli/test_wheel_install.py tests/cli/test_min_versions.py
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
