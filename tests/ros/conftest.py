@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import rosgraph  # noqa: F401 (sets the private ROS_DOMAIN_ID before anything starts rclpy)
 from rosbags.typesys import Stores, get_typestore
 
 from vla.ros_core.messages import MessageTypes
@@ -28,3 +29,14 @@ def roundtrip(typestore):
         return typestore.deserialize_cdr(cdr, msg.__msgtype__)
 
     return run
+
+
+@pytest.fixture
+def graph():
+    """A live ROS 2 graph (rosgraph.Graph) on a private domain; skips without rclpy."""
+    import rosgraph
+
+    rosgraph.require_ros()
+    g = rosgraph.Graph()
+    yield g
+    g.close()

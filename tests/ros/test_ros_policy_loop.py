@@ -95,14 +95,17 @@ def test_heartbeat_loss_holds_once_flushes_and_replans():
     policy = FakePolicy()
     loop = make_loop(policy)
     feed(loop, 0)
-    assert loop.tick(MS).kind == "command"
+    first = loop.tick(MS)
+    assert first.kind == "command"
     q_meas = PANDA_HOME_Q + 0.01
     loop.set_joint_state(q_meas, 0.08, 550 * MS)
     for cam in ("scene", "wrist"):
         loop.set_image(cam, np.zeros((32, 32, 3), np.uint8), 550 * MS)
     out = loop.tick(600 * MS)  # last heartbeat at 0: lost
     assert out.kind == "hold" and "heartbeat" in out.verdict.reason
-    np.testing.assert_array_equal(out.q, q_meas)  # hold where the arm is, never zeros
+    # hold the last target sent (where the arm was told to be), never zeros
+    np.testing.assert_array_equal(out.q, first.q)
+    assert np.abs(out.q).sum() > 1.0
     assert out.flushed == 3
     assert loop.tick(700 * MS).kind == "none"  # one hold, then silence
     feed(loop, 800 * MS)
@@ -240,3 +243,83 @@ def test_early_duplicate_tick_consumes_nothing():
     feed(loop, 5 * PERIOD_NS)
     loop.tick(5 * PERIOD_NS)  # ticks due at 201, 301, 401 ms: one action, two skipped
     assert loop.status()["missed_periods"] == 2
+
+
+# ---- defects found under attack (issue 35: D2, D4, D7), each failing on the code before ------
+def test_future_stamped_inputs_are_stale_and_then_silence_holds():
+    """D2: one image stamped an hour ahead, then silence: no tick may command motion."""
+    loop = make_loop(FakePolicy())
+    feed(loop, 0)
+    assert loop.tick(MS).kind == "command"
+    hour = 3600 * 1_000_000_000
+    loop.set_image("scene", np.zeros((32, 32, 3), np.uint8), hour)
+    kinds = []
+    for i in range(1, 101):  # 10 s of ticks with the heartbeat and joints kept fresh
+        now = i * PERIOD_NS
+        loop.set_joint_state(PANDA_HOME_Q, 0.08, now)
+        loop.heartbeat(now)
+        out = loop.tick(now + MS)
+        kinds.append(out.kind)
+        if i == 1:
+            assert "future" in out.verdict.reason and "scene" in out.verdict.reason
+    assert "command" not in kinds and kinds[0] == "hold"
+
+
+def test_small_clock_skew_is_tolerated():
+    loop = make_loop(FakePolicy())
+    feed(loop, 20 * MS)  # stamped 20 ms ahead of the tick (< max_clock_skew_s = 50 ms)
+    assert loop.tick(0).kind == "command"
+
+
+def test_clock_jump_back_holds_and_is_counted():
+    loop = make_loop(FakePolicy())
+    feed(loop, 10_000 * MS)
+    assert loop.tick(10_000 * MS).kind == "command"
+    feed(loop, 5_000 * MS)
+    out = loop.tick(5_000 * MS)
+    assert out.kind == "hold" and "clock jumped back" in out.verdict.reason
+    assert loop.status()["clock_jumps"] == 1
+
+
+def test_nan_joint_state_holds_the_last_good_target_and_never_raises_in_tick():
+    """D4: a NaN arm joint must give a finite hold, not an exception in the timer callback."""
+    loop = make_loop(FakePolicy())
+    feed(loop, 0)
+    first = loop.tick(MS)
+    assert first.kind == "command"
+    q_bad = np.array(PANDA_HOME_Q, float)
+    q_bad[2] = np.nan
+    with pytest.raises(ValueError, match="not finite"):
+        loop.set_joint_state(q_bad, 0.08, PERIOD_NS)
+    loop.heartbeat(PERIOD_NS)
+    out = loop.tick(PERIOD_NS + MS)
+    assert out.kind == "hold" and "not finite" in out.verdict.reason
+    assert np.all(np.isfinite(out.q)) and np.array_equal(out.q, first.q)
+    assert loop.tick(2 * PERIOD_NS).kind == "none"
+    feed(loop, 3 * PERIOD_NS)  # a good joint state clears the fault
+    assert loop.tick(3 * PERIOD_NS + MS).kind == "command"
+
+
+@pytest.mark.parametrize("event", ["clear", "new_instruction", "deactivate", "estop_reset"])
+def test_events_during_inference_void_the_chunk(event):
+    """D7: whatever happens while the policy runs, the chunk it returns is not executed."""
+    marker = np.tile(np.float32([0.02, 0, 0, 0, 0, 0, 1]), (8, 1))
+    policy = FakePolicy([marker])
+    loop = make_loop(policy)
+    actions = {
+        "clear": loop.clear_instruction,
+        "new_instruction": lambda: loop.set_instruction("stack the cubes"),
+        "deactivate": lambda: setattr(loop, "enabled", False),
+        "estop_reset": lambda: (loop.e_stop("operator"), loop.reset_estop(0)),
+    }
+    policy.on_act = actions[event]
+    feed(loop, 0)
+    out = loop.tick(MS)
+    assert out.kind in ("hold", "none") and out.action is None
+    assert len(loop.scheduler) == 0  # nothing of the voided chunk is queued
+    if event in ("new_instruction", "estop_reset"):
+        policy.on_act = None
+        feed(loop, PERIOD_NS)
+        nxt = loop.tick(PERIOD_NS + MS)
+        assert nxt.kind == "command" and len(policy.observations) == 2  # re-planned
+        assert not np.allclose(nxt.action, marker[0])

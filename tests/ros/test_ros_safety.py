@@ -111,3 +111,19 @@ def test_only_yaml_turns_checks_off():
 def test_config_validation_names_the_field(bad):
     with pytest.raises(ValueError, match="safety"):
         SafetyConfig(**bad)
+
+
+@pytest.mark.parametrize(
+    "field", ["heartbeat_timeout_s", "max_image_age_periods", "max_joint_state_age_s",
+              "max_clock_skew_s", "max_joint_step"],
+)  # fmt: skip
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 0.0, -1.0])
+def test_limits_must_be_finite_and_positive(field, value):
+    """D10: inf used to switch a check off silently."""
+    with pytest.raises(ValueError, match=f"safety.{field} must be finite and positive"):
+        SafetyConfig(**{field: value})
+
+
+def test_non_finite_workspace_is_refused():
+    with pytest.raises(ValueError, match="workspace_max must be finite"):
+        SafetyConfig(workspace_max=[0.85, 0.5, float("inf")])

@@ -37,6 +37,9 @@ _ROS_TYPES: dict[str, str] = {
     "TwistStamped": "geometry_msgs/msg/TwistStamped",
     "Twist": "geometry_msgs/msg/Twist",
     "Vector3": "geometry_msgs/msg/Vector3",
+    "DiagnosticArray": "diagnostic_msgs/msg/DiagnosticArray",
+    "DiagnosticStatus": "diagnostic_msgs/msg/DiagnosticStatus",
+    "KeyValue": "diagnostic_msgs/msg/KeyValue",
 }
 
 
@@ -220,3 +223,25 @@ def twist_to_array(msg) -> np.ndarray:
     tw = getattr(msg, "twist", msg)
     lin, ang = tw.linear, tw.angular
     return np.array([lin.x, lin.y, lin.z, ang.x, ang.y, ang.z], dtype=np.float64)
+
+
+# ---- diagnostics --------------------------------------------------------------------------------
+#: diagnostic_msgs/DiagnosticStatus levels by name
+DIAGNOSTIC_LEVELS = {"ok": 0, "warn": 1, "error": 2, "stale": 3}
+
+
+def diagnostic_array_msg(types: MessageTypes, stamp_ns: int, statuses):
+    """diagnostic_msgs/DiagnosticArray from ``(name, hardware_id, level, message, {key: value})``
+    tuples, ``level`` one of DIAGNOSTIC_LEVELS (what rqt_robot_monitor and aggregators read)."""
+    out = []
+    for name, hardware_id, level, message, values in statuses:
+        out.append(
+            types.DiagnosticStatus(
+                level=bytes([DIAGNOSTIC_LEVELS[level]]),
+                name=name,
+                message=message,
+                hardware_id=hardware_id,
+                values=[types.KeyValue(key=str(k), value=str(v)) for k, v in values.items()],
+            )
+        )
+    return types.DiagnosticArray(header=make_header(types, stamp_ns), status=out)

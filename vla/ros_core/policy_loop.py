@@ -9,7 +9,12 @@
 
 The node calls the ``set_*`` methods from its subscriptions and :meth:`PolicyLoop.tick` from its
 control timer, then publishes whatever the returned :class:`TickOutput` says. Thread-safe: the
-observation snapshot is taken under a lock, the policy runs outside it.
+observation snapshot is taken under a lock, the policy runs outside it, and every event that may
+arrive while it runs (e-stop, reset, a new or cleared instruction, deactivation) bumps an epoch:
+a chunk computed in an older epoch is dropped, never executed.
+
+A hold commands the last target sent (or, before any, the last finite measured position): never
+zeros, never NaN, whatever the inputs are doing.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class TickOutput:
     action: np.ndarray | None = None  # the raw policy action
     clamped: dict[str, bool] = field(default_factory=dict)
     flushed: int = 0
+    obs_stamp_ns: int | None = None  # oldest camera stamp of the observation behind a new chunk
 
 
 def build_state(q: np.ndarray, gripper_opening: float) -> np.ndarray:
@@ -98,9 +104,29 @@ class PolicyLoop:
         self._lock = threading.Lock()
         self._images: dict[str, tuple[np.ndarray, int]] = {}
         self._joints: tuple[np.ndarray, float, int] | None = None
+        self._joint_fault: str | None = None  # a bad joint state holds the arm until a good one
         self._task: str | None = None
-        self.enabled = True  # the lifecycle node clears this when deactivated
+        self._enabled = True
+        self._epoch = 0  # bumped by every event that invalidates a chunk being computed
+        self._last_target: np.ndarray | None = None  # last joint target sent (the hold target)
+        # the per-step limit's reference: the last command while commands flow (consecutive
+        # commands never differ by more than max_joint_step, however the measured position
+        # lags), the measured position again after any stop
+        self._step_ref: np.ndarray | None = None
         self.new_episode = False  # set when the instruction changes: the node resets the policy
+
+    @property
+    def enabled(self) -> bool:
+        """False while the lifecycle node is inactive: nothing but a hold goes out."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        with self._lock:
+            if bool(value) != self._enabled:
+                self._enabled = bool(value)
+                self._epoch += 1
+                self.scheduler.flush()
 
     # ---- inputs (subscription callbacks) --------------------------------------------------------
     def set_image(self, camera: str, rgb: np.ndarray, stamp_ns: int) -> None:
@@ -112,8 +138,17 @@ class PolicyLoop:
             self._images[key] = (rgb, stamp_ns)
 
     def set_joint_state(self, q, gripper_opening: float, stamp_ns: int) -> None:
+        """Store a joint state. A non-finite one is refused (ValueError, for the node's log)
+        and holds the arm until a finite one arrives; the last good one is kept."""
         q = np.asarray(q, dtype=np.float64)
         with self._lock:
+            if not (np.all(np.isfinite(q)) and np.isfinite(gripper_opening)):
+                bad = [i + 1 for i in range(q.size) if not np.isfinite(q[i])]
+                self._joint_fault = (
+                    f"joint state not finite (joints {bad}, opening {gripper_opening})"
+                )
+                raise ValueError(self._joint_fault + ": holding the last good target")
+            self._joint_fault = None
             self._joints = (q, float(gripper_opening), stamp_ns)
 
     def set_instruction(self, text: str) -> None:
@@ -124,11 +159,13 @@ class PolicyLoop:
             if text != self._task:
                 self._task = text
                 self.new_episode = True
+                self._epoch += 1
                 self.scheduler.flush()
 
     def clear_instruction(self) -> None:
         with self._lock:
             self._task = None
+            self._epoch += 1
             self.scheduler.flush()
 
     def heartbeat(self, now_ns: int) -> None:
@@ -136,10 +173,29 @@ class PolicyLoop:
 
     def e_stop(self, reason: str = "e-stop requested") -> None:
         """Latch the e-stop; the next tick holds position and flushes the chunk."""
-        self.safety.e_stop(reason)
+        with self._lock:
+            self.safety.e_stop(reason)
+            self._epoch += 1
 
     def reset_estop(self, now_ns: int) -> tuple[bool, str]:
-        return self.safety.reset(now_ns)
+        with self._lock:
+            self._epoch += 1
+            return self.safety.reset(now_ns)
+
+    def hold_target(self) -> np.ndarray | None:
+        """Where a hold keeps the arm: the last target sent, else the last finite measured
+        position, else None (nothing known yet: publish nothing)."""
+        if self._last_target is not None:
+            return self._last_target.copy()
+        return None if self._joints is None else self._joints[0].copy()
+
+    def hold(self, verdict: Verdict, flushed: int = 0) -> TickOutput:
+        """A hold command (or "none" when no position is known yet). Never raises."""
+        q = self.hold_target()
+        if q is None:
+            return TickOutput("none", verdict, flushed=flushed)
+        return TickOutput("hold", verdict, q=q, trajectory=q[None], twist=np.zeros(6),
+                          flushed=flushed)  # fmt: skip
 
     @property
     def task(self) -> str | None:
@@ -147,25 +203,18 @@ class PolicyLoop:
 
     # ---- the control tick ------------------------------------------------------------------------
     def tick(self, now_ns: int) -> TickOutput:
+        """One control period: check safety, run the policy when the chunk is used up, and
+        return the command (or hold / nothing) to publish."""
         with self._lock:
-            stamps = {
-                k: (self._images[k][1] if k in self._images else None) for k in self.camera_keys
-            }
-            joints = self._joints
-            verdict = self.safety.check(
-                now_ns,
-                stamps,
-                None if joints is None else joints[2],
-                active=self.enabled and self._task is not None,
-            )
+            stamps = {k: self._images[k][1] if k in self._images else None
+                      for k in self.camera_keys}  # fmt: skip
+            joints, epoch = self._joints, self._epoch
+            verdict = self._check(now_ns, stamps, joints)
             if not verdict.ok:
                 flushed = self.scheduler.flush()
-                if verdict.just_stopped and joints is not None:
-                    # hold where the arm *is*: pre-empts a trajectory still being executed
-                    q = joints[0].copy()
-                    return TickOutput(
-                        "hold", verdict, q=q, trajectory=q[None], twist=np.zeros(6), flushed=flushed
-                    )
+                self._step_ref = None
+                if verdict.just_stopped:
+                    return self.hold(verdict, flushed)
                 return TickOutput("none", verdict, flushed=flushed)
             if not self.rate.due(now_ns):
                 return TickOutput("none", verdict)
@@ -175,33 +224,53 @@ class PolicyLoop:
                 obs = {k: self._images[k][0] for k in self.camera_keys}
                 obs[OBS_STATE] = build_state(q_meas, opening)
                 obs[TASK] = self._task
+        obs_stamp = None
         if obs is not None:
             chunk = self.act(obs)  # outside the lock: images keep arriving during inference
-            with self._lock:
-                self.scheduler.push(chunk)
+            obs_stamp = min(stamps.values())
         with self._lock:
-            if self.safety.estopped and self.config.safety.estop_enabled:
-                # e-stopped while the policy was thinking: drop its chunk, hold
-                self.safety.check(now_ns, stamps, joints[2])
+            # anything that happened during inference (e-stop, reset, new or cleared
+            # instruction, deactivation) voids the chunk: re-check before anything goes out
+            verdict = self._check(now_ns, stamps, joints)
+            if self._epoch != epoch or not verdict.ok:
                 flushed = self.scheduler.flush()
-                return TickOutput(
-                    "hold",
-                    self.safety.last,
-                    q=q_meas.copy(),
-                    trajectory=q_meas[None].copy(),
-                    twist=np.zeros(6),
-                    flushed=flushed,
-                )
+                self._step_ref = None
+                return self.hold(verdict, flushed)
+            if obs is not None:
+                self.scheduler.push(chunk)
             action = self.scheduler.pop()
             rest = self.scheduler.peek_all()
-        return self._command(verdict, q_meas, action, rest)
+            step_ref = q_meas if self._step_ref is None else self._step_ref
+        out = self._command(verdict, q_meas, step_ref, action, rest)
+        out.obs_stamp_ns = obs_stamp
+        with self._lock:
+            if self._epoch == epoch:
+                self._last_target = out.q.copy()
+                self._step_ref = out.q.copy()
+                return out
+            return self.hold(self.safety.last, self.scheduler.flush())
+
+    def _check(self, now_ns: int, stamps: dict, joints) -> Verdict:
+        return self.safety.check(
+            now_ns,
+            stamps,
+            None if joints is None else joints[2],
+            active=self._enabled and self._task is not None,
+            fault=self._joint_fault,
+        )
 
     def _command(
-        self, verdict: Verdict, q_meas: np.ndarray, action: np.ndarray, rest: np.ndarray
+        self,
+        verdict: Verdict,
+        q_meas: np.ndarray,
+        step_ref: np.ndarray,
+        action: np.ndarray,
+        rest: np.ndarray,
     ) -> TickOutput:
+        """IK at the measured position, then the command filter around ``step_ref``."""
         damping = self.config.ik_damping
         target, closed = action_to_joint_target(action, q_meas, self.action_space, damping)
-        res = self.filter.apply(q_meas, target)
+        res = self.filter.apply(step_ref, target)
         traj = [res.q]
         for a in rest:  # look-ahead for a joint_trajectory_controller, filtered step by step
             nxt, _ = action_to_joint_target(a, traj[-1], self.action_space, damping)
@@ -234,6 +303,7 @@ class PolicyLoop:
             "queued_actions": len(self.scheduler),
             "chunks": self.scheduler.chunks_received,
             "missed_periods": self.rate.missed,
+            "clock_jumps": self.safety.clock_jumps,
         }
 
 

@@ -175,10 +175,29 @@ class EpisodeRecorder:
         self.stats.frames += 1
         return True
 
-    def status(self) -> dict:
-        return {
+    def stale_streams(self, now_ns: int) -> list[str]:
+        """The streams a frame would wait for now: cameras and joint states older than
+        ``max_sample_age_s`` (or never received), and the command and instruction when none has
+        arrived yet. What an operator checks when no frames are recorded."""
+        out = [c for c in self.config.camera_names
+               if not self._fresh(self._images.get(c, (None, None))[1], now_ns)]  # fmt: skip
+        if not self._fresh(None if self._joints is None else self._joints[2], now_ns):
+            out.append("joint_states")
+        command = self._twist_cmd if self.config.command_interface == "twist" else self._joint_cmd
+        if command is None:
+            out.append("command")
+        if self._task is None:
+            out.append("instruction")
+        return out
+
+    def status(self, now_ns: int | None = None) -> dict:
+        """Counters and state for the status topic; with ``now_ns``, also the stale streams."""
+        out = {
             "recording": self.recording,
             "task": self._task,
             **vars(self.stats),
             "buffered": 0 if self._writer is None else self._writer.episode_buffer_length,
         }
+        if now_ns is not None:
+            out["stale"] = self.stale_streams(now_ns)
+        return out

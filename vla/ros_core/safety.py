@@ -7,10 +7,12 @@ control tick; only ``SafetyState.OK`` lets a policy-derived command out.
     heartbeat(now)  e_stop(now)  reset(now)      (events from topics / services)
             \\            |          /
              v           v         v
-    check(now, image stamps, joint stamp) -> Verdict(state, reason, just_stopped)
+    check(now, image stamps, joint stamp, fault) -> Verdict(state, reason, just_stopped)
 
-States: OK; HOLD (recoverable by itself: no heartbeat yet / lost, stale observations, not
-active); ESTOP (latched until an explicit reset, which itself needs a fresh heartbeat).
+States: OK; HOLD (recoverable by itself: no heartbeat yet / lost, stale observations (too old,
+or stamped further ahead than max_clock_skew_s), an input fault such as a NaN joint, not
+active, the clock jumping back); ESTOP (latched until an explicit reset, which itself needs a
+fresh heartbeat).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class SafetyConfig:
     staleness_enabled: bool = True
     max_image_age_periods: float = 2.0  # images older than this many control periods are dropped
     max_joint_state_age_s: float = 0.2
+    # stamps further in the future than this are stale too: a camera whose clock runs ahead and
+    # then freezes must not look fresh forever
+    max_clock_skew_s: float = 0.05
     joint_limits_enabled: bool = True
     # joint position limits (rad); defaults: the Panda URDF's. Narrow them for a cell, never widen
     joint_lower_limits: list[float] = field(default_factory=lambda: _URDF_LIMITS[:, 0].tolist())
@@ -60,14 +65,20 @@ class SafetyConfig:
             "heartbeat_timeout_s",
             "max_image_age_periods",
             "max_joint_state_age_s",
+            "max_clock_skew_s",
             "max_joint_step",
         ):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"safety.{name} must be positive, got {getattr(self, name)}")
-        if self.joint_limit_margin < 0:
+            value = getattr(self, name)
+            # inf would silently switch the check off: every limit is finite and positive
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"safety.{name} must be finite and positive, got {value}")
+        if not (np.isfinite(self.joint_limit_margin) and self.joint_limit_margin >= 0):
             raise ValueError(
-                f"safety.joint_limit_margin must be >= 0, got {self.joint_limit_margin}"
+                f"safety.joint_limit_margin must be finite and >= 0, got {self.joint_limit_margin}"
             )
+        for name in ("joint_lower_limits", "joint_upper_limits", "workspace_min", "workspace_max"):
+            if not np.all(np.isfinite(np.asarray(getattr(self, name), float))):
+                raise ValueError(f"safety.{name} must be finite, got {getattr(self, name)}")
         jlo = np.asarray(self.joint_lower_limits, float)
         jhi = np.asarray(self.joint_upper_limits, float)
         if jlo.shape != (7,) or jhi.shape != (7,) or not np.all(jlo < jhi):
@@ -117,6 +128,8 @@ class SafetyMonitor:
         self._estop_reason: str | None = None
         self._was_ok = False
         self._last = Verdict(SafetyState.HOLD, "starting", False)
+        self._last_check_ns: int | None = None
+        self.clock_jumps = 0  # times the clock given to check() went backwards
 
     # ---- events ---------------------------------------------------------------------------------
     def heartbeat(self, now_ns: int) -> None:
@@ -149,10 +162,20 @@ class SafetyMonitor:
     # ---- per tick -------------------------------------------------------------------------------
     def _heartbeat_fresh(self, now_ns: int) -> bool:
         hb = self._last_heartbeat_ns
-        return hb is not None and 0 <= now_ns - hb <= self.config.heartbeat_timeout_s * NS
+        skew = self.config.max_clock_skew_s * NS
+        return hb is not None and -skew <= now_ns - hb <= self.config.heartbeat_timeout_s * NS
 
     def max_image_age_ns(self) -> int:
         return int(self.config.max_image_age_periods * self.period_ns)
+
+    def _stale(self, now_ns: int, stamp_ns: int, max_age_ns: float) -> str | None:
+        """Why a stamp is not fresh (too old, or ahead of the clock beyond the skew), or None."""
+        age = now_ns - stamp_ns
+        if age > max_age_ns:
+            return "stale"
+        if -age > self.config.max_clock_skew_s * NS:
+            return f"stamped {-age / NS:.3f} s in the future (clock skew)"
+        return None
 
     def check(
         self,
@@ -160,13 +183,22 @@ class SafetyMonitor:
         image_stamps_ns: Mapping[str, int | None],
         joint_stamp_ns: int | None,
         active: bool = True,
+        fault: str | None = None,
     ) -> Verdict:
         """Decide this tick. ``image_stamps_ns`` maps each camera the policy needs to the stamp of
-        its latest image (None: none yet); ``joint_stamp_ns`` likewise for /joint_states."""
+        its latest image (None: none yet); ``joint_stamp_ns`` likewise for /joint_states;
+        ``fault`` names a bad input (e.g. a NaN joint) that holds the arm until it clears."""
         state, reason = SafetyState.OK, "ok"
         cfg = self.config
+        jumped = self._last_check_ns is not None and now_ns < self._last_check_ns
+        self.clock_jumps += jumped
         if self._estop_reason is not None and cfg.estop_enabled:
             state, reason = SafetyState.ESTOP, self._estop_reason
+        elif jumped:
+            back = (self._last_check_ns - now_ns) / NS
+            state, reason = SafetyState.HOLD, f"clock jumped back by {back:.3f} s"
+        elif fault is not None:
+            state, reason = SafetyState.HOLD, fault
         elif not active:
             state, reason = SafetyState.HOLD, "not active (no instruction or node inactive)"
         elif cfg.heartbeat_enabled and not self._heartbeat_fresh(now_ns):
@@ -180,16 +212,23 @@ class SafetyMonitor:
             )
         elif joint_stamp_ns is None:
             state, reason = SafetyState.HOLD, "no joint state yet"
-        elif cfg.staleness_enabled and now_ns - joint_stamp_ns > cfg.max_joint_state_age_s * NS:
-            state, reason = SafetyState.HOLD, "joint state stale"
+        elif cfg.staleness_enabled and (
+            why := self._stale(now_ns, joint_stamp_ns, cfg.max_joint_state_age_s * NS)
+        ):
+            state, reason = SafetyState.HOLD, f"joint state {why}"
         else:
             for cam, stamp in image_stamps_ns.items():
                 if stamp is None:
                     state, reason = SafetyState.HOLD, f"no image yet from camera {cam!r}"
                     break
-                if cfg.staleness_enabled and now_ns - stamp > self.max_image_age_ns():
-                    state, reason = SafetyState.HOLD, f"image from camera {cam!r} stale"
+                if cfg.staleness_enabled and (
+                    why := self._stale(now_ns, stamp, self.max_image_age_ns())
+                ):
+                    state, reason = SafetyState.HOLD, f"image from camera {cam!r} {why}"
                     break
+        # re-based every tick: a jump back holds one tick and is counted; stamps from before
+        # it are then in the future, which the skew rule catches
+        self._last_check_ns = now_ns
         ok = state is SafetyState.OK
         verdict = Verdict(state, reason, just_stopped=self._was_ok and not ok)
         self._was_ok = ok

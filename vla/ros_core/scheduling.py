@@ -107,3 +107,34 @@ class RateController:
 
     def reset(self) -> None:
         self._next_ns = None
+
+
+class LatencyStats:
+    """Camera stamp -> command publish latencies of the last ``window`` chunks, in nanoseconds.
+
+    ``late`` counts commands that left more than ``late_after_ns`` after the frame they were
+    computed from (one control period by default: the robot acted on a frame older than a tick).
+    """
+
+    def __init__(self, late_after_ns: int, window: int = 1000):
+        self.late_after_ns = int(late_after_ns)
+        self._values: deque[int] = deque(maxlen=window)
+        self.count = 0
+        self.late = 0
+
+    def add(self, latency_ns: int) -> None:
+        self._values.append(int(latency_ns))
+        self.count += 1
+        self.late += latency_ns > self.late_after_ns
+
+    def summary(self) -> dict:
+        """{"n", "late", "p50_ms", "p99_ms", "max_ms"} over the window (ms values None if empty)."""
+        out = {"n": self.count, "late": self.late, "p50_ms": None, "p99_ms": None, "max_ms": None}
+        if self._values:
+            ms = np.asarray(self._values, dtype=np.float64) / 1e6
+            out.update(
+                p50_ms=round(float(np.percentile(ms, 50)), 3),
+                p99_ms=round(float(np.percentile(ms, 99)), 3),
+                max_ms=round(float(ms.max()), 3),
+            )
+        return out

@@ -7,14 +7,19 @@ Lifecycle policy node: cameras + joint states + instruction -> safe arm commands
                                                                               |
     JointTrajectory | Float64MultiArray | TwistStamped  (+ gripper: Float64 topic or
     control_msgs/GripperCommand action); dry_run: the same under /vla/dry_run/...;
-    /vla/status (String JSON, latched); services ~/estop and ~/reset_estop (std_srvs/Trigger);
+    /vla/status (String JSON, latched); /diagnostics (diagnostic_msgs, 1 Hz: lifecycle, safety,
+    camera -> command latency); services ~/estop and ~/reset_estop (std_srvs/Trigger);
     action ~/follow_instruction (vla_interfaces/FollowInstruction: feedback, cancel)
+
+Every callback is guarded: bad input (a NaN joint, an undecodable image, an empty instruction)
+is one log line and a hold, never an exception into the executor.
 
 Lifecycle: configure = load + warm up the policy (in-process or policy server); activate = start
 the control timer; deactivate = hold position and stop; cleanup = release the policy.
 """
 
 from control_msgs.action import GripperCommand
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.action import ActionClient
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
@@ -26,6 +31,7 @@ from std_srvs.srv import Trigger
 from vla.ros_core import messages
 from vla.ros_core.node_configs import PolicyNodeConfig
 from vla.ros_core.policy_loop import PolicyLoop, warmup_observation
+from vla.ros_core.scheduling import LatencyStats
 from vla_ros.instruction_action import InstructionActionServer
 from vla_ros.node_main import run
 from vla_ros.ros_glue import COMMAND_QOS, declare_config, LATCHED_QOS, message_types, now_ns
@@ -64,6 +70,10 @@ class PolicyNode(Node):
         self.commands_sent = 0
         self._last_gripper = None
         self._last_status = None
+        self.latency = None
+        self.config_error = ''  # why the last configure failed (diagnostics, status)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.diag_timer = self.create_timer(1.0, self._publish_diagnostics)
 
     # ---- lifecycle ------------------------------------------------------------------------
     def on_configure(self, state: State) -> TransitionCallbackReturn:
@@ -77,8 +87,13 @@ class PolicyNode(Node):
                 self.policy.act(warmup_observation(meta))
             self.policy.reset()
         except Exception as exc:  # noqa: BLE001 (report any load failure as a failed transition)
-            self.get_logger().error(f'configure failed: {exc}')
+            self.config_error = f'configure failed: {exc}'
+            self.get_logger().error(f'{self.config_error} (fix the parameters, then configure)')
+            self.policy = self.loop = None
+            self._publish_diagnostics()
             return TransitionCallbackReturn.FAILURE
+        self.config_error = ''
+        self.latency = LatencyStats(late_after_ns=int(cfg.period_s * 1e9))
         self.loop.enabled = False
         self._make_interfaces()
         self.get_logger().info(f'policy ready: {meta.get("camera_keys")} @ {cfg.control_rate} Hz')
@@ -210,13 +225,20 @@ class PolicyNode(Node):
     def _on_joints(self, msg):
         state = read_joint_state(self, msg, self.cfg.joint_names, self.cfg.finger_joint_names)
         if state is not None:
-            self.loop.set_joint_state(*state)
+            try:
+                self.loop.set_joint_state(*state)
+            except ValueError as exc:  # non-finite: the loop holds until a good one arrives
+                self.get_logger().error(str(exc), throttle_duration_sec=5.0)
 
     def _on_instruction(self, msg):
-        try:
-            self.loop.set_instruction(msg.data)
-        except ValueError as exc:
-            self.get_logger().warn(str(exc))
+        if not msg.data.strip():
+            self.loop.clear_instruction()
+            self.get_logger().warn(
+                f'empty instruction on {self.cfg.instruction_topic}: holding until a '
+                'non-empty one arrives'
+            )
+            return
+        self.loop.set_instruction(msg.data)
 
     def _on_estop(self, msg):
         if msg.data:
@@ -232,21 +254,49 @@ class PolicyNode(Node):
         return response
 
     def _on_tick(self):
-        if self.loop.new_episode:
-            self.policy.reset()
-            self.loop.new_episode = False
+        loop = self.loop
         try:
-            out = self.loop.tick(now_ns(self))
+            if loop.new_episode:
+                self.policy.reset()
+                loop.new_episode = False
+            out = loop.tick(now_ns(self))
         except Exception as exc:  # noqa: BLE001 (a failing policy latches the e-stop)
             self.get_logger().error(f'control tick failed, e-stop latched: {exc}')
-            self.loop.e_stop(f'policy error: {exc}')
-            out = self.loop.tick(now_ns(self))
-        if out.kind != 'none':
-            self._publish(out)
-        status = to_json(self.loop.status())
-        if status != self._last_status:
-            self.status_pub.publish(String(data=status))
-            self._last_status = status
+            loop.e_stop(f'policy error: {exc}')
+            out = loop.hold(loop.safety.check(now_ns(self), {}, None))
+        try:
+            if out.kind != 'none':
+                self._publish(out)
+            status = to_json(loop.status())
+            if status != self._last_status:
+                self.status_pub.publish(String(data=status))
+                self._last_status = status
+        except Exception as exc:  # noqa: BLE001 (never raise into the executor)
+            self.get_logger().error(f'publishing failed: {exc}', throttle_duration_sec=1.0)
+
+    def _publish_diagnostics(self):
+        loop, name = self.loop, self.get_name()
+        state = self._state_machine.current_state[1]
+        if loop is None:
+            level = 'error' if self.config_error else 'ok'
+            statuses = [(f'{name}: lifecycle', name, level, self.config_error or state,
+                         {'state': state})]  # fmt: skip
+        else:
+            st = loop.status()
+            level = {'ok': 'ok', 'hold': 'warn', 'estop': 'error'}[st['state']]
+            if state != 'active':
+                level = 'ok'  # holding is what an inactive node is meant to do
+            statuses = [
+                (f'{name}: lifecycle', name, 'ok', state, {'state': state}),
+                (f'{name}: safety', name, level, st['reason'], st),
+                (f'{name}: latency', name, 'ok', 'camera stamp -> command publish',
+                 {**self.latency.summary(), 'missed_periods': st['missed_periods']}),
+            ]  # fmt: skip
+        try:
+            msg = messages.diagnostic_array_msg(self.types, now_ns(self), statuses)
+            self.diag_pub.publish(msg)
+        except Exception as exc:  # noqa: BLE001 (diagnostics must not take the node down)
+            self.get_logger().error(f'diagnostics failed: {exc}', throttle_duration_sec=5.0)
 
     def _publish(self, out):
         cfg, types, stamp = self.cfg, self.types, now_ns(self)
@@ -260,6 +310,8 @@ class PolicyNode(Node):
             msg = messages.twist_stamped_msg(types, stamp, out.twist, cfg.twist_frame)
         self.cmd_pub.publish(msg)
         self.commands_sent += out.kind == 'command'
+        if out.obs_stamp_ns is not None:
+            self.latency.add(now_ns(self) - out.obs_stamp_ns)
         if out.gripper_closed is None or out.gripper_closed == self._last_gripper:
             return
         self._last_gripper = out.gripper_closed

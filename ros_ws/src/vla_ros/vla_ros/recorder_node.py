@@ -9,6 +9,8 @@ Recorder node: synchronised teleoperation episodes into a LeRobot v3 dataset.
     optional: every subscribed message into a rosbag2 MCAP log (mcap_path)
 """
 
+import signal
+
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import serialize_message
@@ -100,6 +102,11 @@ class RecorderNode(Node):
         self.status_pub = self.create_publisher(String, '~/status', LATCHED_QOS)
         self.create_timer(1.0 / cfg.fps, self._on_sample)
         self.create_timer(1.0, self._publish_status)
+        self.get_logger().info(
+            f'recording {cfg.camera_topics} + {cfg.joint_states_topic} + {command[1]} at '
+            f'{cfg.fps:g} Hz into {cfg.dataset_root}; start/stop with ~/start, ~/stop, '
+            f'~/discard or {cfg.control_topic}'
+        )
 
     def _sub(self, msg_type, topic, callback, qos):
         """Subscribe; with an MCAP log, also log each message as received."""
@@ -149,12 +156,21 @@ class RecorderNode(Node):
         self.recorder.sample(now_ns(self))
 
     def _publish_status(self):
-        self.status_pub.publish(String(data=to_json(self.recorder.status())))
+        self.status_pub.publish(String(data=to_json(self.recorder.status(now_ns(self)))))
 
     def destroy_node(self):
-        self.get_logger().info(self.recorder.finalize())  # merges the dataset files
-        if self.mcap is not None:
-            self.mcap.close()
+        """Finalize the dataset (merge its files), then destroy the node."""
+        # Ctrl-C under `ros2 launch` reaches this process twice (the terminal signals the whole
+        # process group, launch forwards it): a second SIGINT must not cut the merge short.
+        # (A kill mid-merge would still lose no saved episode: see vla.data.writer.)
+        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.get_logger().info(self.recorder.finalize())
+            if self.mcap is not None:
+                self.mcap.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         super().destroy_node()
 
 

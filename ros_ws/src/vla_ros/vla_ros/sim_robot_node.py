@@ -15,11 +15,11 @@ Lets the whole stack (policy node, recorder) run under ``ros2 launch`` without h
 
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from sim.ros_bridge import make_sim_world, SimRobotBridge
 from std_msgs.msg import Bool, Float64, Float64MultiArray, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-from sim.ros_bridge import SimRobotBridge, make_sim_world
 from vla.ros_core import images, messages
 from vla.ros_core.node_configs import SimRobotConfig
 from vla_ros.node_main import run
