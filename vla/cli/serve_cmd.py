@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 
+from vla.serving.protocol import DEFAULT_MAX_MESSAGE_BYTES  # numpy only: --help stays fast
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -43,7 +45,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="longest wait of an idle server for more requests (default 0: dispatch at once; "
         "requests arriving during a forward are batched into the next one anyway)",
     )
-    p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        help="largest request frame; bounds the server's memory (see vla/serving/server.py)",
+    )
+    p.add_argument("--max-connections", type=int, default=64, help="most robots at once")
+    p.add_argument(
+        "--idle-timeout-s",
+        type=float,
+        default=120.0,
+        help="close a connection that sends no request for this long",
+    )
+    p.add_argument(
+        "--evict-idle-s",
+        type=float,
+        default=5.0,
+        help="when full, close the connection idle longest (at least this long) for a new one",
+    )
+    p.add_argument(
+        "--openpi",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also serve openpi websocket clients (metadata on connect, their request shape)",
+    )
     p.add_argument(
         "--temporal-ensemble", action="store_true", help="ensemble chunks per robot (step op)"
     )
@@ -66,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
             max_batch=args.max_batch,
             batch_window_ms=args.batch_window_ms,
             max_message_bytes=args.max_message_bytes,
+            max_connections=args.max_connections,
+            idle_timeout_s=args.idle_timeout_s,
+            evict_idle_s=args.evict_idle_s,
+            openpi=args.openpi,
             temporal_ensemble=args.temporal_ensemble,
             certfile=args.tls_cert,
             keyfile=args.tls_key,

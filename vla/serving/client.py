@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import connect
 
 from vla.serving import codec
-from vla.serving.protocol import DEFAULT_MAX_MESSAGE_BYTES, TASK
+from vla.serving.protocol import DEFAULT_MAX_MESSAGE_BYTES, TASK, VLA_SUBPROTOCOL
 
 
 class PolicyServerError(RuntimeError):
@@ -71,6 +71,7 @@ class PolicyClient:
                     max_size=max_message_bytes,
                     compression=None,
                     open_timeout=timeout,
+                    subprotocols=[VLA_SUBPROTOCOL],  # else the server may take us for openpi
                     ssl=ssl_context,
                 )
             )
@@ -134,7 +135,10 @@ class PolicyClient:
             self._ws.send(codec.encode(request))
             reply = codec.decode(self._ws.recv(timeout=self.timeout))
         except ConnectionClosed as exc:
-            reason = "message too big for the server" if exc.rcvd and exc.rcvd.code == 1009 else exc
+            if exc.rcvd and exc.rcvd.code == 1009:
+                reason = "message too big for the server"
+            else:  # e.g. "idle for 120 s (idle_timeout_s)": the server's close reason
+                reason = (exc.rcvd.reason if exc.rcvd else "") or exc
             raise PolicyServerError(
                 f"connection to {self.uri} closed: {reason}", "closed"
             ) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,25 @@ def server_metadata(policy: Any, spec: ObservationSpec) -> dict[str, Any]:
         **spec.to_dict(),
         "action_dim": len(meta["action_names"]),
     }
+
+
+def instruction_meter(policy: Any) -> Callable[[str], int] | None:
+    """``measure(text) -> tokens`` for the policy's text encoder (raises ValueError over its
+    ``max_text_tokens``), or None for a policy without one (it then checks inside its forward).
+
+    The encoder is the ``EmbedInstruction`` transform: ``FastPolicy.text_encoder`` or the one in
+    ``Policy.chain``; measuring only tokenizes, so an over-long instruction is refused before it
+    reaches any model or cache.
+    """
+    embed = getattr(policy, "text_encoder", None)
+    if embed is None:
+        chain = getattr(policy, "chain", None) or ()
+        embed = next((t for t in chain if hasattr(t, "encoder") and hasattr(t, "max_tokens")), None)
+    measure = getattr(getattr(embed, "encoder", None), "measure", None)
+    if measure is None:
+        return None
+    limit = int(embed.max_tokens)
+    return lambda text: measure(text, limit)
 
 
 def fast_buckets(max_batch: int) -> tuple[int, ...]:

@@ -20,10 +20,16 @@ Wire protocol (each WebSocket binary frame is one msgpack message, see ``codec.p
            "task": str (1..max_instruction_chars; may be left out after the first
                         request on a connection: the server keeps the last one)}
 
+Our client offers the WebSocket subprotocol ``VLA_SUBPROTOCOL``; a connection without it that
+sends a request at once speaks this protocol too. One that stays silent is an openpi client
+(``openpi.py``): it gets the metadata on connect and speaks openpi's request/response shape.
+
 ``act`` returns the whole action chunk; ``step`` returns one action from the connection's own
 chunk broker (open-loop for a few steps, then re-plan), like ``Policy.select_action``.
-``code`` is ``"bad_request"`` (the client's fault; the connection stays open), ``"internal"``
-(the policy failed) or ``"unauthorized"``.
+``code`` is ``"bad_request"`` (the client's fault, e.g. an instruction over the model's token
+limit; the connection stays open), ``"internal"`` (the policy failed) or ``"unauthorized"``.
+A connection silent for ``idle_timeout_s`` is closed (code 1001), as is the longest-idle one
+when the server is full and a new robot connects.
 """
 
 from __future__ import annotations
@@ -38,7 +44,9 @@ OBS_STATE = "observation.state"
 TASK = "task"
 OPS: tuple[str, ...] = ("metadata", "reset", "act", "step", "stats")
 DEFAULT_MAX_INSTRUCTION_CHARS = 512
-DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# two 224x224 cameras are 301 KB: 1 MiB leaves room and bounds the server's buffers (server.py)
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+VLA_SUBPROTOCOL = "vla-policy.v1"
 
 
 class RequestError(ValueError):
@@ -65,6 +73,14 @@ class ObservationSpec:
     @property
     def image_keys(self) -> tuple[str, ...]:
         return tuple(OBS_IMAGES_PREFIX + c for c in self.camera_names)
+
+    @property
+    def request_bytes(self) -> int:
+        """Size of the largest valid request: images, state, the longest instruction in UTF-8
+        (4 bytes a character at most) and 1 KiB of keys and framing."""
+        h, w = self.image_size
+        images = len(self.camera_names) * h * w * 3
+        return images + 4 * self.state_dim + 4 * self.max_instruction_chars + 1024
 
     def to_dict(self) -> dict[str, Any]:
         return {

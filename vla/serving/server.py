@@ -10,6 +10,25 @@ and the connection stays open; a frame above the size limit closes only that con
 1009). Binds to loopback by default and refuses any other address without a token; with a
 certificate it speaks TLS (wss://), which any non-loopback deployment should use.
 
+Limits, so that no client can starve the others: a connection silent for ``idle_timeout_s``
+is closed; when ``max_connections`` are open, a new robot evicts the connection idle longest
+(idle at least ``evict_idle_s``, never one awaiting a reply) or gets HTTP 503; frames above
+``max_message_bytes`` close their connection; at most ``RECV_QUEUE`` frames wait per
+connection (websockets stops reading the socket beyond that). Instructions are measured in
+model tokens when they change, before any forward (an over-long one is a ``bad_request``).
+
+Worst-case memory: the model and its runtime, plus per connection ``(RECV_QUEUE + 1)``
+received frames of ``max_message_bytes`` (decoded arrays are views of their frame) and its
+request in the batcher; plus the instruction cache (``InstructionEmbeddings.max_cached``
+entries of at most ``max_text_tokens`` x 384 fp16 values):
+
+    peak ~ model + max_connections * (RECV_QUEUE + 1) * max_message_bytes + text cache
+         = model + 64 * 3 * 1 MiB + 1024 * 32 * 768 B ~ model + 192 MiB + 25 MiB  (defaults)
+
+openpi clients (``openpi.py``) are served on the same port: a connection that offers no
+subprotocol and sends nothing for ``OPENPI_PROBE_S`` gets the metadata on connect, as openpi's
+server sends it, and is answered in openpi's shape from then on.
+
 ``vla serve`` loads the policy with ``policy_adapter.load_policy``: ``FastPolicy`` (fp16, CUDA
 graphs, batch buckets up to ``max_batch``) on CUDA, the plain ``Policy`` on CPU or with
 ``--no-fast``. Start it with ``vla serve --checkpoint PATH`` or, in Python::
@@ -26,6 +45,7 @@ import ipaddress
 import logging
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -34,14 +54,16 @@ from typing import Any
 import numpy as np
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from vla.policy.broker import ChunkBroker
-from vla.serving import codec
+from vla.serving import codec, openpi
 from vla.serving.batcher import MicroBatcher
-from vla.serving.policy_adapter import server_metadata, spec_from_policy
+from vla.serving.policy_adapter import instruction_meter, server_metadata, spec_from_policy
 from vla.serving.protocol import (
     DEFAULT_MAX_INSTRUCTION_CHARS,
     DEFAULT_MAX_MESSAGE_BYTES,
+    VLA_SUBPROTOCOL,
     ObservationSpec,
     RequestError,
     error_reply,
@@ -51,6 +73,10 @@ from vla.serving.protocol import (
 
 log = logging.getLogger("vla.serving")
 MIN_TOKEN_CHARS = 16
+RECV_QUEUE = 2  # frames buffered per connection; a robot waits for each reply anyway
+# a client that offers no subprotocol and says nothing this long is taken for an openpi client
+# (which waits for the metadata first); our raw-protocol clients send at once
+OPENPI_PROBE_S = 0.3
 
 
 def is_loopback(host: str) -> bool:
@@ -91,6 +117,10 @@ class ServerConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_instruction_chars: int = DEFAULT_MAX_INSTRUCTION_CHARS
     max_connections: int = 64
+    idle_timeout_s: float = 120.0  # a connection silent this long is closed
+    evict_idle_s: float = 5.0  # when full, a connection idle this long gives way to a new one
+    handshake_timeout_s: float = 10.0
+    openpi: bool = True  # also serve openpi clients (openpi.py)
     temporal_ensemble: bool = False  # per-connection ACT-style ensembling for the step op
     certfile: str | None = None  # TLS (wss://): PEM certificate chain; needs keyfile
     keyfile: str | None = None
@@ -113,6 +143,10 @@ class ServerConfig:
             raise ValueError(f"max_message_bytes must be >= 1024, got {self.max_message_bytes}")
         if self.max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, got {self.max_connections}")
+        for name in ("idle_timeout_s", "evict_idle_s", "handshake_timeout_s"):
+            value = getattr(self, name)
+            if not (0 < value < float("inf")):  # inf or NaN would switch the limit off
+                raise ValueError(f"{name} must be a finite number of seconds > 0, got {value}")
         if (self.certfile is None) != (self.keyfile is None):
             raise ValueError("TLS needs both a certificate file and a key file")
         for f in (self.certfile, self.keyfile):
@@ -145,6 +179,9 @@ class Session:
         self.task: str | None = None  # last instruction sent on this connection
         self.requests = 0
         self.errors = 0
+        self.last_active = time.monotonic()  # last request received or reply sent
+        self.busy = False  # a request of this connection is being answered
+        self.closing = False  # chosen for eviction
         self._chunk: np.ndarray | None = None
         self.broker = ChunkBroker(self._take_chunk, execution_horizon, temporal_ensemble)
 
@@ -188,41 +225,136 @@ class PolicyServer:
         self.spec = ObservationSpec(
             spec.camera_names, spec.image_size, spec.state_dim, self.config.max_instruction_chars
         )
+        if self.spec.request_bytes > self.config.max_message_bytes:
+            raise ValueError(
+                f"a request for this policy takes up to {self.spec.request_bytes} bytes, over "
+                f"max_message_bytes={self.config.max_message_bytes}: pass --max-message-bytes "
+                f"{2 * self.spec.request_bytes}"
+            )
         self.metadata = server_metadata(policy, self.spec)
+        # openpi clients get this on connect; "ok"/"metadata" also make it our metadata reply,
+        # for a client of ours that was slower than OPENPI_PROBE_S (see _handle)
+        self._hello = {**self.metadata, "ok": True, "metadata": self.metadata}
+        self._measure = instruction_meter(policy)
         self.batcher: MicroBatcher | None = None
-        self._connections = 0
+        self._sessions: dict[ServerConnection, Session] = {}
+        self.closed_idle = 0
+        self.evicted = 0
+
+    @property
+    def _connections(self) -> int:
+        return len(self._sessions)
 
     # ---- handshake ----------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Any) -> Any:
-        if self._connections >= self.config.max_connections:
+        if request.path == "/healthz":  # as openpi's server: a liveness probe, no handshake
+            return connection.respond(HTTPStatus.OK, "OK\n")
+        if self._connections >= self.config.max_connections and not self._evict_one():
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many connections\n")
         if self.config.token is None:
             return None
         got = request.headers.get("Authorization", "")
-        expected = f"Bearer {self.config.token}"
-        if not hmac.compare_digest(got.encode("utf-8"), expected.encode("utf-8")):
+        # "Bearer" is our client's scheme, "Api-Key" openpi's (its api_key argument)
+        ok = any(
+            hmac.compare_digest(got.encode("utf-8"), f"{scheme} {self.config.token}".encode())
+            for scheme in ("Bearer", "Api-Key")
+        )
+        if not ok:
             log.warning(
                 "rejected a connection from %s: missing or wrong token", connection.remote_address
             )
             return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
         return None
 
+    def _evict_one(self) -> bool:
+        """Close the connection idle longest (>= evict_idle_s, not awaiting a reply) to make
+        room; False when every connection is active."""
+        now = time.monotonic()
+        idle = [
+            (now - s.last_active, ws)
+            for ws, s in self._sessions.items()
+            if not s.busy and not s.closing and now - s.last_active >= self.config.evict_idle_s
+        ]
+        if not idle:
+            return False
+        idle_s, ws = max(idle, key=lambda x: x[0])
+        self._sessions[ws].closing = True
+        self.evicted += 1
+        log.info("closing %s, idle %.0f s, to admit another robot", ws.remote_address, idle_s)
+        reason = f"idle {idle_s:.0f} s: closed to admit another robot"
+        asyncio.get_running_loop().create_task(ws.close(CloseCode.GOING_AWAY, reason))
+        return True
+
     # ---- per-connection loop ------------------------------------------------------------
-    async def _handle(self, ws: ServerConnection) -> None:
-        self._connections += 1
-        session = Session(self.metadata["execution_horizon"], self.config.temporal_ensemble)
-        log.info("robot connected from %s", ws.remote_address)
+    async def _recv(self, ws: ServerConnection, session: Session, timeout: float) -> Any:
+        """The next message, or None when the connection stayed silent for ``timeout``."""
         try:
-            async for message in ws:
-                reply = await self._dispatch(message, session)
-                await ws.send(codec.encode(reply))
+            message = await asyncio.wait_for(ws.recv(), timeout)  # recv is cancellation-safe
+        except TimeoutError:
+            return None
+        session.last_active = time.monotonic()
+        return message
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        session = Session(self.metadata["execution_horizon"], self.config.temporal_ensemble)
+        self._sessions[ws] = session
+        log.info("robot connected from %s", ws.remote_address)
+        idle = self.config.idle_timeout_s
+        try:
+            openpi_client = False
+            if ws.subprotocol == VLA_SUBPROTOCOL or not self.config.openpi:
+                first = await self._recv(ws, session, idle)
+            else:
+                first = await self._recv(ws, session, OPENPI_PROBE_S)
+                if first is None:  # silent: an openpi client waiting for the metadata
+                    await ws.send(openpi.encode(self._hello))
+                    first = await self._recv(ws, session, idle)
+                    if _is_metadata_request(first):  # ours, late: the hello was its reply
+                        first = await self._recv(ws, session, idle)
+                    else:
+                        openpi_client = True
+            serve = self._serve_openpi if openpi_client else self._serve_vla
+            await serve(ws, session, first)
         except ConnectionClosed as exc:
             log.info("connection from %s closed: %s", ws.remote_address, exc)
         finally:
-            self._connections -= 1
+            del self._sessions[ws]
+
+    async def _serve_vla(self, ws: ServerConnection, session: Session, message: Any) -> None:
+        while message is not None:
+            reply = await self._dispatch(message, session)
+            await ws.send(codec.encode(reply))
+            session.last_active = time.monotonic()
+            message = await self._recv(ws, session, self.config.idle_timeout_s)
+        await self._close_idle(ws)
+
+    async def _serve_openpi(self, ws: ServerConnection, session: Session, message: Any) -> None:
+        while message is not None:
+            await ws.send(await self._openpi_infer(message, session))
+            session.last_active = time.monotonic()
+            message = await self._recv(ws, session, self.config.idle_timeout_s)
+        await self._close_idle(ws)
+
+    async def _close_idle(self, ws: ServerConnection) -> None:
+        self.closed_idle += 1
+        timeout = self.config.idle_timeout_s
+        log.info("closing %s: no request for %g s", ws.remote_address, timeout)
+        await ws.close(CloseCode.GOING_AWAY, f"idle for {timeout:g} s (idle_timeout_s)")
+
+    async def _observe(self, raw_obs: Any, session: Session) -> dict:
+        """Validate an observation and measure a new instruction in model tokens."""
+        obs = validate_observation(raw_obs, self.spec, session.task)
+        if obs["task"] != session.task and self._measure is not None:
+            loop = asyncio.get_running_loop()
+            try:  # in a thread: the first instruction MiniLM has not seen loads its tokenizer
+                await loop.run_in_executor(None, self._measure, obs["task"])
+            except (ValueError, KeyError) as exc:  # too long, or no embedding and no MiniLM
+                raise RequestError(str(exc)) from None
+        return obs
 
     async def _dispatch(self, message: Any, session: Session) -> dict[str, Any]:
         session.requests += 1
+        session.busy = True
         try:
             if isinstance(message, str):
                 raise RequestError("send binary msgpack frames, not text")
@@ -238,28 +370,57 @@ class PolicyServer:
             if op == "reset":
                 session.broker.reset()
                 return {"ok": True}
-            obs = validate_observation(raw_obs, self.spec, session.task)
+            obs = await self._observe(raw_obs, session)
             if op == "act":
                 reply = {"ok": True, "actions": await self._forward(obs)}
             else:
                 reply = {"ok": True, "action": await session.step(obs, self._forward)}
             session.task = obs["task"]  # remembered only once the policy accepted it
             return reply
-        except RequestError as exc:
-            session.errors += 1
-            return error_reply(str(exc))
-        except (ValueError, KeyError, TypeError) as exc:  # the policy refused this input
-            session.errors += 1
+        except Exception as exc:
+            return error_reply(*self._refusal(exc, session))
+        finally:
+            session.busy = False
+
+    async def _openpi_infer(self, message: Any, session: Session) -> bytes | str:
+        """One openpi request: the action chunk in openpi's reply shape, or the error as text
+        (openpi's client raises a text frame as the server's error)."""
+        session.requests += 1
+        session.busy = True
+        try:
+            if isinstance(message, str):
+                raise RequestError("send binary msgpack frames, not text")
+            try:
+                request = codec.decode(message, max_len=self.config.max_message_bytes)
+            except codec.CodecError as exc:
+                raise RequestError(str(exc)) from None
+            obs = await self._observe(openpi.observation(request), session)
+            start = time.perf_counter()
+            actions = await self._forward(obs)
+            session.task = obs["task"]
+            infer_ms = 1e3 * (time.perf_counter() - start)
+            return openpi.encode({"actions": actions, "server_timing": {"infer_ms": infer_ms}})
+        except Exception as exc:
+            message, code = self._refusal(exc, session)
+            return f"{code}: {message}"
+        finally:
+            session.busy = False
+
+    def _refusal(self, exc: Exception, session: Session) -> tuple[str, str]:
+        """(message, code) for a request that failed with ``exc``."""
+        session.errors += 1
+        if isinstance(exc, RequestError):
+            return str(exc), "bad_request"
+        if isinstance(exc, (ValueError, KeyError, TypeError)):  # the policy refused this input
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            return error_reply(f"the policy refused the observation: {message}")
-        except Exception as exc:  # the policy failed; keep serving and tell the robot
-            session.errors += 1
-            log.exception("policy forward failed")
-            return error_reply(f"policy error: {type(exc).__name__}: {exc}", code="internal")
+            return f"the policy refused the observation: {message}", "bad_request"
+        log.error("policy forward failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+        return f"policy error: {type(exc).__name__}: {exc}", "internal"
 
     def stats(self) -> dict[str, Any]:
         """Server-wide counters: forwards run, requests answered, mean batch, seconds spent in
-        ``predict_batch`` (total and mean per forward), open connections."""
+        ``predict_batch`` (total and mean per forward), open connections, connections closed
+        for silence and evicted to admit another."""
         b = self.batcher.stats if self.batcher is not None else None
         return {
             "forwards": b.forwards if b else 0,
@@ -268,6 +429,8 @@ class PolicyServer:
             "forward_s": b.forward_s if b else 0.0,
             "mean_forward_ms": b.mean_forward_ms if b else 0.0,
             "connections": self._connections,
+            "closed_idle": self.closed_idle,
+            "evicted": self.evicted,
         }
 
     async def _forward(self, obs: dict) -> np.ndarray:
@@ -298,7 +461,9 @@ class PolicyServer:
                 max_size=self.config.max_message_bytes,
                 process_request=self._process_request,
                 compression=None,  # no per-message deflate: CPU cost and decompression bombs
-                max_queue=4,
+                max_queue=RECV_QUEUE,
+                open_timeout=self.config.handshake_timeout_s,  # slow or stalled handshakes
+                select_subprotocol=_select_subprotocol,
                 ssl=self.config.ssl_context(),
             ) as server:
                 port = next(iter(server.sockets)).getsockname()[1]
@@ -343,3 +508,19 @@ class PolicyServer:
             err = box["error"]
             raise RuntimeError(f"the policy server failed to start: {err}") from err
         return ServerHandle(box["port"], thread, box["loop"], box["stop"], self)
+
+
+def _select_subprotocol(connection: ServerConnection, offered: Any) -> str | None:
+    """Ours when offered; no subprotocol otherwise (openpi's client and raw clients offer
+    none, and websockets would refuse them by default)."""
+    return VLA_SUBPROTOCOL if VLA_SUBPROTOCOL in offered else None
+
+
+def _is_metadata_request(message: Any) -> bool:
+    """Whether a raw frame is exactly our ``{"op": "metadata"}`` request."""
+    if not isinstance(message, bytes) or len(message) > 64:
+        return False
+    try:
+        return codec.decode(message) == {"op": "metadata"}
+    except codec.CodecError:
+        return False
