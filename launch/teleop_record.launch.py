@@ -5,10 +5,11 @@ Record teleoperated demonstrations into a LeRobot v3 dataset.
     ros2 topic pub --once /vla/instruction std_msgs/msg/String "{data: 'stack the cubes'}"
     ros2 service call /vla_recorder/start std_srvs/srv/Trigger     # ... /stop or /discard
 
-With use_joy:=true (default) a gamepad drives the arm: joy_node -> teleop_node (hold LB to move,
-A closes, B opens) -> forward_position_controller/commands. With use_joy:=false bring your
-own teleop and set command_interface to what it publishes. With use_sim:=true the simulated
-Panda stands in for the robot.
+With use_joy:=true (default) a gamepad drives the arm: joy_node -> /joy -> teleop_node (hold LB
+to move, A closes, B opens) -> forward_position_controller/commands. use_joy:=false leaves /joy
+to you (another joystick driver, or a script publishing sensor_msgs/Joy); use_teleop:=false
+also drops teleop_node: bring your own teleop and set command_interface to what it publishes.
+With use_sim:=true the simulated Panda stands in for the robot.
 """
 
 import os
@@ -60,16 +61,17 @@ def launch_setup(context):
             )
         )
     if arg('use_joy').lower() == 'true':
-        actions += [
-            Node(package='joy', executable='joy_node', name='joy_node'),
+        actions.append(Node(package='joy', executable='joy_node', name='joy_node'))
+    if arg('use_teleop').lower() == 'true':
+        actions.append(
             Node(
                 package='vla_ros',
                 executable='teleop_node',
                 name='vla_teleop',
                 output='screen',
                 parameters=[config_path('teleop.yaml')],
-            ),
-        ]
+            )
+        )
     return actions
 
 
@@ -109,7 +111,12 @@ def generate_launch_description():
             DeclareLaunchArgument(
                 'use_joy',
                 default_value='true',
-                description='gamepad teleop: joy_node + teleop_node',
+                description='start joy_node (the gamepad driver, package joy) on /joy',
+            ),
+            DeclareLaunchArgument(
+                'use_teleop',
+                default_value='true',
+                description='start teleop_node: /joy -> EEF delta -> forward joint commands',
             ),
             OpaqueFunction(function=launch_setup),
         ]
