@@ -30,7 +30,12 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     a value and does not already say its default."""
 
     def _format_action(self, action: argparse.Action) -> str:
-        if action.option_strings and action.nargs != 0 and action.default is not argparse.SUPPRESS:
+        if (
+            action.option_strings
+            and action.nargs != 0
+            and action.default is not argparse.SUPPRESS
+            and action.help is not argparse.SUPPRESS
+        ):
             text = action.help or ""
             if action.required:
                 suffix = "(required)"
