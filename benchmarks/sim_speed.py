@@ -9,7 +9,7 @@ scripted expert, so the arm moves and touches objects as in real rollouts. Episo
                                    [--json benchmarks/sim_speed.json]
 
 With --workers N, N processes step independent environments at once and the summed rate is
-reported (the GPU machine target: >= 2,000 steps/s summed over workers with EGL).
+reported (the target on a 16-core GPU host: >= 2,000 steps/s summed over workers with EGL).
 """
 
 from __future__ import annotations

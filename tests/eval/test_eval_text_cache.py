@@ -1,4 +1,4 @@
-"""Evaluating where MiniLM is absent (the GPU machine): `vla text-cache --eval-episodes N
+"""Evaluating where MiniLM is absent: `vla text-cache --eval-episodes N
 --eval-seed S` covers exactly the instructions `vla eval --episodes-per-task N --seed S` meets,
 and `vla eval --text-cache FILE` runs from it."""
 
@@ -41,7 +41,7 @@ def test_eval_runs_from_a_text_cache_without_minilm(tmp_path, capsys, monkeypatc
     cache = tmp_path / "eval_text.safetensors"
     assert main(["text-cache", "--eval-episodes", "1", "--eval-seed", "0", "--out",
                  str(cache)]) == 0  # fmt: skip
-    monkeypatch.setattr(text, "minilm_available", lambda: False)  # as on the GPU machine
+    monkeypatch.setattr(text, "minilm_available", lambda: False)  # MiniLM absent
     args = ["--checkpoint", str(ckpt), "--task", "pick", "--episodes-per-task", "1",
             "--max-steps", "2", "--split", "both", "--workers", "0", "--no-progress"]  # fmt: skip
     code, err = _eval(capsys, *args)

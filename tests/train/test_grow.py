@@ -82,7 +82,7 @@ def test_report_counts_only_what_the_trainer_took(tmp_path):
 
 
 def test_close_kills_a_decode_in_flight(tmp_path, monkeypatch):
-    # on the GPU machine the interpreter's exit once waited minutes for a backlog decode
+    # on a GPU host the interpreter's exit once waited minutes for a backlog decode
     import vla.train.growing as growing
 
     root = tmp_path / "grow"
@@ -136,8 +136,8 @@ def test_training_takes_in_episodes_committed_while_it_runs(tmp_path):
 
 
 def test_a_finished_dataset_starts_on_grow_min_episodes_and_feeds_the_rest(tmp_path):
-    # a second call on the GPU machine found 14,736 committed episodes and spent its whole
-    # 600 s loading them before the first step: the start-up load is capped, the feed brings
+    # a resumed run once found 14,736 committed episodes and spent ten minutes loading them
+    # before the first step: the start-up load is capped, the feed brings
     # the rest in the background
     root, out = tmp_path / "grow", tmp_path / "run"
     w = open_writer(root, episodes=5)

@@ -180,7 +180,7 @@ def test_fast_tokenizer_trains_autoregressively(dataset, tmp_path):
 def test_precomputed_text_cache_and_missing_instruction(dataset, tmp_path, monkeypatch):
     from vla.model import text as text_mod
 
-    monkeypatch.setattr(text_mod, "minilm_available", lambda: False)  # like the GPU machine
+    monkeypatch.setattr(text_mod, "minilm_available", lambda: False)  # MiniLM absent
     cache = text_mod.InstructionEmbeddings(32, {TASKS[0]: torch.randn(7, 384)})
     cache.save(tmp_path / "partial.safetensors")
     base = ["--steps=3", "--batch_size=4", "--model.text_encoder=minilm"]

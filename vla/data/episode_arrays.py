@@ -124,7 +124,7 @@ def _decode_main(argv: list[str]) -> int:
     )
     t1 = time.perf_counter()
     write_spool(arrays, spool)
-    # where the child's time went (EpisodeFeed sums it: on the GPU machine the feed decoded only
+    # where the child's time went (EpisodeFeed sums it: on a 16-core GPU host the feed decoded only
     # ~13 episodes/s with 14 workers, 2 cores here do ~28; this tells decoding from spooling)
     timing = {"decode_s": t1 - t0, "spool_write_s": time.perf_counter() - t1}
     Path(spool, "timing.json").write_text(json.dumps(timing))
