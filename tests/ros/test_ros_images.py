@@ -117,7 +117,36 @@ def test_undecodable_compressed_raises(types):
 
 def test_resize_to_policy_size(rgb):
     assert im.resize_rgb(rgb, (6, 10)) is rgb
-    assert im.resize_rgb(rgb, (3, 5)).shape == (3, 5, 3)
+    assert im.resize_rgb(rgb, (3, 5)).shape == (3, 5, 3)  # same aspect: a plain resize
+    np.testing.assert_array_equal(im.resize_rgb(rgb, (6, 6)), rgb[:, 2:8])  # crop only
+
+
+def test_resize_crops_the_centre_instead_of_squashing():
+    # a 480x640 camera frame: grey, a white disc in the middle, red bands at the far left/right
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    cv2.circle(frame, (320, 240), 100, (255, 255, 255), -1)
+    frame[:, :60] = frame[:, -60:] = (255, 0, 0)
+    out = im.resize_rgb(frame, (128, 128))
+    assert out.shape == (128, 128, 3)
+    assert not np.any(np.all(out == (255, 0, 0), axis=-1))  # the side bands are cropped away
+    white = np.all(out > 200, axis=-1)
+    rows, cols = np.nonzero(white)
+    height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
+    assert abs(height - width) <= 1  # still a disc (a squash makes it 1.33x taller than wide)
+    assert abs(height - 200 * 128 / 480) <= 2  # scaled by 128/480 in both directions
+    assert abs(rows.mean() - 63.5) < 1 and abs(cols.mean() - 63.5) < 1  # centred
+    # a portrait frame loses rows, top and bottom alike
+    portrait = np.zeros((100, 50, 3), np.uint8)
+    portrait[:25] = portrait[75:] = 255
+    np.testing.assert_array_equal(im.resize_rgb(portrait, (20, 20)), np.zeros((20, 20, 3)))
+
+
+def test_center_crop_box_and_bad_size():
+    assert im.center_crop_box((480, 640), (128, 128)) == (0, 80, 480, 480)
+    assert im.center_crop_box((480, 640), (90, 160)) == (60, 0, 360, 640)
+    assert im.center_crop_box((100, 50), (20, 20)) == (25, 0, 50, 50)
+    with pytest.raises(ValueError, match="positive"):
+        im.resize_rgb(np.zeros((4, 4, 3), np.uint8), (0, 4))
 
 
 def test_memoryview_and_array_data_work_like_rclpy(types, rgb):

@@ -117,11 +117,35 @@ def rgb_to_compressed(
     )
 
 
+def center_crop_box(shape: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the largest centred crop of an image of ``shape`` (h, w)
+    that has the aspect ratio of ``size`` (h, w)."""
+    h, w = shape
+    th, tw = size
+    if h * tw > w * th:  # taller than the target: crop rows
+        ch, cw = max(1, round(w * th / tw)), w
+    else:  # wider (or equal): crop columns
+        ch, cw = h, max(1, round(h * tw / th))
+    return (h - ch) // 2, (w - cw) // 2, ch, cw
+
+
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize to the policy's (height, width) with area interpolation (no-op if it matches)."""
+    """Fit a camera frame to the policy's (height, width): centre crop to the target's aspect
+    ratio, then resize with area interpolation (no-op if the size already matches).
+
+    Objects keep their shape (a 640x480 frame into a 128x128 policy loses 80 columns on each
+    side instead of being squashed), as the square frames the model was trained on show them.
+    Point the camera so the workspace is in the centred crop.
+    """
     h, w = size
+    if h <= 0 or w <= 0:
+        raise ValueError(f"target image size must be positive, got {size}")
     if rgb.shape[:2] == (h, w):
         return rgb
+    top, left, ch, cw = center_crop_box(rgb.shape[:2], size)
+    crop = rgb[top : top + ch, left : left + cw]
+    if crop.shape[:2] == (h, w):
+        return np.ascontiguousarray(crop)
     import cv2
 
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(np.ascontiguousarray(crop), (w, h), interpolation=cv2.INTER_AREA)
