@@ -2,8 +2,8 @@
 
 On a real robot there is no simulator to ask for the Jacobian, so the robot side computes it from
 the same robot description the simulators load (pybullet_data's ``franka_panda/panda.urdf``):
-the joint origins below are copied from that file, and ``tests/ros/test_ros_kinematics.py`` holds
-them against PyBullet's own forward kinematics.
+the joint origins below are copied from that file, and
+``tests/robot/test_robot_kinematics.py`` holds them against PyBullet's own forward kinematics.
 
     q (7,) --FK--> TCP pose (pos, quat wxyz) + Jacobian (6, 7)
         = PandaKinematics(q), an ArmState --> vla.robot.controller's DLS step
