@@ -109,7 +109,8 @@ def test_ros_core_and_robot_load_without_sim_or_torch() -> None:
     """At run time too: every vla.ros_core module imported, and nothing pulled sim or torch."""
     code = (
         "import importlib, pkgutil, sys, vla.ros_core as r\n"
-        "for m in pkgutil.iter_modules(r.__path__): importlib.import_module(f'vla.ros_core.{m.name}')\n"
+        "for m in pkgutil.iter_modules(r.__path__):\n"
+        "    importlib.import_module(f'vla.ros_core.{m.name}')\n"
         "import vla.robot.controller\n"
         "print(sorted(m for m in ('sim', 'torch', 'gymnasium', 'scipy') if m in sys.modules))\n"
     )
