@@ -4,6 +4,9 @@ Split as dm_control does: a `Physics` knows one engine and answers named questio
 (where is the hand, where is the red cube, are the fingers touching it); a `Task` decides what an
 episode is (scene sampling, instruction, success); an `Environment` runs the stepping loop.
 Tasks and the controller only talk to this interface, so the same task runs in both engines.
+Its robot-state queries (joint_positions, ee_pose, ee_jacobian) make every Physics a
+``vla.robot.controller.ArmState``; the Panda's facts (joint names, limits, TCP offset, home
+pose) are ``vla.robot.panda``'s.
 """
 
 from __future__ import annotations
