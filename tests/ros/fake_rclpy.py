@@ -74,7 +74,7 @@ class Node:
         self.logger = Logger()
         self.destroyed = False
 
-    def declare_parameter(self, name, default):
+    def declare_parameter(self, name, default, descriptor=None):
         if name in self.params:
             raise RuntimeError(f"parameter {name} declared twice")
         self.params[name] = PARAM_OVERRIDES.get(name, default)

@@ -12,7 +12,13 @@ from vla.ros_core.node_configs import (
     SimRobotConfig,
     TeleopConfig,
 )
-from vla.ros_core.params import config_from_params, flatten, load_params_file, param_defaults
+from vla.ros_core.params import (
+    config_from_params,
+    flatten,
+    load_params_file,
+    param_defaults,
+    param_specs,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs" / "ros"
@@ -94,3 +100,76 @@ def test_defaults_are_plain_ros_parameter_types(cls):
             assert len({type(v) for v in value}) == 1, name
             value = value[0]
         assert type(value) in (bool, int, float, str), f"{name}: {type(value)}"
+
+
+CONFIGS_ALL = [PolicyNodeConfig, SimRobotConfig, RecorderConfig, TeleopConfig]
+
+
+@pytest.mark.parametrize("cls", CONFIGS_ALL)
+def test_every_own_field_is_described_and_defaults_are_in_range(cls):
+    specs = param_specs(cls)
+    assert sorted(specs) == sorted(param_defaults(cls()))
+    for name, spec in specs.items():
+        if not name.startswith("safety."):  # SafetyConfig's fields: named by their default
+            assert not spec.description.startswith(cls.__name__), f"{name} has no description"
+        if spec.range is not None:
+            low, high = spec.range
+            assert type(spec.default) in (int, float), f"{name}: a range needs a number"
+            assert type(low) is type(high) is type(spec.default), f"{name}: range types"
+            assert low <= spec.default <= high, name
+
+
+def test_out_of_range_values_name_the_range():
+    with pytest.raises(ValueError, match=r"'control_rate' = 0.0 is outside its range \[0.1, "):
+        config_from_params(PolicyNodeConfig, {"control_rate": 0.0})
+    with pytest.raises(ValueError, match=r"'policy_port' = 70000"):
+        config_from_params(PolicyNodeConfig, {"policy_port": 70000})
+    assert config_from_params(RecorderConfig, {"fps": 1000.0}).fps == 1000.0  # inclusive
+
+
+def test_ros2_param_describe_shows_the_descriptor(graph, tmp_path):
+    """The running policy node answers `ros2 param describe` with description and range; a
+    plain node's parameters (read once at start) are read-only, and ROS enforces both."""
+    import subprocess
+
+    from rclpy.parameter import Parameter
+    from rosgraph import ros2_run, wait_for
+
+    proc = graph.spawn(ros2_run("policy_node", {"device": "cpu"}), tmp_path / "policy.log")
+    described = {}
+
+    def describe():
+        assert proc.alive(), proc.output()
+        out = subprocess.run(
+            ["ros2", "param", "describe", "--no-daemon", "/vla_policy_node", "control_rate"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        described["out"] = out.stdout
+        return "Min value" in out.stdout
+
+    wait_for(describe, 60, "`ros2 param describe /vla_policy_node control_rate`", poll=1.0)
+    out = described["out"]
+    assert "must equal the checkpoint's control_hz" in out and "Type: double" in out
+    assert "Min value: 0.1" in out and "Max value: 1000.0" in out
+    assert "read at configure" in out and "Read only" not in out  # lifecycle: re-read
+
+    from vla_ros.ros_glue import declare_config
+
+    node = graph.make_node("vla_recorder_params")
+    cfg = declare_config(node, RecorderConfig)
+    assert cfg == RecorderConfig()
+    [desc] = node.describe_parameters(["fps"])
+    assert desc.read_only and desc.floating_point_range[0].from_value == 0.1
+    result = node.set_parameters([Parameter("fps", value=5.0)])[0]
+    assert not result.successful and "read-only" in result.reason
+    with pytest.raises(Exception, match="range"):
+        node.declare_parameter("extra", 5, declare_descriptor_int_range())
+
+
+def declare_descriptor_int_range():
+    """An IntegerRange [0, 1] descriptor (the check ROS applies to our int ranges)."""
+    from vla_ros.ros_glue import parameter_descriptor
+
+    from vla.ros_core.params import ParamSpec
+
+    return parameter_descriptor(ParamSpec(0, "x", (0, 1)), False, "read once at node start")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from vla.constants import CAMERAS, CONTROL_HZ, SHIPPED_CHECKPOINT_NAME
 from vla.robot.panda import ARM_JOINT_NAMES, FINGER_JOINT_NAMES
+from vla.ros_core.params import param
 from vla.ros_core.safety import SafetyConfig
 
 COMMAND_INTERFACES: tuple[str, ...] = ("joint_trajectory", "forward_position", "twist")
@@ -24,37 +25,128 @@ def _camera_topics() -> list[str]:
 class PolicyNodeConfig:
     """Parameters of ``vla_ros policy_node``."""
 
-    policy_path: str = f"checkpoints/{SHIPPED_CHECKPOINT_NAME}"  # in-process policy folder
-    policy_host: str = ""  # non-empty: use the policy server at host:port instead
-    policy_port: int = 8000
-    policy_token: str = ""
-    device: str = "auto"  # torch device for an in-process policy; auto: cuda if present, else cpu
-    warmup_steps: int = 2
-    control_rate: float = CONTROL_HZ
-    execute_steps: int = 0  # actions executed per chunk; 0: the checkpoint's execution_horizon
-    ik_damping: float = 0.05
-    command_interface: str = "joint_trajectory"
-    camera_names: list[str] = field(default_factory=lambda: list(CAMERAS))
-    camera_topics: list[str] = field(default_factory=_camera_topics)
-    compressed_images: bool = False  # subscribe to <topic>/compressed (CompressedImage)
-    joint_names: list[str] = field(default_factory=lambda: list(ARM_JOINT_NAMES))
-    finger_joint_names: list[str] = field(default_factory=lambda: list(FINGER_JOINT_NAMES))
-    joint_states_topic: str = "/joint_states"
-    instruction_topic: str = "/vla/instruction"
-    heartbeat_topic: str = "/vla/heartbeat"
-    estop_topic: str = "/vla/estop"
-    status_topic: str = "/vla/status"
-    trajectory_topic: str = "/joint_trajectory_controller/joint_trajectory"
-    forward_command_topic: str = "/forward_position_controller/commands"
-    twist_topic: str = "/servo_node/delta_twist_cmds"
-    twist_frame: str = "panda_link0"
-    dry_run_namespace: str = "/vla/dry_run"  # dry run: commands go under this prefix instead
-    gripper_interface: str = "topic"
-    gripper_topic: str = "/gripper/command"  # std_msgs/Float64 target opening (m)
-    gripper_action: str = "/gripper_controller/gripper_cmd"  # control_msgs GripperCommand
-    gripper_open_position: float = 0.08
-    gripper_closed_position: float = 0.0
-    gripper_max_effort: float = 20.0
+    policy_path: str = param(
+        f"checkpoints/{SHIPPED_CHECKPOINT_NAME}",
+        description="checkpoint folder written by vla train (in-process policy)",
+    )
+    policy_host: str = param(
+        "",
+        description="non-empty: use the policy server (vla serve) at this host instead",
+    )
+    policy_port: int = param(8000, description="TCP port of the policy server", range=(1, 65535))
+    policy_token: str = param("", description="token of the policy server (empty: none)")
+    device: str = param(
+        "auto",
+        description="torch device (in-process policy): auto (cuda if any, else cpu), cpu, cuda:N",
+    )
+    warmup_steps: int = param(
+        2,
+        description="policy calls on a blank observation at configure (first-call latency)",
+        range=(0, 100),
+    )
+    control_rate: float = param(
+        CONTROL_HZ,
+        description="control loop rate (Hz); must equal the checkpoint's control_hz",
+        range=(0.1, 1000.0),
+    )
+    execute_steps: int = param(
+        0,
+        description="actions executed per predicted chunk; 0: the checkpoint's execution_horizon",
+        range=(0, 1000),
+    )
+    ik_damping: float = param(
+        0.05,
+        description="damping of the damped-least-squares IK (EEF delta -> joint target)",
+        range=(0.0, 10.0),
+    )
+    command_interface: str = param(
+        "joint_trajectory",
+        description="joint_trajectory | forward_position | twist",
+    )
+    camera_names: list[str] = param(
+        default_factory=lambda: list(CAMERAS),
+        description="camera names (observation.images.<name>), in camera_topics order",
+    )
+    camera_topics: list[str] = param(
+        default_factory=_camera_topics,
+        description="sensor_msgs/Image topics, in camera_names order",
+    )
+    compressed_images: bool = param(
+        False,
+        description="subscribe to <topic>/compressed (sensor_msgs/CompressedImage) instead",
+    )
+    joint_names: list[str] = param(
+        default_factory=lambda: list(ARM_JOINT_NAMES),
+        description="the 7 arm joints in /joint_states, base to flange",
+    )
+    finger_joint_names: list[str] = param(
+        default_factory=lambda: list(FINGER_JOINT_NAMES),
+        description="gripper finger joints; their positions sum to the opening (m)",
+    )
+    joint_states_topic: str = param("/joint_states", description="sensor_msgs/JointState topic")
+    instruction_topic: str = param(
+        "/vla/instruction",
+        description="std_msgs/String topic of the task instruction",
+    )
+    heartbeat_topic: str = param(
+        "/vla/heartbeat",
+        description="std_msgs/Empty deadman heartbeat topic",
+    )
+    estop_topic: str = param(
+        "/vla/estop",
+        description="std_msgs/Bool topic; true latches the e-stop",
+    )
+    status_topic: str = param(
+        "/vla/status",
+        description="std_msgs/String (JSON) status topic, latched",
+    )
+    trajectory_topic: str = param(
+        "/joint_trajectory_controller/joint_trajectory",
+        description="trajectory_msgs/JointTrajectory topic of the joint_trajectory_controller",
+    )
+    forward_command_topic: str = param(
+        "/forward_position_controller/commands",
+        description="std_msgs/Float64MultiArray topic of a forward position controller",
+    )
+    twist_topic: str = param(
+        "/servo_node/delta_twist_cmds",
+        description="geometry_msgs/TwistStamped topic (servoing)",
+    )
+    twist_frame: str = param(
+        "panda_link0",
+        description="frame_id of the published TwistStamped commands",
+    )
+    dry_run_namespace: str = param(
+        "/vla/dry_run",
+        description="with safety.dry_run, commands go under this prefix instead",
+    )
+    gripper_interface: str = param(
+        "topic",
+        description="topic (Float64 opening on gripper_topic) | action (GripperCommand)",
+    )
+    gripper_topic: str = param(
+        "/gripper/command",
+        description="std_msgs/Float64 gripper opening command (m)",
+    )
+    gripper_action: str = param(
+        "/gripper_controller/gripper_cmd",
+        description="control_msgs/action/GripperCommand server",
+    )
+    gripper_open_position: float = param(
+        0.08,
+        description="gripper opening (m) commanded for 'open'",
+        range=(0.0, 1.0),
+    )
+    gripper_closed_position: float = param(
+        0.0,
+        description="gripper opening (m) commanded for 'close'",
+        range=(0.0, 1.0),
+    )
+    gripper_max_effort: float = param(
+        20.0,
+        description="max_effort (N) of a GripperCommand goal",
+        range=(0.0, 1000.0),
+    )
     safety: SafetyConfig = field(default_factory=SafetyConfig)
 
     def __post_init__(self):
@@ -87,25 +179,66 @@ class PolicyNodeConfig:
 class SimRobotConfig:
     """Parameters of ``vla_ros sim_robot_node`` (a simulated ros2_control-like Panda)."""
 
-    backend: str = "mujoco"  # or "pybullet"
-    suite: str = "pick_place"
-    task: str = "pick"  # a task family of the suite (sim.tasks.SUITES)
-    seed: int = 0
-    image_height: int = 128
-    image_width: int = 128
-    physics_rate: float = 100.0  # joint_states publishing + physics stepping rate
-    camera_rate: float = 10.0
-    camera_names: list[str] = field(default_factory=lambda: list(CAMERAS))
-    camera_topics: list[str] = field(default_factory=_camera_topics)
-    image_encoding: str = "rgb8"
-    publish_compressed: bool = False
-    joint_states_topic: str = "/joint_states"
-    trajectory_topic: str = "/joint_trajectory_controller/joint_trajectory"
-    forward_command_topic: str = "/forward_position_controller/commands"
-    gripper_topic: str = "/gripper/command"
-    instruction_topic: str = "/vla/instruction"  # the task's instruction is published here
-    success_topic: str = "/vla/sim/success"  # std_msgs/Bool: the task's goal holds
-    frame_id: str = "panda_link0"
+    backend: str = param("mujoco", description="physics backend: mujoco | pybullet")
+    suite: str = param("pick_place", description="task suite (sim.tasks.SUITES)")
+    task: str = param("pick", description="task family of the suite")
+    seed: int = param(
+        0,
+        description="seed of the next episode; ~/reset advances it",
+        range=(0, 2**31 - 1),
+        read_only=False,
+    )
+    image_height: int = param(
+        128,
+        description="image height (px) the frames are cropped and resized to",
+        range=(8, 4096),
+    )
+    image_width: int = param(
+        128,
+        description="image width (px) the frames are cropped and resized to",
+        range=(8, 4096),
+    )
+    physics_rate: float = param(
+        100.0,
+        description="physics stepping and /joint_states rate (Hz)",
+        range=(1.0, 10000.0),
+    )
+    camera_rate: float = param(10.0, description="camera publishing rate (Hz)", range=(0.1, 1000.0))
+    camera_names: list[str] = param(
+        default_factory=lambda: list(CAMERAS),
+        description="camera names (observation.images.<name>), in camera_topics order",
+    )
+    camera_topics: list[str] = param(
+        default_factory=_camera_topics,
+        description="sensor_msgs/Image topics, in camera_names order",
+    )
+    image_encoding: str = param(
+        "rgb8",
+        description="encoding of the published images: rgb8 | bgr8 | mono8",
+    )
+    publish_compressed: bool = param(False, description="also publish <topic>/compressed (JPEG)")
+    joint_states_topic: str = param("/joint_states", description="sensor_msgs/JointState topic")
+    trajectory_topic: str = param(
+        "/joint_trajectory_controller/joint_trajectory",
+        description="trajectory_msgs/JointTrajectory topic of the joint_trajectory_controller",
+    )
+    forward_command_topic: str = param(
+        "/forward_position_controller/commands",
+        description="std_msgs/Float64MultiArray topic of a forward position controller",
+    )
+    gripper_topic: str = param(
+        "/gripper/command",
+        description="std_msgs/Float64 gripper opening command (m)",
+    )
+    instruction_topic: str = param(
+        "/vla/instruction",
+        description="the task's instruction is published here",
+    )
+    success_topic: str = param(
+        "/vla/sim/success",
+        description="std_msgs/Bool: the task's goal holds",
+    )
+    frame_id: str = param("panda_link0", description="frame_id of the published messages")
 
     def __post_init__(self):
         if self.backend not in ("mujoco", "pybullet"):
@@ -120,28 +253,89 @@ class SimRobotConfig:
 class RecorderConfig:
     """Parameters of ``vla_ros recorder_node``."""
 
-    dataset_root: str = "data/ros_recordings"
-    fps: float = CONTROL_HZ
-    image_height: int = 128
-    image_width: int = 128
-    robot_type: str = "panda"
-    camera_names: list[str] = field(default_factory=lambda: list(CAMERAS))
-    camera_topics: list[str] = field(default_factory=_camera_topics)
-    compressed_images: bool = False
-    joint_names: list[str] = field(default_factory=lambda: list(ARM_JOINT_NAMES))
-    finger_joint_names: list[str] = field(default_factory=lambda: list(FINGER_JOINT_NAMES))
-    joint_states_topic: str = "/joint_states"
-    instruction_topic: str = "/vla/instruction"
-    # the commanded motion: "joint_trajectory" | "forward_position" | "twist"
-    command_interface: str = "forward_position"
-    trajectory_topic: str = "/joint_trajectory_controller/joint_trajectory"
-    forward_command_topic: str = "/forward_position_controller/commands"
-    twist_topic: str = "/servo_node/delta_twist_cmds"
-    gripper_topic: str = "/gripper/command"
-    gripper_close_below: float = 0.04  # commanded opening (m) below this = "close" (+1)
-    max_sample_age_s: float = 0.2  # a frame is skipped when any stream is older than this
-    control_topic: str = "/vla/recorder/control"  # std_msgs/String: start | stop | discard
-    mcap_path: str = ""  # non-empty: also log every subscribed topic to this rosbag2 MCAP
+    dataset_root: str = param(
+        "data/ros_recordings",
+        description="LeRobot v3 dataset folder (appended to when it exists)",
+    )
+    fps: float = param(
+        CONTROL_HZ,
+        description="recording rate (Hz): one frame per period when every stream is fresh",
+        range=(0.1, 1000.0),
+    )
+    image_height: int = param(
+        128,
+        description="image height (px) the frames are cropped and resized to",
+        range=(8, 4096),
+    )
+    image_width: int = param(
+        128,
+        description="image width (px) the frames are cropped and resized to",
+        range=(8, 4096),
+    )
+    robot_type: str = param("panda", description="robot_type written into the dataset's info.json")
+    camera_names: list[str] = param(
+        default_factory=lambda: list(CAMERAS),
+        description="camera names (observation.images.<name>), in camera_topics order",
+    )
+    camera_topics: list[str] = param(
+        default_factory=_camera_topics,
+        description="sensor_msgs/Image topics, in camera_names order",
+    )
+    compressed_images: bool = param(
+        False,
+        description="subscribe to <topic>/compressed (sensor_msgs/CompressedImage) instead",
+    )
+    joint_names: list[str] = param(
+        default_factory=lambda: list(ARM_JOINT_NAMES),
+        description="the 7 arm joints in /joint_states, base to flange",
+    )
+    finger_joint_names: list[str] = param(
+        default_factory=lambda: list(FINGER_JOINT_NAMES),
+        description="gripper finger joints; their positions sum to the opening (m)",
+    )
+    joint_states_topic: str = param("/joint_states", description="sensor_msgs/JointState topic")
+    instruction_topic: str = param(
+        "/vla/instruction",
+        description="std_msgs/String topic of the task instruction",
+    )
+    command_interface: str = param(
+        "forward_position",
+        description="what the teleop publishes: joint_trajectory | forward_position | twist",
+    )
+    trajectory_topic: str = param(
+        "/joint_trajectory_controller/joint_trajectory",
+        description="trajectory_msgs/JointTrajectory topic of the joint_trajectory_controller",
+    )
+    forward_command_topic: str = param(
+        "/forward_position_controller/commands",
+        description="std_msgs/Float64MultiArray topic of a forward position controller",
+    )
+    twist_topic: str = param(
+        "/servo_node/delta_twist_cmds",
+        description="geometry_msgs/TwistStamped topic (servoing)",
+    )
+    gripper_topic: str = param(
+        "/gripper/command",
+        description="std_msgs/Float64 gripper opening command (m)",
+    )
+    gripper_close_below: float = param(
+        0.04,
+        description="a commanded opening (m) below this is labelled close (+1)",
+        range=(0.0, 1.0),
+    )
+    max_sample_age_s: float = param(
+        0.2,
+        description="a frame is skipped while any stream is older than this (s)",
+        range=(0.001, 60.0),
+    )
+    control_topic: str = param(
+        "/vla/recorder/control",
+        description="std_msgs/String topic: start | stop | discard",
+    )
+    mcap_path: str = param(
+        "",
+        description="non-empty: also log every subscribed topic to this new rosbag2 MCAP folder",
+    )
 
     def __post_init__(self):
         if self.command_interface not in COMMAND_INTERFACES:
@@ -158,22 +352,56 @@ class RecorderConfig:
 class TeleopConfig:
     """Parameters of ``vla_ros teleop_node`` (gamepad -> EEF delta -> forward joint command)."""
 
-    control_rate: float = CONTROL_HZ
-    joy_topic: str = "/joy"
-    joint_states_topic: str = "/joint_states"
-    forward_command_topic: str = "/forward_position_controller/commands"
-    gripper_topic: str = "/gripper/command"
-    joint_names: list[str] = field(default_factory=lambda: list(ARM_JOINT_NAMES))
-    # joy axis feeding dx, dy, dz, droll, dpitch, dyaw (-1: none), and the delta at full stick
-    axis_map: list[int] = field(default_factory=lambda: [1, 0, 4, -1, -1, 3])
-    axis_scale: list[float] = field(default_factory=lambda: [0.02, 0.02, 0.02, 0.1, 0.1, 0.1])
-    deadband: float = 0.1
-    enable_button: int = 4  # hold to move (deadman)
-    close_button: int = 0
-    open_button: int = 1
-    ik_damping: float = 0.05
-    gripper_open_position: float = 0.08
-    gripper_closed_position: float = 0.0
+    control_rate: float = param(CONTROL_HZ, description="command rate (Hz)", range=(0.1, 1000.0))
+    joy_topic: str = param("/joy", description="sensor_msgs/Joy topic")
+    joint_states_topic: str = param("/joint_states", description="sensor_msgs/JointState topic")
+    forward_command_topic: str = param(
+        "/forward_position_controller/commands",
+        description="std_msgs/Float64MultiArray topic of a forward position controller",
+    )
+    gripper_topic: str = param(
+        "/gripper/command",
+        description="std_msgs/Float64 gripper opening command (m)",
+    )
+    joint_names: list[str] = param(
+        default_factory=lambda: list(ARM_JOINT_NAMES),
+        description="the 7 arm joints in /joint_states, base to flange",
+    )
+    axis_map: list[int] = param(
+        default_factory=lambda: [1, 0, 4, -1, -1, 3],
+        description="joy axis feeding dx, dy, dz, droll, dpitch, dyaw (-1: none)",
+    )
+    axis_scale: list[float] = param(
+        default_factory=lambda: [0.02, 0.02, 0.02, 0.1, 0.1, 0.1],
+        description="EEF delta per control period at full stick (m, rad)",
+    )
+    deadband: float = param(
+        0.1,
+        description="stick travel ignored around the centre",
+        range=(0.0, 0.99),
+    )
+    enable_button: int = param(
+        4,
+        description="joy button to hold to move (deadman)",
+        range=(0, 127),
+    )
+    close_button: int = param(0, description="joy button that closes the gripper", range=(0, 127))
+    open_button: int = param(1, description="joy button that opens the gripper", range=(0, 127))
+    ik_damping: float = param(
+        0.05,
+        description="damping of the damped-least-squares IK (EEF delta -> joint target)",
+        range=(0.0, 10.0),
+    )
+    gripper_open_position: float = param(
+        0.08,
+        description="gripper opening (m) commanded for 'open'",
+        range=(0.0, 1.0),
+    )
+    gripper_closed_position: float = param(
+        0.0,
+        description="gripper opening (m) commanded for 'close'",
+        range=(0.0, 1.0),
+    )
     safety: SafetyConfig = field(default_factory=SafetyConfig)
 
     def __post_init__(self):

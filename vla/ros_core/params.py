@@ -5,6 +5,10 @@ with its default (``declare_parameter(name, default)``), reads the values back i
 dataclass, and ``configs/ros/*.yaml`` (the ``--params-file`` format,
 ``<node>: {ros__parameters: {...}}``) is checked against the same dataclass in tests. Nested
 dataclasses become dotted names (``safety.heartbeat_timeout_s``), as ROS 2 flattens nested YAML.
+
+A field made with :func:`param` also carries what ``ros2 param describe`` shows: a description,
+an inclusive range for a number (ROS refuses values outside it, at start and on ``param set``;
+:func:`config_from_params` does the same without ROS) and whether it is read-only.
 """
 
 from __future__ import annotations
@@ -15,6 +19,64 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """One ROS parameter of a config: its default and its descriptor's contents."""
+
+    default: Any
+    description: str
+    range: tuple[float, float] | tuple[int, int] | None = None  # inclusive; numbers only
+    read_only: bool | None = None  # None: the node decides (see vla_ros.ros_glue)
+
+
+def param(
+    default: Any = dataclasses.MISSING,
+    *,
+    default_factory: Any = dataclasses.MISSING,
+    description: str,
+    range: tuple[float, float] | tuple[int, int] | None = None,  # noqa: A002 (ROS's word)
+    read_only: bool | None = None,
+):
+    """A config dataclass field that is a ROS parameter with a descriptor (see the module doc)."""
+    if range is not None and not (isinstance(range, tuple) and len(range) == 2):
+        raise ValueError(f"range must be (low, high), got {range!r}")
+    meta = {"description": description, "range": range, "read_only": read_only}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def param_specs(config) -> dict[str, ParamSpec]:
+    """Flat {parameter name: ParamSpec} of a config dataclass (class or instance), nested
+    dataclasses included. A field made without :func:`param` is described by its name and
+    default."""
+    config = config() if isinstance(config, type) else config
+    out: dict[str, ParamSpec] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update({f"{f.name}.{k}": v for k, v in param_specs(value).items()})
+            continue
+        value = list(value) if isinstance(value, tuple) else value
+        meta = f.metadata
+        description = meta.get("description") or (
+            f"{type(config).__name__}.{f.name} (default {value!r})"
+        )
+        out[f.name] = ParamSpec(value, description, meta.get("range"), meta.get("read_only"))
+    return out
+
+
+def _check_range(name: str, value: Any, spec_range) -> None:
+    if spec_range is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low, high = spec_range
+    if not low <= value <= high:
+        raise ValueError(
+            f"parameter {name!r} = {value!r} is outside its range [{low}, {high}] "
+            "(`ros2 param describe` shows it); choose a value inside"
+        )
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -91,6 +153,7 @@ def config_from_params(
             kwargs[f.name] = config_from_params(sub, nested, strict=strict, prefix=prefix + head)
         elif f.name in params:
             kwargs[f.name] = _check_type(prefix + f.name, params[f.name], defaults[f.name])
+            _check_range(prefix + f.name, kwargs[f.name], f.metadata.get("range"))
     return cls(**kwargs)
 
 

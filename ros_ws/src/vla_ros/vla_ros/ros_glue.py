@@ -7,7 +7,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 try:
     from vla.ros_core import images, messages
     from vla.ros_core.messages import MessageTypes
-    from vla.ros_core.params import config_from_params, param_defaults
+    from vla.ros_core.params import config_from_params, param_defaults, param_specs
 except ImportError as exc:  # the nodes are adapters over the repository's Python package
     raise ImportError(
         'vla_ros needs the VLA Python package (vla.ros_core) on the PYTHONPATH of ROS 2: run '
@@ -31,10 +31,42 @@ COMMAND_QOS = QoSProfile(
 
 
 def declare_config(node, config_cls):
-    """Declare one parameter per config field (its default) and read them into the dataclass."""
-    for name, default in param_defaults(config_cls()).items():
-        node.declare_parameter(name, default)
+    """
+    Declare one parameter per config field and read them into the dataclass.
+
+    Each parameter gets a descriptor from the field's metadata (vla.ros_core.params.param): its
+    description, its range (ROS refuses a value outside it) and read_only. A lifecycle node
+    re-reads its parameters at configure, so they stay writable there; another node reads them
+    once at start, so they are read-only unless the field says otherwise.
+    """
+    lifecycle = hasattr(node, 'create_lifecycle_publisher')  # rclpy.lifecycle.LifecycleNode
+    when = (
+        'read at configure: cleanup, then configure, to apply a change'
+        if lifecycle
+        else 'read once at node start'
+    )
+    for name, spec in param_specs(config_cls).items():
+        read_only = (not lifecycle) if spec.read_only is None else spec.read_only
+        node.declare_parameter(name, spec.default, parameter_descriptor(spec, read_only, when))
     return read_config(node, config_cls)
+
+
+def parameter_descriptor(spec, read_only, when):
+    """Return the rcl_interfaces/ParameterDescriptor of a vla.ros_core.params.ParamSpec."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    descriptor = ParameterDescriptor(
+        description=spec.description, read_only=read_only, additional_constraints=when
+    )
+    if spec.range is not None and not isinstance(spec.default, bool):
+        low, high = spec.range
+        if isinstance(spec.default, int):
+            descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=0)]
+        elif isinstance(spec.default, float):
+            descriptor.floating_point_range = [
+                FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)
+            ]
+    return descriptor
 
 
 def read_config(node, config_cls):
