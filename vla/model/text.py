@@ -251,7 +251,7 @@ class InstructionEmbeddings:
 
     # ---- file format: safetensors {"states": (U, L, 384) fp16, "mask": (U, L) u8} ------------
     # int8: {"states_int8": (U, L, 384) i8, "scale": (U, L) fp16, "mask"}, one absmax scale per
-    # token state: half the bytes (what a GPU-machine call carries is capped at 64 MiB)
+    # token state: half the bytes to copy to a machine without MiniLM
     def save(
         self, path: str | Path, texts: Iterable[str] | None = None, int8: bool = False
     ) -> Path:
