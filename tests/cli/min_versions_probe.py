@@ -33,7 +33,7 @@ cfg = VLAConfig(
 model = VLAModel(cfg)
 B = 2
 batch = dict(
-    images=torch.randint(0, 255, (B, 2, 3, 32, 32), dtype=torch.uint8),
+    images=torch.rand(B, 2, 3, 32, 32),  # normalised floats, as the input transforms give
     state=torch.randn(B, 15),
     text=torch.randn(B, 5, 384),
     text_mask=torch.ones(B, 5, dtype=torch.bool),
