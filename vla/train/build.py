@@ -58,6 +58,16 @@ def _same_architecture(model: VLAModel, overrides: dict) -> VLAModel:
     return model
 
 
+def _warm_start(init_dir: Path, overrides: dict) -> VLAModel:
+    """The model of a Policy folder to start from (weights only; the optimiser starts fresh)."""
+    model = _same_architecture(VLAModel.from_pretrained(str(init_dir), dtype=torch.float32),
+                               overrides)  # fmt: skip
+    # from_pretrained leaves every weight trainable: freeze the decoder's unused token table
+    # again, or the run's optimiser would not match its own resumed checkpoints
+    model.backbone.embed_tokens.weight.requires_grad_(False)
+    return model
+
+
 def build_model(
     cfg: TrainConfig,
     reader: LeRobotDatasetReader,
@@ -94,9 +104,7 @@ def build_model(
         **cfg.model_fields(),
     }
     if init_dir is not None:  # warm start from a Policy folder (weights only, fresh optimiser)
-        model = _same_architecture(
-            VLAModel.from_pretrained(str(init_dir), dtype=torch.float32), cfg.model
-        )
+        model = _warm_start(init_dir, cfg.model)
         mf = model.config.to_dict()
         text_src, text_tf = build_text(cfg, mf, instructions, vocab_dir=init_dir)
         vcfg = model.config
@@ -116,9 +124,6 @@ def build_model(
             )
         vcfg = VLAConfig(**mf)
         model = VLAModel.from_backbone(vcfg, backbone_path) if backbone_path else VLAModel(vcfg)
-    # from_pretrained leaves every weight trainable: freeze the decoder's unused token table
-    # again, or a warm-started run's optimiser would not match its own resumed checkpoints
-    model.backbone.embed_tokens.weight.requires_grad_(False)
     if vcfg.use_state and not cfg.state_dropout:
         # the "no state" embedding only learns from dropped samples: without state dropout it
         # gets no gradient, which DDP rejects as an unused parameter
