@@ -12,8 +12,8 @@ inference input chain) and logs:
   whether; a 256-bin token one bin off decodes within one bin width)
 
 They say whether a run generalises at all and when it starts to overfit. They do not rank
-checkpoints by closed-loop success: v4 and two continuations of it scored alike on a fresh set
-(loss 4.5-4.8, accuracy 0.35) while their `vla eval` success differed by up to 16 points.
+checkpoints by closed-loop success: runs that score alike here can differ widely in `vla eval`,
+so checkpoints are chosen by evaluation.
 """
 
 from __future__ import annotations
