@@ -9,7 +9,8 @@ With use_joy:=true (default) a gamepad drives the arm: joy_node -> /joy -> teleo
 to move, A closes, B opens) -> forward_position_controller/commands. use_joy:=false leaves /joy
 to you (another joystick driver, or a script publishing sensor_msgs/Joy); use_teleop:=false
 also drops teleop_node: bring your own teleop and set command_interface to what it publishes.
-With use_sim:=true the simulated Panda stands in for the robot.
+With use_sim:=true the simulated Panda stands in for the robot, and robot_state_node publishes
+its TF and /robot_description.
 """
 
 import os
@@ -58,6 +59,15 @@ def launch_setup(context):
                 name='vla_sim_robot',
                 output='screen',
                 parameters=[config_path('sim_robot.yaml')],
+            )
+        )
+        # a robot runs robot_state_publisher with its URDF; the sim gets the Panda's TF from ours
+        actions.append(
+            Node(
+                package='vla_ros',
+                executable='robot_state_node',
+                name='vla_robot_state',
+                output='screen',
             )
         )
     if arg('use_joy').lower() == 'true':

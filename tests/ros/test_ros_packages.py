@@ -90,7 +90,7 @@ def test_vla_ros_exec_depends_cover_its_imports():
 def test_entry_points_name_existing_main_functions():
     eps = entry_points("vla_ros")
     assert set(eps) == {"policy_node", "sim_robot_node", "recorder_node", "heartbeat_node",
-                        "teleop_node"}  # fmt: skip
+                        "teleop_node", "robot_state_node"}  # fmt: skip
     for name, target in eps.items():
         module, func = target.split(":")
         path = SRC / "vla_ros" / (module.replace(".", "/") + ".py")

@@ -9,6 +9,7 @@ import pytest
 from vla.ros_core.node_configs import (
     PolicyNodeConfig,
     RecorderConfig,
+    RobotStateConfig,
     SimRobotConfig,
     TeleopConfig,
 )
@@ -29,6 +30,8 @@ FILES = {
     "recorder.yaml": ("vla_recorder", RecorderConfig),
     "teleop.yaml": ("vla_teleop", TeleopConfig),
 }
+
+CONFIGS_ALL = [PolicyNodeConfig, SimRobotConfig, RecorderConfig, TeleopConfig, RobotStateConfig]
 
 
 def test_every_params_file_is_checked():
@@ -90,7 +93,7 @@ def test_flatten_and_missing_section(tmp_path):
     assert load_params_file(f, "anything") == {"x": 1}
 
 
-@pytest.mark.parametrize("cls", [PolicyNodeConfig, SimRobotConfig, RecorderConfig, TeleopConfig])
+@pytest.mark.parametrize("cls", CONFIGS_ALL)
 def test_defaults_are_plain_ros_parameter_types(cls):
     # declare_parameter accepts bool, int, float, str and homogeneous non-empty lists of them;
     # numpy scalars or empty lists fail at node start-up on the robot
@@ -100,9 +103,6 @@ def test_defaults_are_plain_ros_parameter_types(cls):
             assert len({type(v) for v in value}) == 1, name
             value = value[0]
         assert type(value) in (bool, int, float, str), f"{name}: {type(value)}"
-
-
-CONFIGS_ALL = [PolicyNodeConfig, SimRobotConfig, RecorderConfig, TeleopConfig]
 
 
 @pytest.mark.parametrize("cls", CONFIGS_ALL)

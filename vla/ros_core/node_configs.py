@@ -1,4 +1,4 @@
-"""Typed configurations of the three ROS 2 nodes (every field is a ROS parameter).
+"""Typed configurations of the ROS 2 nodes (every field is a ROS parameter).
 
 Defaults describe the simulated Panda stack (``sim_robot_node``) so that ``ros2 launch`` works
 out of the box; ``configs/ros/*.yaml`` hold the same names for the sim and a real Franka.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vla.constants import CAMERAS, CONTROL_HZ, SHIPPED_CHECKPOINT_NAME
-from vla.robot.panda import ARM_JOINT_NAMES, FINGER_JOINT_NAMES
+from vla.robot.panda import ARM_JOINT_NAMES, FINGER_JOINT_NAMES, TCP_OFFSET
 from vla.ros_core.params import param
 from vla.ros_core.safety import SafetyConfig
 
@@ -411,3 +411,26 @@ class TeleopConfig:
             raise ValueError(f"deadband must be in [0, 1), got {self.deadband}")
         if not self.control_rate > 0:
             raise ValueError(f"control_rate must be positive, got {self.control_rate}")
+
+
+@dataclass
+class RobotStateConfig:
+    """Parameters of ``vla_ros robot_state_node`` (TF from /joint_states and the URDF, where
+    robot_state_publisher is missing). The URDF itself is the ``robot_description`` parameter."""
+
+    joint_states_topic: str = param("/joint_states", description="sensor_msgs/JointState topic")
+    tcp_parent_link: str = param("panda_hand", description="link the TCP frame is fixed to")
+    tcp_frame: str = param("panda_tcp", description="TCP frame: between the fingertips")
+    tcp_offset: float = param(
+        TCP_OFFSET,
+        description="TCP distance (m) along the parent link's +z (the policy's TCP)",
+        range=(0.0, 1.0),
+    )
+    tcp_pose_topic: str = param(
+        "/vla/tcp_pose", description="geometry_msgs/PoseStamped of the TCP in the root link frame"
+    )
+    fallback_tf_topic: str = param(
+        "/vla/tf",
+        description="without tf2_msgs: geometry_msgs/TransformStamped of each joint here "
+        "(static ones latched on <topic>_static) instead of /tf",
+    )

@@ -24,6 +24,7 @@ setup(
             'recorder_node = vla_ros.recorder_node:main',
             'heartbeat_node = vla_ros.heartbeat_node:main',
             'teleop_node = vla_ros.teleop_node:main',
+            'robot_state_node = vla_ros.robot_state_node:main',
         ],
     },
 )
