@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         for seed in args.eval_seed or [0]:
             instructions.update(eval_instructions(args.suite, args.eval_episodes, seed))
     if not instructions:
-        raise SystemExit(
+        raise ValueError(  # a usage error: one line, exit code 2 (vla.cli.main)
             "no instructions: pass --dataset DIR, --instruction TEXT, --plan-episodes N or "
             "--eval-episodes N"
         )
