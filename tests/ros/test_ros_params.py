@@ -26,6 +26,7 @@ CONFIGS = ROOT / "configs" / "ros"
 FILES = {
     "policy_sim.yaml": ("vla_policy_node", PolicyNodeConfig),
     "policy_franka.yaml": ("vla_policy_node", PolicyNodeConfig),
+    "policy_fr3.yaml": ("vla_policy_node", PolicyNodeConfig),
     "sim_robot.yaml": ("vla_sim_robot", SimRobotConfig),
     "recorder.yaml": ("vla_recorder", RecorderConfig),
     "teleop.yaml": ("vla_teleop", TeleopConfig),
