@@ -48,6 +48,9 @@ def policy_overrides(context):
         out['command_interface'] = arg('command_interface')
     if arg('control_rate'):
         out['control_rate'] = float(arg('control_rate'))
+    if arg('policy_host'):
+        out['policy_host'] = arg('policy_host')
+        out['policy_port'] = int(arg('policy_port') or 8000)
     return out
 
 
@@ -61,8 +64,12 @@ def launch_setup(context):
     overrides = policy_overrides(context)
     if use_sim and overrides.get('command_interface') == 'twist':
         raise ValueError('the simulated robot takes joint_trajectory or forward_position commands')
-    sim_backend = LaunchConfiguration('sim_backend').perform(context).strip()
-    sim_overrides = {'backend': sim_backend} if sim_backend else {}
+    sim_overrides = {}
+    for arg, param, cast in (('sim_backend', 'backend', str), ('sim_task', 'task', str),
+                             ('sim_seed', 'seed', int)):
+        value = LaunchConfiguration(arg).perform(context).strip()
+        if value:
+            sim_overrides[param] = cast(value)
     policy = LifecycleNode(
         package='vla_ros',
         executable='policy_node',
@@ -91,9 +98,13 @@ def launch_setup(context):
     if autostart:
         actions += [
             RegisterEventHandler(
+                # configuring -> inactive only, and once: with a bare goal_state='inactive' a later
+                # `ros2 lifecycle set ... deactivate` (active -> inactive) re-activated the node
                 OnStateTransition(
                     target_lifecycle_node=policy,
+                    start_state='configuring',
                     goal_state='inactive',
+                    handle_once=True,
                     entities=[
                         EmitEvent(
                             event=ChangeState(
@@ -152,6 +163,24 @@ def generate_launch_description():
                 'use_sim',
                 default_value='false',
                 description='also start the simulated Panda + timer heartbeat',
+            ),
+            DeclareLaunchArgument(
+                'policy_host',
+                default_value='',
+                description='run the policy in `vla serve` at this host (empty: in-process)',
+            ),
+            DeclareLaunchArgument(
+                'policy_port', default_value='8000', description='port of `vla serve`'
+            ),
+            DeclareLaunchArgument(
+                'sim_task',
+                default_value='',
+                description='task family of the simulated robot (empty: sim_robot.yaml)',
+            ),
+            DeclareLaunchArgument(
+                'sim_seed',
+                default_value='',
+                description='seed of the first simulated episode (empty: sim_robot.yaml)',
             ),
             DeclareLaunchArgument(
                 'sim_backend',

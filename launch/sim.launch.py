@@ -48,6 +48,20 @@ def generate_launch_description():
             DeclareLaunchArgument(
                 'backend', default_value='mujoco', description='simulator: mujoco | pybullet'
             ),
+            DeclareLaunchArgument(
+                'task', default_value='', description='task family: pick | place | stack | push'
+            ),
+            DeclareLaunchArgument(
+                'seed', default_value='', description='first episode seed (~/reset: the next)'
+            ),
+            DeclareLaunchArgument(
+                'policy_host',
+                default_value='',
+                description='policy server host (`vla serve`; empty: the policy runs in-process)',
+            ),
+            DeclareLaunchArgument(
+                'policy_port', default_value='8000', description='policy server port'
+            ),
             IncludeLaunchDescription(
                 PythonLaunchDescriptionSource(robot_launch),
                 launch_arguments={
@@ -57,6 +71,10 @@ def generate_launch_description():
                     'control_rate': LaunchConfiguration('control_rate'),
                     'dry_run': LaunchConfiguration('dry_run'),
                     'sim_backend': LaunchConfiguration('backend'),
+                    'sim_task': LaunchConfiguration('task'),
+                    'sim_seed': LaunchConfiguration('seed'),
+                    'policy_host': LaunchConfiguration('policy_host'),
+                    'policy_port': LaunchConfiguration('policy_port'),
                     'use_sim': 'true',
                 }.items(),
             ),

@@ -141,6 +141,37 @@ class Process:
         return self.proc.returncode
 
 
+class Lifecycle:
+    """get_state / change_state through the node's lifecycle services over DDS."""
+
+    def __init__(self, node, target):
+        from lifecycle_msgs.srv import ChangeState, GetState
+
+        self.get = node.create_client(GetState, f"/{target}/get_state")
+        self.change = node.create_client(ChangeState, f"/{target}/change_state")
+
+    def _call(self, client, request, timeout=20.0):
+        assert client.wait_for_service(timeout_sec=timeout), f"{client.srv_name} not available"
+        future = client.call_async(request)
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        assert done.wait(timeout), f"{client.srv_name}: no answer in {timeout} s"
+        return future.result()
+
+    def state(self, timeout: float = 20.0) -> str:
+        from lifecycle_msgs.srv import GetState
+
+        return self._call(self.get, GetState.Request(), timeout).current_state.label
+
+    def set(self, transition: str) -> bool:
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+
+        req = ChangeState.Request()
+        req.transition.id = getattr(Transition, f"TRANSITION_{transition.upper()}")
+        return self._call(self.change, req).success
+
+
 def ros2_run(executable: str, params: dict | None = None, params_file: str | None = None):
     """The command line of ``ros2 run vla_ros <executable>`` with parameter overrides."""
     cmd = ["ros2", "run", "vla_ros", executable, "--ros-args"]

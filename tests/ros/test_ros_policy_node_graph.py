@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 from robot_double import DRY_TRAJ, TRAJ, RobotDouble, ScriptedPolicy
-from rosgraph import VLA_ROS_SRC, require_ros, wait_for
+from rosgraph import VLA_ROS_SRC, Lifecycle, require_ros, wait_for
 
 from vla.robot.kinematics import forward_kinematics
 
@@ -43,37 +43,6 @@ def stack(graph, monkeypatch):
 
     yield make
     sys.modules.pop("vla_ros.policy_node", None)
-
-
-class Lifecycle:
-    """get_state / change_state through the node's lifecycle services over DDS."""
-
-    def __init__(self, node, target):
-        from lifecycle_msgs.srv import ChangeState, GetState
-
-        self.get = node.create_client(GetState, f"/{target}/get_state")
-        self.change = node.create_client(ChangeState, f"/{target}/change_state")
-
-    def _call(self, client, request, timeout=20.0):
-        assert client.wait_for_service(timeout_sec=timeout), f"{client.srv_name} not available"
-        future = client.call_async(request)
-        done = threading.Event()
-        future.add_done_callback(lambda _: done.set())
-        assert done.wait(timeout), f"{client.srv_name}: no answer in {timeout} s"
-        return future.result()
-
-    def state(self) -> str:
-        from lifecycle_msgs.srv import GetState
-
-        return self._call(self.get, GetState.Request()).current_state.label
-
-    def set(self, transition: str) -> bool:
-        from lifecycle_msgs.msg import Transition
-        from lifecycle_msgs.srv import ChangeState
-
-        req = ChangeState.Request()
-        req.transition.id = getattr(Transition, f"TRANSITION_{transition.upper()}")
-        return self._call(self.change, req).success
 
 
 def activate(lc):

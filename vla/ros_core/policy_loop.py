@@ -240,7 +240,7 @@ class PolicyLoop:
                 self.scheduler.push(chunk)
             action = self.scheduler.pop()
             rest = self.scheduler.peek_all()
-            step_ref = q_meas if self._step_ref is None else self._step_ref
+            step_ref = self._step_reference(q_meas)
         out = self._command(verdict, q_meas, step_ref, action, rest)
         out.obs_stamp_ns = obs_stamp
         with self._lock:
@@ -249,6 +249,15 @@ class PolicyLoop:
                 self._step_ref = out.q.copy()
                 return out
             return self.hold(self.safety.last, self.scheduler.flush())
+
+    def _step_reference(self, q_meas: np.ndarray) -> np.ndarray:
+        """The last command, unless the arm is far from it (moved by someone else, reset,
+        blocked): then the measured position, so that no command jumps away from the arm."""
+        ref = self._step_ref
+        far = 3 * self.config.safety.max_joint_step
+        if ref is None or np.max(np.abs(ref - q_meas)) > far:
+            return q_meas
+        return ref
 
     def _check(self, now_ns: int, stamps: dict, joints) -> Verdict:
         return self.safety.check(

@@ -7,13 +7,16 @@ Simulated Panda node: the topics a ros2_control arm exposes, backed by MuJoCo or
     /joint_states (JointState) <------------------------------------------+
     /camera/<name>/image_raw (Image, sensor-data QoS) <-- camera timer
     /vla/instruction (String) <-- the sampled task's instruction, once per second
-    /vla/sim/success (Bool) <-- the task's goal predicate, once per second
-    ~/reset (std_srvs/Trigger) --> a new episode (next seed): new scene and instruction
+    /vla/sim/success (Bool) <-- the task's goal predicate, with every camera frame
+    ~/reset (std_srvs/Trigger) --> a new episode with the `seed` parameter's value (then the
+        parameter moves on by one, so repeated resets give successive episodes; set it first
+        to replay an episode of `vla eval`)
 
 Lets the whole stack (policy node, recorder) run under ``ros2 launch`` without hardware.
 """
 
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sim.ros_bridge import make_sim_world, SimRobotBridge
 from std_msgs.msg import Bool, Float64, Float64MultiArray, String
@@ -36,6 +39,7 @@ class SimRobotNode(Node):
         self.world = make_sim_world(
             cfg.backend, cfg.suite, cfg.task, cfg.seed, (cfg.image_height, cfg.image_width))
         self.bridge = SimRobotBridge(self.world.physics, start_ns=now_ns(self))
+        self.set_parameters([Parameter('seed', value=cfg.seed + 1)])  # the next episode's
         self.joint_pub = self.create_publisher(
             self.types.JointState, cfg.joint_states_topic, qos_profile_sensor_data
         )
@@ -94,6 +98,7 @@ class SimRobotNode(Node):
 
     def _on_camera(self):
         stamp = now_ns(self)
+        self.success_pub.publish(Bool(data=self.world.success()))
         for name, pub in self.image_pubs.items():
             rgb = self.bridge.render(name)
             pub.publish(
@@ -110,13 +115,15 @@ class SimRobotNode(Node):
 
     def _on_instruction(self):
         self.instruction_pub.publish(String(data=self.world.instruction))
-        self.success_pub.publish(Bool(data=self.world.success()))
 
     def _on_reset(self, request, response):
-        instruction = self.world.reset()
+        seed = self.get_parameter('seed').value
+        instruction = self.world.reset(seed)
         self.bridge = SimRobotBridge(self.world.physics, start_ns=now_ns(self))
+        self.set_parameters([Parameter('seed', value=seed + 1)])
         self._on_instruction()
-        response.success, response.message = True, f'new episode: "{instruction}"'
+        response.success = True
+        response.message = f'episode seed {seed}: "{instruction}"'
         return response
 
     def destroy_node(self):
