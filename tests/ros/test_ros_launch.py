@@ -30,7 +30,6 @@ def test_sim_launch_autostarts_and_commands_reach_the_controller(graph, tiny_che
     require_ros("launch_ros", "vla_interfaces")
     from std_msgs.msg import String
     from trajectory_msgs.msg import JointTrajectory
-
     from vla_ros.ros_glue import LATCHED_QOS
 
     commands, statuses = [], []
