@@ -155,3 +155,25 @@ def test_mcap_log_roundtrip(tmp_path, types, typestore):
     assert got[0][2].position[0] == 1.5
     with pytest.raises(FileExistsError, match="mcap_path"):
         McapLog(tmp_path / "bag")
+
+
+def test_non_finite_inputs_are_refused_and_the_last_good_values_kept(tmp_path):
+    rec = make(tmp_path)
+    rec.set_instruction("stack")
+    rec.start()
+    feed(rec, 0, PANDA_HOME_Q)
+    bad_q = PANDA_HOME_Q.copy()
+    bad_q[2] = np.nan
+    with pytest.raises(ValueError, match="joint state is not finite"):
+        rec.set_joint_state(bad_q, 0.08, MS)
+    with pytest.raises(ValueError, match="joint command is not finite"):
+        rec.set_joint_command(bad_q, MS)
+    with pytest.raises(ValueError, match="expected 7 values, got 9"):
+        rec.set_joint_command(np.zeros(9), MS)
+    with pytest.raises(ValueError, match="twist command is not finite"):
+        rec.set_twist_command([np.inf, 0, 0, 0, 0, 0], MS)
+    with pytest.raises(ValueError, match="gripper command is not finite"):
+        rec.set_gripper_command(float("nan"))
+    assert rec.sample(2 * MS)  # the frame is built from the last good values
+    assert np.all(np.isfinite(rec.last_action)) and rec.stats.frames == 1
+    assert rec.stale_streams(2 * MS) == ["command"]  # no (good) command yet

@@ -75,6 +75,12 @@ class FakeRobot:
         positions = [*q, self.opening / 2, self.opening / 2]
         self.js.publish(joint_state_msg(self.types, now, ARM + FINGERS, positions))
 
+    def publish_joint_state(self, positions):
+        from vla.ros_core.messages import joint_state_msg
+
+        now = self.node.get_clock().now().nanoseconds
+        self.js.publish(joint_state_msg(self.types, now, ARM + FINGERS, positions))
+
     def command(self, q_target, opening):
         from std_msgs.msg import Float64, Float64MultiArray
 
@@ -170,6 +176,9 @@ def test_sigkill_mid_episode_keeps_completed_episodes(graph, tmp_path, capsys):
         robot.command(robot.q + 0.02, 0.08)
         time.sleep(0.1)
     wait_for(lambda: status.last.get("buffered", 0) > 0, 5, "frames of the third episode")
+    robot.publish_joint_state([np.nan] * 9)  # a driver glitch: logged and dropped, not fatal
+    wait_for(lambda: "joint state is not finite" in proc.output(), 10, "the NaN to be logged")
+    assert proc.alive()
     os.killpg(proc.proc.pid, signal.SIGKILL)
     proc.proc.wait(10)
 

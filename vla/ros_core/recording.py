@@ -37,6 +37,15 @@ from vla.ros_core.policy_loop import build_state
 NS = 1_000_000_000
 
 
+def _finite(what: str, values, size: int) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.shape != (size,):
+        raise ValueError(f"{what}: expected {size} values, got {arr.shape[0]}; dropped")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} is not finite ({arr.tolist()}); dropped")
+    return arr
+
+
 @dataclass
 class RecorderStats:
     """Counters for the status topic."""
@@ -70,17 +79,20 @@ class EpisodeRecorder:
         size = (self.config.image_height, self.config.image_width)
         self._images[camera] = (resize_rgb(rgb, size), stamp_ns)
 
+    # A non-finite value raises ValueError (the node logs it and drops the message): recorded,
+    # it would poison the dataset's statistics and every model trained on them.
     def set_joint_state(self, q, gripper_opening: float, stamp_ns: int) -> None:
-        self._joints = (np.asarray(q, dtype=np.float64), float(gripper_opening), stamp_ns)
+        q = _finite("joint state", q, 7)
+        self._joints = (q, float(_finite("gripper opening", [gripper_opening], 1)[0]), stamp_ns)
 
     def set_joint_command(self, q_target, stamp_ns: int) -> None:
-        self._joint_cmd = (np.asarray(q_target, dtype=np.float64), stamp_ns)
+        self._joint_cmd = (_finite("joint command", q_target, 7), stamp_ns)
 
     def set_twist_command(self, twist, stamp_ns: int) -> None:
-        self._twist_cmd = (np.asarray(twist, dtype=np.float64), stamp_ns)
+        self._twist_cmd = (_finite("twist command", twist, 6), stamp_ns)
 
     def set_gripper_command(self, opening: float) -> None:
-        self._gripper_cmd = float(opening)
+        self._gripper_cmd = float(_finite("gripper command", [opening], 1)[0])
 
     def set_instruction(self, text: str) -> None:
         self._task = text.strip() or None

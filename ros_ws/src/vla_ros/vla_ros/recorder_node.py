@@ -87,7 +87,7 @@ class RecorderNode(Node):
         self._sub(
             Float64,
             cfg.gripper_topic,
-            lambda m: self.recorder.set_gripper_command(m.data),
+            lambda m: self._feed(self.recorder.set_gripper_command, m.data),
             COMMAND_QOS,
         )
         self._sub(
@@ -128,19 +128,33 @@ class RecorderNode(Node):
     def _on_joints(self, msg):
         state = read_joint_state(self, msg, self.cfg.joint_names, self.cfg.finger_joint_names)
         if state is not None:
-            self.recorder.set_joint_state(*state)
+            self._feed(self.recorder.set_joint_state, *state)
 
     def _on_traj(self, msg):
         names, positions, _ = messages.trajectory_targets(msg)
         if len(positions):
-            order = [names.index(n) for n in self.cfg.joint_names]
-            self.recorder.set_joint_command(positions[0][order], now_ns(self))
+            try:
+                order = [names.index(n) for n in self.cfg.joint_names]
+            except ValueError:
+                self.get_logger().error(
+                    f'trajectory joints {names} lack some of {self.cfg.joint_names}; dropped',
+                    throttle_duration_sec=5.0,
+                )
+                return
+            self._feed(self.recorder.set_joint_command, positions[0][order], now_ns(self))
 
     def _on_forward(self, msg):
-        self.recorder.set_joint_command(list(msg.data), now_ns(self))
+        self._feed(self.recorder.set_joint_command, list(msg.data), now_ns(self))
 
     def _on_twist(self, msg):
-        self.recorder.set_twist_command(messages.twist_to_array(msg), now_ns(self))
+        self._feed(self.recorder.set_twist_command, messages.twist_to_array(msg), now_ns(self))
+
+    def _feed(self, setter, *args):
+        """Hand a stream's value to the recorder; a bad one is logged (throttled) and dropped."""
+        try:
+            setter(*args)
+        except ValueError as exc:
+            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
 
     def _on_control(self, msg):
         ok, text = self.recorder.control(msg.data)
