@@ -1,5 +1,8 @@
 """The shared entry point of the nodes: init rclpy, spin one node, always clean up."""
 
+import signal
+import threading
+
 import rclpy
 from rclpy.executors import ExternalShutdownException
 
@@ -26,6 +29,13 @@ def run(node_factory, args=None, executor_factory=None):
             executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # after Ctrl-C, rclpy may fail to take a message whose handle is going away
+        if rclpy.ok():
+            raise
     finally:
+        # Ctrl-C under ros2 launch arrives twice (terminal and launch): keep cleanup whole
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         node.destroy_node()
         rclpy.try_shutdown()

@@ -10,6 +10,7 @@ Recorder node: synchronised teleoperation episodes into a LeRobot v3 dataset.
 """
 
 import signal
+import threading
 
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -177,7 +178,10 @@ class RecorderNode(Node):
         # Ctrl-C under `ros2 launch` reaches this process twice (the terminal signals the whole
         # process group, launch forwards it): a second SIGINT must not cut the merge short.
         # (A kill mid-merge would still lose no saved episode: see vla.data.writer.)
-        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {}
+        if threading.current_thread() is threading.main_thread():  # signals: main thread only
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, signal.SIG_IGN)
         try:
             self.get_logger().info(self.recorder.finalize())
             if self.mcap is not None:

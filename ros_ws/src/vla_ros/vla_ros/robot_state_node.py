@@ -15,7 +15,7 @@ from geometry_msgs.msg import PoseStamped, TransformStamped
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from vla.robot.kinematics import matrix_to_quat
@@ -86,7 +86,7 @@ class RobotStateNode(Node):
             )
         self.pose_pub = self.create_publisher(PoseStamped, cfg.tcp_pose_topic, 10)
         self.create_subscription(
-            self.types.JointState, cfg.joint_states_topic, self._on_joints, 10
+            self.types.JointState, cfg.joint_states_topic, self._on_joints, qos_profile_sensor_data
         )
         self.get_logger().info(
             f'robot {self.model.name!r}: {len(self.model.moving_joints)} moving joints from '

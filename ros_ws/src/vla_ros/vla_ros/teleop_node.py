@@ -8,6 +8,7 @@ Hold the enable button to move (deadman). The commands go through the policy's I
 filter, so what the recorder stores is an action the policy can reproduce.
 """
 
+import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState, Joy
@@ -46,10 +47,16 @@ class TeleopNode(Node):
 
     def _on_joints(self, msg):
         try:
-            self.q = messages.joint_positions_by_name(msg, self.cfg.joint_names)
-            self.q_stamp = messages.stamp_to_ns(msg.header.stamp)
+            q = messages.joint_positions_by_name(msg, self.cfg.joint_names)
         except (KeyError, ValueError) as exc:
             self.get_logger().error(str(exc), throttle_duration_sec=5.0)
+            return
+        if not np.all(np.isfinite(q)):  # IK on it would fail: keep the last good state
+            self.get_logger().error(
+                f'non-finite joint state {q.tolist()}: dropped', throttle_duration_sec=5.0
+            )
+            return
+        self.q, self.q_stamp = q, messages.stamp_to_ns(msg.header.stamp)
 
     def _on_tick(self):
         now = now_ns(self)
