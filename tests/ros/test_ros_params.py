@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from vla.ros_core.node_configs import (
+    HeartbeatConfig,
     PolicyNodeConfig,
     RecorderConfig,
     RobotStateConfig,
@@ -32,7 +33,14 @@ FILES = {
     "teleop.yaml": ("vla_teleop", TeleopConfig),
 }
 
-CONFIGS_ALL = [PolicyNodeConfig, SimRobotConfig, RecorderConfig, TeleopConfig, RobotStateConfig]
+CONFIGS_ALL = [
+    PolicyNodeConfig,
+    SimRobotConfig,
+    RecorderConfig,
+    TeleopConfig,
+    RobotStateConfig,
+    HeartbeatConfig,
+]
 
 
 def test_every_params_file_is_checked():
@@ -174,3 +182,28 @@ def declare_descriptor_int_range():
     from vla.ros_core.params import ParamSpec
 
     return parameter_descriptor(ParamSpec(0, "x", (0, 1)), False, "read once at node start")
+
+
+def test_a_bad_parameter_is_one_line_and_exit_2(graph, tmp_path):
+    """Out of range, wrong type, invalid value: the node logs one FATAL line naming the
+    parameter and the fix, and exits with 2 (no traceback); a good value runs."""
+    from rosgraph import ros2_run, wait_for
+    from std_msgs.msg import Empty
+
+    cases = [
+        ("rate", 0.5, "out of range Min: 1.0"),
+        ("rate", 5, "expecting type 'DOUBLE'"),
+        ("mode", "pedal", "'timer' or 'joy'"),
+    ]
+    for i, (name, value, why) in enumerate(cases):
+        proc = graph.spawn(ros2_run("heartbeat_node", {name: value}), tmp_path / f"{i}.log")
+        assert proc.proc.wait(60) == 2, proc.output()
+        out = proc.output()
+        assert why in out and "Fix it in the params file" in out and "Traceback" not in out
+        fatal = [line for line in out.splitlines() if "[FATAL]" in line]
+        assert len(fatal) == 1 and (name in fatal[0]), out
+    beats = []
+    graph.node.create_subscription(Empty, "/vla/heartbeat", beats.append, 10)
+    proc = graph.spawn(ros2_run("heartbeat_node", {"rate": 50.0}), tmp_path / "ok.log")
+    wait_for(lambda: len(beats) >= 5 or not proc.alive(), 60, "heartbeats at 50 Hz")
+    assert proc.alive(), proc.output()

@@ -185,7 +185,7 @@ class SimRobotConfig:
     seed: int = param(
         0,
         description="seed of the next episode; ~/reset advances it",
-        range=(0, 2**31 - 1),
+        range=(0, 2**32 - 1),  # vla eval's episode seeds are uint32
         read_only=False,
     )
     image_height: int = param(
@@ -434,3 +434,23 @@ class RobotStateConfig:
         description="without tf2_msgs: geometry_msgs/TransformStamped of each joint here "
         "(static ones latched on <topic>_static) instead of /tf",
     )
+
+
+@dataclass
+class HeartbeatConfig:
+    """Parameters of ``vla_ros heartbeat_node`` (the deadman heartbeat)."""
+
+    mode: str = param("timer", description="timer: always beat (simulation) | joy: while held")
+    rate: float = param(20.0, description="heartbeat rate (Hz)", range=(1.0, 1000.0))
+    deadman_button: int = param(4, description="joy mode: the button to hold", range=(0, 127))
+    heartbeat_topic: str = param("/vla/heartbeat", description="std_msgs/Empty heartbeat topic")
+    joy_topic: str = param("/joy", description="joy mode: sensor_msgs/Joy topic")
+    joy_timeout_s: float = param(
+        0.2,
+        description="joy mode: no beat once the last Joy message with the button held is older",
+        range=(0.01, 10.0),
+    )
+
+    def __post_init__(self):
+        if self.mode not in ("timer", "joy"):
+            raise ValueError(f"mode must be 'timer' or 'joy', got {self.mode!r}")

@@ -11,8 +11,9 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Joy
 from std_msgs.msg import Empty
 
+from vla.ros_core.node_configs import HeartbeatConfig
 from vla_ros.node_main import run
-from vla_ros.ros_glue import COMMAND_QOS
+from vla_ros.ros_glue import COMMAND_QOS, declare_config
 
 
 class HeartbeatNode(Node):
@@ -20,18 +21,13 @@ class HeartbeatNode(Node):
 
     def __init__(self):
         super().__init__('vla_heartbeat')
-        self.mode = self.declare_parameter('mode', 'timer').value
-        self.rate = self.declare_parameter('rate', 20.0).value
-        self.button = self.declare_parameter('deadman_button', 4).value
-        topic = self.declare_parameter('heartbeat_topic', '/vla/heartbeat').value
-        joy_topic = self.declare_parameter('joy_topic', '/joy').value
-        if self.mode not in ('timer', 'joy'):
-            raise ValueError(f"mode must be 'timer' or 'joy', got {self.mode!r}")
-        self.pub = self.create_publisher(Empty, topic, COMMAND_QOS)
-        self.joy_timeout_ns = int(self.declare_parameter('joy_timeout_s', 0.2).value * 1e9)
+        cfg = declare_config(self, HeartbeatConfig)
+        self.mode, self.rate, self.button = cfg.mode, cfg.rate, cfg.deadman_button
+        self.pub = self.create_publisher(Empty, cfg.heartbeat_topic, COMMAND_QOS)
+        self.joy_timeout_ns = int(cfg.joy_timeout_s * 1e9)
         self.pressed_at = None  # time of the last Joy message with the button held
         if self.mode == 'joy':
-            self.create_subscription(Joy, joy_topic, self._on_joy, qos_profile_sensor_data)
+            self.create_subscription(Joy, cfg.joy_topic, self._on_joy, qos_profile_sensor_data)
         self.create_timer(1.0 / self.rate, self._on_timer)
 
     def _on_joy(self, msg):

@@ -47,8 +47,23 @@ def declare_config(node, config_cls):
     )
     for name, spec in param_specs(config_cls).items():
         read_only = (not lifecycle) if spec.read_only is None else spec.read_only
-        node.declare_parameter(name, spec.default, parameter_descriptor(spec, read_only, when))
-    return read_config(node, config_cls)
+        try:
+            node.declare_parameter(name, spec.default, parameter_descriptor(spec, read_only, when))
+        except Exception as exc:  # rclpy's ParameterException family: type, range
+            bad_parameters(node, f'parameter {name!r} ({spec.description}): {exc}')
+    try:
+        return read_config(node, config_cls)
+    except (TypeError, ValueError, KeyError) as exc:
+        bad_parameters(node, str(exc).strip('"'))
+
+
+def bad_parameters(node, text):
+    """Log one line naming the parameter problem and its fix, then exit the process (code 2)."""
+    node.get_logger().fatal(
+        f'{text}. Fix it in the params file or the launch/-p override '
+        f'(`ros2 param describe {node.get_fully_qualified_name()} <name>` shows ranges)'
+    )
+    raise SystemExit(2)
 
 
 def parameter_descriptor(spec, read_only, when):
