@@ -342,7 +342,8 @@ def _serve(checkpoint: Path, max_bytes: int, max_connections: int, evict_idle_s:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, help="default: the shipped checkpoint")
-    ap.add_argument("--requests", type=int, default=2000, help="fuzz frames in all")
+    ap.add_argument("--requests", type=int, default=2000, help="fuzz frames per round")
+    ap.add_argument("--rounds", type=int, default=2, help="fuzz rounds (memory growth)")
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--long", type=int, default=2000, help="unique over-long instructions")
     ap.add_argument("--unique", type=int, default=200, help="unique valid instructions")
@@ -363,20 +364,17 @@ def main() -> int:
                     platform.machine(), "date": time.strftime("%Y-%m-%d")}  # fmt: skip
     try:
         instruction_flood(port, 1, long=False, seed=-1)  # warm-up: the model and MiniLM load
+        crashes = wrong = 0
         rss = [rss_mb(proc.pid)]
-        t0 = time.perf_counter()
-        fuzz = run_fuzz(
-            port,
-            args.requests,
-            args.connections,
-            args.seed,
-            args.max_message_bytes,
-            tolerance=args.tolerance,
-        )
-        result["fuzz"] = asdict(fuzz) | {"seconds": time.perf_counter() - t0}
-        rss.append(rss_mb(proc.pid))
-        rows.append(("fuzz", *rss[-1], f"{fuzz.requests} frames, {fuzz.error_replies} errors, "
-                     f"{fuzz.crashes} crashes, {fuzz.wrong} wrong"))  # fmt: skip
+        for r in range(args.rounds):  # later rounds: does memory keep growing?
+            t0 = time.perf_counter()
+            fuzz = run_fuzz(port, args.requests, args.connections, args.seed + 1000 * r,
+                            args.max_message_bytes, tolerance=args.tolerance)  # fmt: skip
+            result[f"fuzz_{r + 1}"] = asdict(fuzz) | {"seconds": time.perf_counter() - t0}
+            rss.append(rss_mb(proc.pid))
+            rows.append((f"fuzz {r + 1}", *rss[-1], f"{fuzz.requests} frames, {fuzz.error_replies} "
+                         f"errors, {fuzz.crashes} crashes, {fuzz.wrong} wrong"))  # fmt: skip
+            crashes, wrong = crashes + fuzz.crashes, wrong + fuzz.wrong
         for name, n, long in (("long", args.long, True), ("unique", args.unique, False)):
             if n:
                 result[name] = instruction_flood(port, n, long, args.seed)
@@ -403,7 +401,7 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))
         print(f"wrote {args.json}")
-    return 0 if result["server_alive"] and not fuzz.crashes and not fuzz.wrong else 1
+    return 0 if result["server_alive"] and not crashes and not wrong else 1
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--openpi",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also serve openpi websocket clients (metadata on connect, their request shape)",
+        help="also serve openpi websocket clients (metadata on connect, their request shape; "
+        "default: on)",
     )
     p.add_argument(
         "--temporal-ensemble", action="store_true", help="ensemble chunks per robot (step op)"

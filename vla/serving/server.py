@@ -17,13 +17,13 @@ is closed; when ``max_connections`` are open, a new robot evicts the connection 
 connection (websockets stops reading the socket beyond that). Instructions are measured in
 model tokens when they change, before any forward (an over-long one is a ``bad_request``).
 
-Worst-case memory: the model and its runtime, plus per connection ``(RECV_QUEUE + 1)``
-received frames of ``max_message_bytes`` (decoded arrays are views of their frame) and its
-request in the batcher; plus the instruction cache (``InstructionEmbeddings.max_cached``
-entries of at most ``max_text_tokens`` x 384 fp16 values):
+Worst-case memory: the model and its runtime, plus per connection ``RECV_QUEUE`` received
+frames of at most ``max_message_bytes`` waiting, and the one being answered with its decoded
+copy; plus the instruction cache (``InstructionEmbeddings.max_cached`` entries of at most
+``max_text_tokens`` x 384 fp16 values):
 
-    peak ~ model + max_connections * (RECV_QUEUE + 1) * max_message_bytes + text cache
-         = model + 64 * 3 * 1 MiB + 1024 * 32 * 768 B ~ model + 192 MiB + 25 MiB  (defaults)
+    peak ~ model + max_connections * (RECV_QUEUE + 2) * max_message_bytes + text cache
+         = model + 64 * 4 * 1 MiB + 1024 * 32 * 768 B ~ model + 256 MiB + 25 MiB  (defaults)
 
 openpi clients (``openpi.py``) are served on the same port: a connection that offers no
 subprotocol and sends nothing for ``OPENPI_PROBE_S`` gets the metadata on connect, as openpi's
