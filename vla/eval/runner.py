@@ -206,6 +206,10 @@ def evaluate(
         )
     if cfg.video_dir is not None:
         Path(cfg.video_dir).mkdir(parents=True, exist_ok=True)
+    if cfg.checkpoint != EXPERT:  # damaged weights: one line here, not a broken worker pool
+        from vla.policy.checkpoint import check_weights_file
+
+        check_weights_file(cfg.checkpoint)
     jobs = make_jobs(cfg, families)
     slots = [(s, f, ok) for s in cfg.splits for f in families for ok in (True, False)]
     quota = mp.get_context("spawn").Array("i", len(slots))

@@ -109,10 +109,35 @@ def load_model(directory: Path) -> VLAModel:
     return model
 
 
+def check_weights_file(directory: Path | str) -> None:
+    """``check_weights`` on ``model.safetensors`` itself, without building the model: cheap
+    enough for a parent process to run before it spawns workers that would each load it."""
+    from safetensors import safe_open
+
+    file = Path(directory) / MODEL_FILENAME
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"{file} is missing: copy the checkpoint's weights there or re-save it with save_policy"
+        )
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error type for a damaged header
+        raise ValueError(
+            f"cannot load the weights {file}: {type(exc).__name__}: {str(exc)[:200]}; the file "
+            "is damaged: copy it again or re-save the checkpoint"
+        ) from None
+    _check_tensors(tensors, file)
+
+
 def check_weights(model: torch.nn.Module, file: Path | str) -> None:
     """Raise ValueError naming ``file`` when a weight is NaN/inf or above ``MAX_ABS_WEIGHT``."""
+    _check_tensors(model.state_dict(), file)
+
+
+def _check_tensors(tensors: dict[str, torch.Tensor], file: Path | str) -> None:
     nonfinite, huge = [], []
-    for name, t in model.state_dict().items():
+    for name, t in tensors.items():
         if not t.is_floating_point() or t.numel() == 0:
             continue
         if not torch.isfinite(t).all():
