@@ -29,8 +29,9 @@ SIZE = 32  # recorded image size (the tiny training preset's)
 
 
 class FakeRobot:
-    """Publishes both cameras and /joint_states at 20 Hz; the arm steps (0.1 rad/s) towards the last
-    /forward_position_controller/commands target, the fingers to the /gripper/command opening."""
+    """Publishes both cameras and /joint_states at 20 Hz. The arm moves at 0.1 rad/s towards
+    the last /forward_position_controller/commands target (so it lags the commands), the fingers
+    to the /gripper/command opening."""
 
     def __init__(self, node):
         from rclpy.qos import qos_profile_sensor_data
@@ -89,7 +90,7 @@ class FakeRobot:
         self.opening = opening
 
 
-def trigger(node, name, timeout=10.0):
+def trigger(node, name, timeout=30.0):
     """Call the std_srvs/Trigger service ``name``; returns (success, message)."""
     from std_srvs.srv import Trigger
 
@@ -169,11 +170,11 @@ def test_sigkill_mid_episode_keeps_completed_episodes(graph, tmp_path, capsys):
     status = StatusWatch(graph.node)
     proc = start_recorder(graph, robot, status, root, tmp_path / "recorder.log")
     for _ in range(2):
-        record_episode(graph, robot, status, step=0.02)
+        record_episode(graph, robot, status, step=0.05)
     ok, text = trigger(graph.node, "/vla_recorder/start")  # a third, cut off by SIGKILL
     assert ok, text
     for _ in range(8):  # keep the arm moving while the third episode buffers frames
-        robot.command(robot.q + 0.02, 0.08)
+        robot.command(robot.q + 0.05, 0.08)
         time.sleep(0.1)
     wait_for(lambda: status.last.get("buffered", 0) > 0, 5, "frames of the third episode")
     robot.publish_joint_state([np.nan] * 9)  # a driver glitch: logged and dropped, not fatal
@@ -189,7 +190,8 @@ def test_sigkill_mid_episode_keeps_completed_episodes(graph, tmp_path, capsys):
         n = len(arrays[ACTION])
         assert n >= 4, n  # ~0.8 s at 10 Hz
         q = arrays[OBS_STATE][:, 8:]
-        assert np.all(np.diff(q[:, 0]) > 0), q  # the measured arm follows the commands
+        # the measured arm follows the commands (a frame may repeat a state under CPU load)
+        assert np.all(np.diff(q[:, 0]) >= 0) and q[-1, 0] > q[0, 0], q
         assert ds.episode_task(ep) == "push the cube to the left"
         moving = np.abs(arrays[ACTION][:, :3]).sum(axis=1) > 1e-3  # joint commands -> EEF deltas
         assert moving.all(), arrays[ACTION]
@@ -199,12 +201,13 @@ def test_sigkill_mid_episode_keeps_completed_episodes(graph, tmp_path, capsys):
 
     # a restarted recorder repairs what the kill left and appends after the saved episodes
     proc = start_recorder(graph, robot, status, root, tmp_path / "recorder2.log")
-    record_episode(graph, robot, status, step=-0.02)
+    record_episode(graph, robot, status, step=-0.05)
     proc.stop()
     assert "dataset finalized (1 episodes saved)" in proc.output(), proc.output()
     ds = LeRobotDatasetReader(root)
     assert ds.num_episodes == 3
-    assert np.all(np.diff(ds.episode_arrays(2)[OBS_STATE][:, 8]) < 0)  # step -0.02: back
+    q = ds.episode_arrays(2)[OBS_STATE][:, 8:]
+    assert np.all(np.diff(q[:, 0]) <= 0) and q[-1, 0] < q[0, 0], q  # commanded back
 
 
 class Gamepad:
