@@ -193,7 +193,9 @@ def _spacemouse(**kw: Any) -> TeleopDevice:
 
 def _scripted(script: str | None = None, **kw: Any) -> TeleopDevice:
     if script is None:
-        raise ValueError("--teleop-device scripted needs --script FILE.json (actions and event names)")
+        raise ValueError(
+            "--teleop-device scripted needs --script FILE.json (actions and event names)"
+        )
     return load_script(script)
 
 
