@@ -104,6 +104,16 @@ def test_train_config_errors_are_one_line_with_did_you_mean(tmp_path, capsys):
     assert code == 2 and "did you mean 'tiny_cpu'?" in err
 
 
+def test_train_override_spellings_are_one_field():
+    """--max_minutes=3, --max-minutes 3, --train.max_minutes=3 set one field; model overrides
+    take --model.key=value or --model.key value."""
+    parser = dict(_leaf_parsers(build_parser()))["vla train"]
+    for argv in (["--max_minutes=3"], ["--max-minutes", "3"], ["--train.max_minutes=3"]):
+        ns, _ = parser.parse_known_args([*argv, "--model.hidden_size", "32", "--model.use_state=0"])
+        assert ns.max_minutes == "3", argv
+        assert ns.model_overrides == ["--model.hidden_size=32", "--model.use_state=0"]
+
+
 def test_a_preset_key_typo_is_rejected(tmp_path):
     from vla.train.config import load_config
 

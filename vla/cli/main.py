@@ -50,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="vla",
         description="Vision-Language-Action robotics stack.",
-        epilog=f"Errors end in one line; set {DEBUG_ENV}=1 to see the traceback.",
+        epilog="Flags are --kebab-case VALUE (or --flag=VALUE) in every command; `vla train` also "
+        "takes training-config overrides --<field>=<value> (see `vla train --help`). --device is "
+        f"always a torch device. Errors end in one line (exit code 2 for usage and input "
+        f"errors); set {DEBUG_ENV}=1 to see the traceback.",
     )
     parser.add_argument("--version", action="version", version=f"vla {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

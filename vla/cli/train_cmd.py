@@ -49,11 +49,16 @@ class _TrainParser(ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):
         self._add_training_fields()
-        args = list(args or [])
-        model = [a for a in args if _MODEL_OVERRIDE.match(a)]
-        rest = [_flag_spelling(a) for a in args if not _MODEL_OVERRIDE.match(a)]
-        for item in model:
-            if "=" not in item:
+        model, rest, items = [], [], list(args or [])
+        while items:
+            item = items.pop(0)
+            if not _MODEL_OVERRIDE.match(item):
+                rest.append(_flag_spelling(item))
+            elif "=" in item:
+                model.append(item)
+            elif items and not items[0].startswith("--"):  # "--model.key value"
+                model.append(f"{item}={items.pop(0)}")
+            else:
                 self.error(f"{item}: model overrides are written --model.<field>=<value>")
         ns, extras = super().parse_known_args(rest, namespace)
         if extras:
