@@ -1,7 +1,7 @@
 """`vla sim run`: run a policy (the scripted expert) through a simulated task suite.
 
     vla sim run --suite pick_place [--task FAMILY ...] --backend mujoco|pybullet --policy expert
-                --episodes N --seed S [--workers W] [--video-dir DIR] [--json OUT]
+                --episodes-per-task N --seed S [--workers W] [--video-dir DIR] [--json OUT]
 
 Prints a per-family success table; writes a JSON summary and MP4 videos (scene | wrist).
 Episode i of each family uses seed S + i in every engine.
@@ -33,7 +33,9 @@ def register(subparsers) -> None:
     )
     run_p.add_argument("--backend", default="mujoco", help="physics engine: mujoco | pybullet")
     run_p.add_argument("--policy", default="expert", help="policy name (expert)")
-    run_p.add_argument("--episodes", type=int, default=10, help="episodes per family")
+    run_p.add_argument("--episodes-per-task", "--episodes", dest="episodes", type=int, default=10,
+                       help="episodes per task family (as in vla eval; --episodes: the old "
+                       "spelling)")  # fmt: skip
     run_p.add_argument("--seed", type=int, default=0, help="seed of episode 0 (episode i: S+i)")
     run_p.add_argument(
         "--split", default="train", help="train | heldout | heldout_object | heldout_phrasing"
