@@ -169,6 +169,10 @@ class PolicyNode(Node):
         self.status_pub = self.create_lifecycle_publisher(String, cfg.status_topic, LATCHED_QOS)
         self._pubs = [p for p in (self.cmd_pub, self.gripper_pub, self.status_pub) if p]
         subs = self._subs
+        # Three callback groups, one executor thread each at most: sensor data (images, joints),
+        # the operator (heartbeat, e-stop, instruction, e-stop services) and the control timer.
+        # A backlog of frames must never delay a heartbeat or an e-stop, nor the reverse.
+        sensors, operator = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
         for name, topic in zip(cfg.camera_names, cfg.camera_topics, strict=True):
             if cfg.compressed_images:
                 subs.append(
@@ -177,6 +181,7 @@ class PolicyNode(Node):
                         topic + '/compressed',
                         lambda m, n=name: self._on_image(n, m, True),
                         qos_profile_sensor_data,
+                        callback_group=sensors,
                     )
                 )
             else:
@@ -186,6 +191,7 @@ class PolicyNode(Node):
                         topic,
                         lambda m, n=name: self._on_image(n, m, False),
                         qos_profile_sensor_data,
+                        callback_group=sensors,
                     )
                 )
         subs.append(
@@ -194,11 +200,16 @@ class PolicyNode(Node):
                 cfg.joint_states_topic,
                 self._on_joints,
                 qos_profile_sensor_data,
+                callback_group=sensors,
             )
         )
         subs.append(
             self.create_subscription(
-                String, cfg.instruction_topic, self._on_instruction, COMMAND_QOS
+                String,
+                cfg.instruction_topic,
+                self._on_instruction,
+                COMMAND_QOS,
+                callback_group=operator,
             )
         )
         subs.append(
@@ -207,12 +218,19 @@ class PolicyNode(Node):
                 cfg.heartbeat_topic,
                 lambda _: self.loop.heartbeat(now_ns(self)),
                 COMMAND_QOS,
+                callback_group=operator,
             )
         )
-        subs.append(self.create_subscription(Bool, cfg.estop_topic, self._on_estop, COMMAND_QOS))
+        subs.append(
+            self.create_subscription(
+                Bool, cfg.estop_topic, self._on_estop, COMMAND_QOS, callback_group=operator
+            )
+        )
         self._srvs = [
-            self.create_service(Trigger, '~/estop', self._srv_estop),
-            self.create_service(Trigger, '~/reset_estop', self._srv_reset),
+            self.create_service(Trigger, '~/estop', self._srv_estop, callback_group=operator),
+            self.create_service(
+                Trigger, '~/reset_estop', self._srv_reset, callback_group=operator
+            ),
         ]
         self.instruction_server = InstructionActionServer(self)
 
