@@ -1,7 +1,8 @@
-"""The real node classes driven through an in-memory fake of the rclpy API (fake_rclpy.py).
-
-Not a substitute for ROS (see test_ros_nodes_rclpy.py): this checks the adapters' wiring here,
-i.e. that each callback feeds the core and each tick publishes what the core decided.
+"""Node classes driven through an in-memory fake of the rclpy API (fake_rclpy.py), with a
+fake clock: deterministic checks of the recorder, teleop/heartbeat and FollowInstruction
+wiring. The policy node and the sim robot are tested on a live graph instead
+(test_ros_policy_node_graph.py, test_ros_launch.py, test_ros_sim_robot_node.py): a fake once
+hid that the policy node never answered its lifecycle services.
 """
 
 from __future__ import annotations
@@ -88,100 +89,6 @@ def make_policy_node(ros, monkeypatch, **params):
     return policy_node.PolicyNode(), fake
 
 
-def test_policy_node_lifecycle_commands_and_safety(ros, monkeypatch, T):
-    node, fake = make_policy_node(ros, monkeypatch)
-    SUCCESS = ros.TransitionCallbackReturn.SUCCESS
-    assert node.trigger_configure() == SUCCESS
-    assert fake.calls == 2 and fake.resets == 1  # warmed up, then reset
-    assert not node.timers  # no control timer before activation
-    assert node.trigger_activate() == SUCCESS
-    (timer,) = node.timers
-    assert timer.period == pytest.approx(0.1)
-    pub = node.pubs[TRAJ]
-    robot_inputs(node, T, 10_000 * MS)
-    timer.callback()
-    (msg,) = pub.messages
-    assert list(msg.joint_names) == ARM and len(msg.points) == 4
-    assert node.pubs["/gripper/command"].messages[-1].data == 0.0  # +1 = close
-    status = node.pubs["/vla/status"].messages[-1].data
-    assert '"state": "ok"' in status
-    # heartbeat lost: one hold at the measured position, then silence
-    robot_inputs(node, T, 10_700 * MS, heartbeat=False)
-    timer.callback()
-    timer.callback()
-    assert len(pub.messages) == 2
-    hold = pub.messages[-1]
-    assert len(hold.points) == 1
-    np.testing.assert_allclose(hold.points[0].positions, PANDA_HOME_Q)
-    assert '"heartbeat lost' in node.pubs["/vla/status"].messages[-1].data
-    # e-stop latches; reset needs a heartbeat
-    node.subs["/vla/estop"][1](T.Bool(data=True))
-    robot_inputs(node, T, 10_800 * MS)
-    timer.callback()
-    assert len(pub.messages) == 2
-    res = node.services["~/reset_estop"](None, fake_rclpy.SimpleNamespace())
-    assert res.success
-    robot_inputs(node, T, 10_900 * MS)
-    timer.callback()
-    assert len(pub.messages) == 3
-    # deactivate holds once and stops the timer; cleanup releases the policy
-    assert node.trigger_deactivate() == SUCCESS
-    assert len(pub.messages) == 4 and not node.timers and not pub.active
-    assert node.trigger_cleanup() == SUCCESS
-    assert fake.closed and not node.subs and not node.pubs
-
-
-@pytest.mark.parametrize(
-    "interface,topic",
-    [
-        ("forward_position", "/forward_position_controller/commands"),
-        ("twist", "/servo_node/delta_twist_cmds"),
-    ],
-)
-def test_policy_node_other_interfaces_and_dry_run(ros, monkeypatch, T, interface, topic):
-    node, _ = make_policy_node(ros, monkeypatch, command_interface=interface,
-                               **{"safety.dry_run": True})  # fmt: skip
-    node.trigger_configure()
-    node.trigger_activate()
-    assert topic not in node.pubs  # dry run: the robot's topic is never advertised
-    pub = node.pubs["/vla/dry_run" + topic]
-    robot_inputs(node, T, 5_000 * MS)
-    node.timers[0].callback()
-    (msg,) = pub.messages
-    if interface == "forward_position":
-        assert len(msg.data) == 7 and np.all(np.isfinite(msg.data))
-    else:
-        assert msg.header.frame_id == "panda_link0" and msg.twist.linear.x > 0
-    assert "/vla/dry_run/gripper/command" in node.pubs
-
-
-def test_policy_error_latches_estop_and_holds(ros, monkeypatch, T):
-    node, fake = make_policy_node(ros, monkeypatch)
-    node.trigger_configure()
-    node.trigger_activate()
-    robot_inputs(node, T, 5_000 * MS)
-    node.timers[0].callback()
-    fake.broken = True
-    for i in range(1, 5):  # drain the queued chunk until the policy is asked again
-        robot_inputs(node, T, (5_000 + 100 * i) * MS)
-        node.timers[0].callback()
-    assert node.loop.safety.estopped
-    assert any("e-stop latched" in line for _, line in node.logger.lines)
-    np.testing.assert_allclose(node.pubs[TRAJ].messages[-1].points[0].positions, PANDA_HOME_Q)
-
-
-def test_configure_failure_is_reported(ros, monkeypatch):
-    from vla_ros import policy_node
-
-    def broken(cfg):
-        raise FileNotFoundError("no config.json")
-
-    monkeypatch.setattr(policy_node, "load_policy", broken)
-    node = policy_node.PolicyNode()
-    assert node.trigger_configure() == ros.TransitionCallbackReturn.FAILURE
-    assert any("no config.json" in line for _, line in node.logger.lines)
-
-
 def test_recorder_node_records_an_episode(ros, tmp_path, T):
     from vla.data import LeRobotDatasetReader
 
@@ -207,32 +114,6 @@ def test_recorder_node_records_an_episode(ros, tmp_path, T):
     assert ds.num_episodes == 1 and ds.num_frames == 4
     assert ds.episode_task(0) == "stack the cubes"
     assert '"episodes_saved": 1' in node.pubs["~/status"].messages[-1].data
-
-
-def test_sim_robot_node_publishes_and_follows(ros, T):
-    ros.PARAM_OVERRIDES.update(backend="pybullet", image_height=32, image_width=32)
-    from vla_ros import sim_robot_node
-
-    node = sim_robot_node.SimRobotNode()
-    physics_timer, camera_timer, instruction_timer = node.timers
-    target = list(PANDA_HOME_Q + [0.2, 0, 0, 0, 0, 0, 0])
-    node.subs["/forward_position_controller/commands"][1](
-        messages.float64_multiarray_msg(T, target)
-    )
-    for _ in range(100):
-        node.clock.ns += 10 * MS
-        physics_timer.callback()
-    js = node.pubs["/joint_states"].messages[-1]
-    assert messages.joint_positions_by_name(js, ARM)[0] == pytest.approx(target[0], abs=0.03)
-    camera_timer.callback()
-    img = node.pubs["/camera/wrist/image_raw"].messages[-1]
-    assert images.image_to_rgb(img).shape == (32, 32, 3)
-    instruction_timer.callback()
-    assert node.pubs["/vla/instruction"].messages[-1].data == node.world.instruction
-    assert node.pubs["/vla/sim/success"].messages[-1].data is False
-    res = node.services["~/reset"](None, fake_rclpy.SimpleNamespace())
-    assert res.success and node.world.instruction in res.message
-    node.destroy_node()
 
 
 def test_teleop_and_heartbeat_nodes(ros, T):

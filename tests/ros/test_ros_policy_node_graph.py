@@ -259,3 +259,46 @@ def test_estop_and_reset_during_inference_drop_the_old_chunk(stack):
         q = np.array(msg.points[0].positions)
         z_moves = abs(forward_kinematics(q)[0][2] - forward_kinematics(robot.q)[0][2])
         assert z_moves < 0.01, "the chunk computed before the e-stop was executed"
+
+
+@pytest.mark.parametrize(
+    "interface,topic,msg_type",
+    [
+        ("forward_position", "/forward_position_controller/commands", "Float64MultiArray"),
+        ("twist", "/servo_node/delta_twist_cmds", "TwistStamped"),
+    ],
+)
+def test_other_command_interfaces(stack, interface, topic, msg_type):
+    import geometry_msgs.msg
+    import std_msgs.msg
+
+    cls = getattr(std_msgs.msg, msg_type, None) or getattr(geometry_msgs.msg, msg_type)
+    node, robot, lc = stack(
+        ScriptedPolicy(action=(0.01, 0, 0, 0, 0, 0, -1)), command_interface=interface
+    )
+    got = []
+    robot.node.create_subscription(cls, topic, got.append, 10)
+    activate(lc)
+    wait_for(lambda: len(got) >= 3, 15, f"{msg_type} on {topic}")
+    if interface == "forward_position":
+        assert len(got[-1].data) == 7 and np.all(np.isfinite(got[-1].data))
+    else:
+        assert got[-1].twist.linear.x > 0.0  # +x 1 cm per period commanded
+    assert robot.commands_since(0) == []  # nothing on the trajectory topic
+
+
+def test_a_failing_policy_latches_the_estop_and_holds(stack):
+    class Failing(ScriptedPolicy):
+        def act(self, obs):
+            if self.calls >= 4:
+                raise RuntimeError("CUDA error: device lost")
+            return super().act(obs)
+
+    node, robot, lc = stack(Failing())
+    activate(lc)
+    wait_for(lambda: robot.status().get("estopped"), 15, "e-stop after the policy error")
+    assert "policy error" in robot.status()["reason"] and "device lost" in robot.status()["reason"]
+    t = time.monotonic()
+    time.sleep(0.5)
+    assert len(robot.commands_since(t)) == 0
+    assert lc.state() == "active"  # the node stays up, latched, waiting for an operator
