@@ -25,6 +25,10 @@ copy; plus the instruction cache (``InstructionEmbeddings.max_cached`` entries o
     peak ~ model + max_connections * (RECV_QUEUE + 2) * max_message_bytes + text cache
          = model + 64 * 4 * 1 MiB + 1024 * 32 * 768 B ~ model + 256 MiB + 25 MiB  (defaults)
 
+glibc's per-thread malloc arenas add fragmentation on top (benchmarks/serve_fuzz.py: RSS rose
+over five rounds of 2,000 hostile frames with Python's traced memory flat; with
+``MALLOC_ARENA_MAX=2`` in the environment it levels off after the second round).
+
 openpi clients (``openpi.py``) are served on the same port: a connection that offers no
 subprotocol and sends nothing for ``OPENPI_PROBE_S`` gets the metadata on connect, as openpi's
 server sends it, and is answered in openpi's shape from then on.
