@@ -14,7 +14,15 @@ b"data": value, b"dtype": dtype.str}``; both are rebuilt here with the same chec
 codec (allowed dtypes, at most ``MAX_NDIM`` sizes, byte count equal to the shape's). The
 observation uses our keys (``observation.images.<camera>``, ``observation.state``); openpi's
 ``prompt`` is the instruction, and ``/`` may stand for ``.`` in keys (``observation/state``).
-Imports numpy and msgpack only.
+Imports numpy and msgpack only. From a robot with ``openpi-client`` installed::
+
+    from openpi_client.websocket_client_policy import WebsocketClientPolicy
+
+    policy = WebsocketClientPolicy("127.0.0.1", 8000, api_key=TOKEN)  # api_key: --token-file
+    policy.get_server_metadata()["camera_names"]     # what to send
+    chunk = policy.infer({"observation/images/scene": scene, "observation/images/wrist": wrist,
+                          "observation/state": state, "prompt": "put the red cube in the bowl"})
+    chunk["actions"]                                 # (H, 7) float32
 """
 
 from __future__ import annotations
