@@ -11,12 +11,16 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fake_policy import FakePolicy, make_obs
 from tiny_checkpoint import make_tiny_checkpoint
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from vla.model.text import minilm_available
 from vla.serving.client import PolicyClient, PolicyServerError
+from vla.serving.protocol import VLA_SUBPROTOCOL
 from vla.serving.server import PolicyServer, ServerConfig
 
 
@@ -25,15 +29,30 @@ def _start(policy=None, **config):
     return server, server.start_in_thread()
 
 
-def test_idle_connection_is_closed_with_the_reason() -> None:
+def test_idle_connection_is_closed_and_the_client_reconnects() -> None:
+    """The server closes a silent connection; our client opens a new one on its next call and
+    sends the instruction again (the new connection has none)."""
     server, handle = _start(idle_timeout_s=0.5)
     try:
         with PolicyClient(port=handle.port) as client:
-            client.act(make_obs(0))
+            obs = make_obs(0)
+            first = client.act(obs)
             time.sleep(1.0)
-            with pytest.raises(PolicyServerError, match=r"idle for 0.5 s \(idle_timeout_s\)"):
-                client.act(make_obs(0))
-        assert server.closed_idle == 1
+            assert server.closed_idle == 1 and server.stats()["connections"] == 0
+            np.testing.assert_array_equal(client.act(obs), first)  # same task, resent
+            assert client.reconnects == 1
+    finally:
+        handle.stop()
+
+
+def test_idle_close_reason_reaches_a_raw_client() -> None:
+    _, handle = _start(idle_timeout_s=0.5)
+    try:
+        with connect(f"ws://127.0.0.1:{handle.port}", subprotocols=[VLA_SUBPROTOCOL]) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=5)
+            assert closed.value.rcvd.code == 1001
+            assert closed.value.rcvd.reason == "idle for 0.5 s (idle_timeout_s)"
     finally:
         handle.stop()
 
@@ -50,7 +69,9 @@ def test_idle_clients_give_way_to_a_new_robot() -> None:
         with PolicyClient(port=handle.port) as newcomer:  # full: the idlest connection yields
             newcomer.act(make_obs(2))
             busy.act(make_obs(1))
-            with pytest.raises(PolicyServerError, match="closed to admit another robot"):
+            # its client reconnects, but the two others are active: the server is full
+            with pytest.raises(PolicyServerError, match="closed to admit another robot; "
+                               "reconnecting failed: .*HTTP 503"):  # fmt: skip
                 idle.act(make_obs(3))
         assert server.evicted == 1
         busy.close()

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import CloseCode
 from websockets.sync.client import connect
 
 from vla.serving import codec
@@ -44,6 +45,10 @@ class AuthenticationError(PolicyServerError):
     """The server refused the connection: missing or wrong token."""
 
 
+class _ClosedIdle(PolicyServerError):
+    """The server closed this connection as idle (close code 1001): reconnect and retry."""
+
+
 class PolicyClient:
     """Synchronous client: one WebSocket connection to one policy server = one robot."""
 
@@ -56,23 +61,35 @@ class PolicyClient:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """Connect (``wss://`` when ``ssl_context`` is given) and fetch the policy metadata."""
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
+        """Connect (``wss://`` when ``ssl_context`` is given) and fetch the policy metadata.
+
+        A connection the server closed for idleness (or to admit another robot while this one
+        was idle) is opened again on the next call, once; ``reconnects`` counts them.
+        """
+        self._headers = {"Authorization": f"Bearer {token}"} if token is not None else None
         self.uri = f"{'wss' if ssl_context is not None else 'ws'}://{host}:{port}"
         self.timeout = timeout
+        self._max_size = max_message_bytes
+        self._ssl = ssl_context
+        self.reconnects = 0
+        self._stack = ExitStack()
+        self._connect()
+
+    def _connect(self) -> None:
         # entering connect() as a context works on websockets 12..17+ (17.1 deprecates the
         # plain call); ExitStack keeps the connection open past __init__
+        self._stack.close()
         self._stack = ExitStack()
         try:
             self._ws = self._stack.enter_context(
                 connect(
                     self.uri,
-                    additional_headers=headers,
-                    max_size=max_message_bytes,
+                    additional_headers=self._headers,
+                    max_size=self._max_size,
                     compression=None,
-                    open_timeout=timeout,
+                    open_timeout=self.timeout,
                     subprotocols=[VLA_SUBPROTOCOL],  # else the server may take us for openpi
-                    ssl=ssl_context,
+                    ssl=self._ssl,
                 )
             )
         except InvalidStatus as exc:
@@ -85,11 +102,11 @@ class PolicyClient:
                 ) from None
             raise PolicyServerError(f"{self.uri} refused the connection: HTTP {status}") from None
         except InvalidHandshake as exc:
-            hint = "" if ssl_context is not None else "; if the server uses TLS, pass ssl_context"
+            hint = "" if self._ssl is not None else "; if the server uses TLS, pass ssl_context"
             raise PolicyServerError(
                 f"WebSocket handshake with {self.uri} failed: {exc}{hint}", code="handshake"
             ) from None
-        self._sent_task: str | None = None
+        self._sent_task: str | None = None  # a new connection has no instruction yet
         self.metadata: dict[str, Any] = self._call({"op": "metadata"})["metadata"]
 
     # ---- public API ---------------------------------------------------------------------
@@ -103,11 +120,11 @@ class PolicyClient:
 
     def stats(self) -> dict[str, Any]:
         """Server-wide counters (forwards, requests, mean_batch, connections)."""
-        return self._call({"op": "stats"})["stats"]
+        return self._request(lambda: {"op": "stats"})["stats"]
 
     def reset(self) -> None:
         """Start a new episode: the server forgets this connection's current chunk."""
-        self._call({"op": "reset"})
+        self._request(lambda: {"op": "reset"})
 
     def close(self) -> None:
         """Close the connection (also on leaving a ``with`` block)."""
@@ -121,14 +138,29 @@ class PolicyClient:
 
     # ---- internals ----------------------------------------------------------------------
     def _observe(self, op: str, obs: dict[str, Any]) -> dict[str, Any]:
-        payload = dict(obs)
-        task = payload.get(TASK)
-        if task is not None and task == self._sent_task:
-            del payload[TASK]  # the server still has it for this connection
-        reply = self._call({"op": op, "obs": payload})
-        if task is not None:
-            self._sent_task = task
+        def request() -> dict[str, Any]:
+            payload = dict(obs)
+            if TASK in payload and payload[TASK] == self._sent_task:
+                del payload[TASK]  # the server still has it for this connection
+            return {"op": op, "obs": payload}
+
+        reply = self._request(request)
+        if obs.get(TASK) is not None:
+            self._sent_task = obs[TASK]
         return reply
+
+    def _request(self, make: Any) -> dict[str, Any]:
+        """``_call(make())``, reconnecting once when the server had closed an idle connection
+        (the request is rebuilt: the new connection has no instruction yet)."""
+        try:
+            return self._call(make())
+        except _ClosedIdle as exc:
+            try:
+                self._connect()
+            except PolicyServerError as again:
+                raise PolicyServerError(f"{exc}; reconnecting failed: {again}", "closed") from None
+            self.reconnects += 1
+            return self._call(make())
 
     def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -139,7 +171,8 @@ class PolicyClient:
                 reason = "message too big for the server"
             else:  # e.g. "idle for 120 s (idle_timeout_s)": the server's close reason
                 reason = (exc.rcvd.reason if exc.rcvd else "") or exc
-            raise PolicyServerError(
+            error = _ClosedIdle if exc.rcvd and exc.rcvd.code == CloseCode.GOING_AWAY else None
+            raise (error or PolicyServerError)(
                 f"connection to {self.uri} closed: {reason}", "closed"
             ) from None
         except TimeoutError:
