@@ -67,7 +67,9 @@ class Harness:
         self.node = n = rclpy.create_node("vla_closed_loop_harness")
         self.success = False
         self.latency: dict = {}
+        self.reasons: dict[str, int] = {}  # /vla/status reasons seen during the episode
         n.create_subscription(Bool, "/vla/sim/success", self._on_success, 10)
+        n.create_subscription(String, "/vla/status", self._on_status, 10)
         n.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
         self.instruction = n.create_publisher(String, "/vla/instruction", 10)
         self.set_params = n.create_client(SetParameters, "/vla_sim_robot/set_parameters")
@@ -78,6 +80,10 @@ class Harness:
 
     def _on_success(self, msg):
         self.success = self.success or msg.data
+
+    def _on_status(self, msg):
+        reason = json.loads(msg.data).get("reason", "?")
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
     def _on_diag(self, msg):
         for st in msg.status:
@@ -110,6 +116,7 @@ class Harness:
         self.success = False
         time.sleep(0.2)  # success of the previous scene may still be in flight
         self.success = False
+        self.reasons = {}
         t0 = time.monotonic()
         while time.monotonic() - t0 < budget_s:
             if self.success:
@@ -158,8 +165,11 @@ def run_family(args, family: str, port: int | None, logdir: Path) -> dict:
         for e in range(args.episodes):
             seed = episode_seed(args.seed, "train", family, e)
             ok, t = harness.episode(seed, budget)
-            rows.append({"episode": e, "seed": seed, "success": ok, "seconds": round(t, 2)})
-            print(f"  {family} ep {e} seed {seed}: {'success' if ok else 'failure'} ({t:.1f} s)")
+            reasons = dict(harness.reasons)
+            rows.append({"episode": e, "seed": seed, "success": ok, "seconds": round(t, 2),
+                         "status_reasons": reasons})  # fmt: skip
+            print(f"  {family} ep {e} seed {seed}: {'success' if ok else 'failure'} ({t:.1f} s)"
+                  f"  status changes: {reasons}")  # fmt: skip
         latency = dict(harness.latency)
     finally:
         harness.close()

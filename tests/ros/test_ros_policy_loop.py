@@ -323,3 +323,14 @@ def test_events_during_inference_void_the_chunk(event):
         nxt = loop.tick(PERIOD_NS + MS)
         assert nxt.kind == "command" and len(policy.observations) == 2  # re-planned
         assert not np.allclose(nxt.action, marker[0])
+
+
+def test_inputs_arriving_during_a_slow_inference_do_not_void_the_chunk():
+    """Heartbeats and frames stamped while the policy runs are newer than the tick's clock;
+    they must not read as 'in the future' and drop every chunk of a slow policy."""
+    policy = FakePolicy()
+    loop = make_loop(policy)
+    feed(loop, 0)
+    policy.on_act = lambda: feed(loop, 150 * MS)  # 150 ms of inference, inputs keep coming
+    out = loop.tick(MS)
+    assert out.kind == "command", out.verdict.reason

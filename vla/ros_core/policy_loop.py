@@ -230,12 +230,13 @@ class PolicyLoop:
             obs_stamp = min(stamps.values())
         with self._lock:
             # anything that happened during inference (e-stop, reset, new or cleared
-            # instruction, deactivation) voids the chunk: re-check before anything goes out
-            verdict = self._check(now_ns, stamps, joints)
-            if self._epoch != epoch or not verdict.ok:
+            # instruction, deactivation, a bad joint state) voids the chunk. Freshness is not
+            # re-judged here: it was judged when the observation was taken, and inputs stamped
+            # during inference would look "ahead" of this tick's clock
+            if self._epoch != epoch or self._joint_fault is not None:
                 flushed = self.scheduler.flush()
                 self._step_ref = None
-                return self.hold(verdict, flushed)
+                return self.hold(self._voided_verdict(now_ns, stamps, joints), flushed)
             if obs is not None:
                 self.scheduler.push(chunk)
             action = self.scheduler.pop()
@@ -258,6 +259,13 @@ class PolicyLoop:
         if ref is None or np.max(np.abs(ref - q_meas)) > far:
             return q_meas
         return ref
+
+    def _voided_verdict(self, now_ns: int, stamps: dict, joints) -> Verdict:
+        """Why a chunk was dropped after inference (an e-stop, deactivation, a cleared
+        instruction or a joint fault say so themselves; otherwise the instruction changed)."""
+        if self.safety.estopped or not self._enabled or self._task is None or self._joint_fault:
+            return self._check(now_ns, stamps, joints)
+        return Verdict(SafetyState.HOLD, "the instruction changed during inference", False)
 
     def _check(self, now_ns: int, stamps: dict, joints) -> Verdict:
         return self.safety.check(
