@@ -35,6 +35,9 @@ def register(subparsers) -> None:
                    "(latency is unaffected; parity still compares like with like)")  # fmt: skip
     p.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default=None,
                    help="fast-path dtype (default float16 on cuda, float32 on cpu)")  # fmt: skip
+    p.add_argument("--onnx", default=None,
+                   help="a `vla export` folder: add rows for its policy.onnx (fp32) and "
+                   "policy_int8.onnx (--int8) under ONNX Runtime on the CPU")  # fmt: skip
     p.add_argument("--json", default=None, help="write the full result here")
     p.set_defaults(func=run)
 
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint, device=args.device, batch=args.batch, iters=args.iters,
         warmup=args.warmup, ar_iters=args.ar_iters, text_cache=args.text_cache,
         instruction=args.instruction, dtype=args.dtype, skip_generate=args.skip_generate,
-        synthetic_text=args.synthetic_text,
+        synthetic_text=args.synthetic_text, onnx=args.onnx,
     )  # fmt: skip
     result = run_bench(cfg)
     print(format_report(result))

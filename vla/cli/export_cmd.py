@@ -27,6 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--exporter", default="auto", choices=("auto", "dynamo", "torchscript"),
         help="torch.onnx exporter (auto: dynamo, then TorchScript)",
     )  # fmt: skip
+    p.add_argument("--int8", nargs="?", const="blockwise", default=None,
+                   choices=("dynamic", "blockwise", "weight_only"),
+                   help="also write policy_int8.onnx: the decoder's weight MatMuls in int8 for "
+                   "CPU-only robots (default method blockwise; see vla/export/quantize.py)")  # fmt: skip
     p.add_argument("--parity-runs", type=int, default=4, help="random batches compared (0: skip)")
     p.add_argument("--latency-repeats", type=int, default=20, help="timed ORT runs")
     p.set_defaults(func=run)
@@ -44,6 +48,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {args.out}/{meta['file']} ({meta['onnx_bytes'] / 1e6:.1f} MB, "
           f"exporter={meta['exporter']}, opset={meta['opset']})")  # fmt: skip
+    if args.int8:
+        from vla.export.quantize import quantize_int8
+
+        info = quantize_int8(args.out, args.int8)
+        print(f"wrote {args.out}/{info['file']} ({info['onnx_bytes'] / 1e6:.1f} MB; "
+              f"fp32 kept: {info['kept_fp32']})")  # fmt: skip
     if args.parity_runs > 0:
         report = check_parity(args.checkpoint, args.out, args.parity_runs, args.latency_repeats)
         record_parity(args.out, report)

@@ -20,6 +20,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,6 +40,9 @@ ROW_DOCS: dict[str, str] = {
     "fast_no_graph_e2e": "FastPolicy with cuda_graphs=False (same dtype/buckets): what the "
     "graph saves",
     "plain_parallel": "Policy.predict_batch: fp32 eager parallel forward (the shipped path)",
+    "onnx_fp32": "OnnxPolicy.predict_batch: the exported fp32 graph under ONNX Runtime (CPU)",
+    "onnx_int8": "OnnxPolicy.predict_batch: the int8 build (dynamic quantisation of the "
+    "decoder's MatMuls, vla export --int8) under ONNX Runtime (CPU)",
     "plain_generate": "generate()-style greedy autoregressive decode of the same model: one "
     "backbone call per action token with a transformers DynamicCache, fp32 eager (shipped "
     "checkpoint is parallel-trained: the AR token embedding is freshly initialised, so its "
@@ -63,6 +67,7 @@ class BenchConfig:
     synthetic_text: bool = False
     parity_samples: int = 32
     seed: int = 0
+    onnx: str | None = None
 
     def __post_init__(self) -> None:
         if self.device not in ("cuda", "cpu"):
@@ -197,6 +202,24 @@ def token_parity(policy: Policy, fast: FastPolicy, observations: list[dict]) -> 
     }
 
 
+def onnx_rows(cfg: BenchConfig, policy: Policy, obs: list[dict],
+              log: Callable[[str], None]) -> dict[str, dict]:  # fmt: skip
+    """Rows ``onnx_fp32`` / ``onnx_int8`` for the files present in the ``cfg.onnx`` folder."""
+    from vla.export.quantize import INT8_FILENAME
+    from vla.inference.onnx_policy import OnnxPolicy
+
+    text = next(t for t in policy.chain if isinstance(t, EmbedInstruction))
+    rows = {}
+    for row, fname in (("onnx_fp32", "policy.onnx"), ("onnx_int8", INT8_FILENAME)):
+        if not (Path(cfg.onnx) / fname).is_file():
+            continue
+        onnx = OnnxPolicy(cfg.onnx, fname, text_encoder=text)
+        log(f"[bench] {row} ({cfg.iters} iters)")
+        rows[row] = time_row(lambda o=onnx: o.predict_batch(obs), cfg.iters, cfg.warmup,
+                             torch.device("cpu"), cfg.batch, policy.meta.chunk_size)  # fmt: skip
+    return rows
+
+
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     """Measure every row (see ``ROW_DOCS``); returns the JSON-able result."""
     device = torch.device(cfg.device)
@@ -220,6 +243,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
         rows["plain_generate"] = time_row(lambda: twin.predict_batch(obs), cfg.ar_iters,
                                           min(cfg.warmup, 2), **timing)  # fmt: skip
         del twin
+    if cfg.onnx:
+        rows.update(onnx_rows(cfg, policy, obs, log))
     log("[bench] building FastPolicy (graph capture)")
     fast = FastPolicy(policy, FastConfig(dtype=cfg.dtype))
     fast.warmup([cfg.batch])
@@ -243,8 +268,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     p50 = {k: r["p50_ms"] for k, r in rows.items()}
     speedups = {
         f"{plain}/{f}": p50[plain] / p50[f]
-        for plain in ("plain_generate", "plain_parallel", "fast_no_graph_e2e")
-        for f in ("fast_e2e", "fast_device")
+        for plain in ("plain_generate", "plain_parallel", "fast_no_graph_e2e", "onnx_fp32")
+        for f in ("fast_e2e", "fast_device", "onnx_int8")
         if plain in p50 and f in p50
     }
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from vla.constants import OBS_STATE, TASK
-from vla.inference.static_forward import Preprocess, StaticForward
+from vla.inference.static_forward import Preprocess, StaticForward, forward_logits
 from vla.policy import Policy
 from vla.policy.action_tokens import decode_tokens
 from vla.policy.broker import ChunkBroker
@@ -42,6 +42,21 @@ DTYPES: dict[str, torch.dtype] = {
     "bfloat16": torch.bfloat16,
     "float16": torch.float16,
 }
+
+
+class Float32Head(torch.nn.Module):
+    """The action head in float32 inside a half-precision model: (B, T, d) half -> fp32 logits.
+
+    A 384 x 258 matmul: free next to the rest, and it keeps the logits' resolution (fp16 steps
+    0.0078 at |logit| 8..16, bfloat16 0.0625), which decides the argmax of a flat distribution.
+    """
+
+    def __init__(self, head: torch.nn.Linear):
+        super().__init__()
+        self.head = head.float()
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head(h.float())
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,10 @@ class FastPolicy:
         # a private copy: the wrapped Policy keeps its float32 model (the plain path)
         cfg = policy.model.config
         self.model = copy.deepcopy(policy.model).to(self.dtype).eval()
+        if self.dtype != torch.float32:
+            # fp16/bf16 logits quantise the top of the flat, soft-label-trained distributions
+            # into exact ties (see 'Fidelity' above): the head computes and returns float32
+            self.model.action_head = Float32Head(self.model.action_head)
         self.meta = policy.meta
         norm = next(t for t in policy.chain if isinstance(t, Normalize) and t.key == OBS_STATE)
         self.text_encoder: EmbedInstruction = next(
@@ -132,6 +151,10 @@ class FastPolicy:
     def reset(self) -> None:
         """Start a new episode (clears the broker's queued actions)."""
         self.broker.reset()
+
+    def check_compatible(self, **interface: Any) -> None:
+        """As ``Policy.check_compatible`` (the checkpoint vs the environment)."""
+        self.policy.check_compatible(**interface)
 
     def act(self, observation: dict) -> np.ndarray:
         """One action chunk (H, D) float32 in robot units."""
@@ -178,7 +201,25 @@ class FastPolicy:
         return {b: ("graph" if s.graph is not None else s.graph_error or "eager")
                 for b, s in self._static.items()}  # fmt: skip
 
+    @torch.no_grad()
+    def predict_logits(self, observations: Sequence[dict]) -> torch.Tensor:
+        """Action logits (B, T, V) float32 of the fast model (eager, no graph; for fidelity
+        checks against the fp32 Policy, ``vla.inference.fidelity``)."""
+        top = self.buckets[-1]
+        parts = []
+        for i in range(0, len(observations), top):
+            part = observations[i : i + top]
+            st = self._fill(part)
+            logits = forward_logits(self.model, self.pre, st.images, st.state, st.text,
+                                    st.text_mask, self.dtype)  # fmt: skip
+            parts.append(logits[: len(part)].float().clone())
+        return torch.cat(parts)
+
     def _run_bucket(self, observations: Sequence[dict]) -> torch.Tensor:
+        return self._fill(observations).run()[: len(observations)].clone()
+
+    def _fill(self, observations: Sequence[dict]) -> StaticForward:
+        """Stage and upload ``observations`` into their bucket's static buffers."""
         n = len(observations)
         st = self.bucket_for(n)
         st.wait_upload()  # the previous call's H2D copy must be done before restaging
@@ -191,7 +232,7 @@ class FastPolicy:
                 st.text[i].copy_(text)
                 st.text_mask[i].copy_(mask)
                 st.slot_task[i] = task
-        return st.run()[:n].clone()
+        return st
 
     def _stage(self, st: StaticForward, observations: Sequence[dict]) -> None:
         """Validate and copy images/state into the pinned host buffers (no float conversion)."""

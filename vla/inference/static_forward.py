@@ -35,6 +35,30 @@ class Preprocess:
     clip: float
 
 
+def forward_logits(
+    model: VLAModel,
+    pre: Preprocess,
+    images_u8: torch.Tensor,
+    state: torch.Tensor,
+    text: torch.Tensor,
+    text_mask: torch.Tensor,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """Action logits (B, T, V) from raw uint8 images and raw state (fused pre-processing).
+
+    ``images_u8`` (B, N, H, W, 3) uint8; ``state`` (B, S) float32 in robot units; ``text``
+    (B, L, 384) float / (B, L) ids; ``text_mask`` (B, L) bool.
+    """
+    imgs = images_u8.permute(0, 1, 4, 2, 3).float().div_(255.0).to(dtype)  # (B, N, 3, H, W)
+    st = ((state - pre.centre) / pre.scale).clamp_(-pre.clip, pre.clip)  # (B, S) float32
+    if text.is_floating_point():
+        text = text.to(dtype)
+    # float32 runs without TF32 convolutions (cuDNN's default on CUDA): TF32 rounds conv inputs
+    # to 10 mantissa bits, enough to flip near-tied bins against the CPU fp32 reference
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=dtype != torch.float32):
+        return model(imgs, st, text, text_mask)["logits"]  # (B, T, V); fp32 (Float32Head)
+
+
 def forward_tokens(
     model: VLAModel,
     pre: Preprocess,
@@ -44,17 +68,8 @@ def forward_tokens(
     text_mask: torch.Tensor,
     dtype: torch.dtype,
 ) -> torch.Tensor:
-    """Greedy parallel action ids (B, T) from raw uint8 images and raw state (fused pre-proc).
-
-    ``images_u8`` (B, N, H, W, 3) uint8; ``state`` (B, S) float32 in robot units; ``text``
-    (B, L, 384) float / (B, L) ids; ``text_mask`` (B, L) bool.
-    """
-    imgs = images_u8.permute(0, 1, 4, 2, 3).float().div_(255.0).to(dtype)  # (B, N, 3, H, W)
-    st = ((state - pre.centre) / pre.scale).clamp_(-pre.clip, pre.clip)  # (B, S) float32
-    if text.is_floating_point():
-        text = text.to(dtype)
-    logits = model(imgs, st, text, text_mask)["logits"]  # (B, T, V)
-    return logits.argmax(-1)  # (B, T)
+    """Greedy parallel action ids (B, T): the argmax of :func:`forward_logits`."""
+    return forward_logits(model, pre, images_u8, state, text, text_mask, dtype).argmax(-1)
 
 
 class StaticForward:
