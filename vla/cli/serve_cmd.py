@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from vla.serving.protocol import DEFAULT_MAX_MESSAGE_BYTES  # numpy only: --help stays fast
 
@@ -17,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "numpy arrays. Binds to loopback unless given a token; robots connect with "
         "vla.serving.client.PolicyClient(host, port, token=...).",
     )
-    p.add_argument("--checkpoint", required=True, help="checkpoint folder")
+    p.add_argument("--checkpoint", required=True,
+                   help="checkpoint folder, or a `vla export` folder (ONNX Runtime on the CPU; "
+                   "policy_int8.onnx if `--int8` built it)")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token-file", help="file whose first line is the shared token (>= 16 chars)")
@@ -113,9 +116,16 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.torch_threads)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        policy = load_policy(
-            args.checkpoint, device, args.fast, args.max_batch, text_cache=args.text_cache
-        )
+        if (Path(args.checkpoint) / "export_meta.json").is_file():  # a `vla export` folder
+            from vla.inference.onnx_policy import OnnxPolicy  # ONNX Runtime CPU, int8 if built
+
+            device = "cpu"
+            policy = OnnxPolicy.from_export(args.checkpoint, threads=args.torch_threads or 0,
+                                            text_cache=args.text_cache)  # fmt: skip
+        else:
+            policy = load_policy(
+                args.checkpoint, device, args.fast, args.max_batch, text_cache=args.text_cache
+            )
         server = PolicyServer(policy, config)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"vla serve: {exc}", file=sys.stderr)
