@@ -64,7 +64,9 @@ def launch_setup(context):
     overrides = policy_overrides(context)
     if use_sim and overrides.get('command_interface') == 'twist':
         raise ValueError('the simulated robot takes joint_trajectory or forward_position commands')
-    sim_overrides = {}
+    lockstep = LaunchConfiguration('sim_lockstep').perform(context).lower() == 'true'
+    sim_time = {'use_sim_time': True} if (use_sim and lockstep) else {}
+    sim_overrides = {'lockstep': True} if (use_sim and lockstep) else {}
     for arg, param, cast in (('sim_backend', 'backend', str), ('sim_task', 'task', str),
                              ('sim_seed', 'seed', int)):
         value = LaunchConfiguration(arg).perform(context).strip()
@@ -76,7 +78,7 @@ def launch_setup(context):
         name='vla_policy_node',
         namespace='',
         output='screen',
-        parameters=[params_file, overrides],
+        parameters=[params_file, overrides, sim_time],
     )
     actions = [policy]
     if use_sim:
@@ -92,7 +94,7 @@ def launch_setup(context):
                 package='vla_ros',
                 executable='heartbeat_node',
                 name='vla_heartbeat',
-                parameters=[{'mode': 'timer'}],
+                parameters=[{'mode': 'timer'}, sim_time],
             ),
         ]
     if autostart:
@@ -181,6 +183,11 @@ def generate_launch_description():
                 'sim_seed',
                 default_value='',
                 description='seed of the first simulated episode (empty: sim_robot.yaml)',
+            ),
+            DeclareLaunchArgument(
+                'sim_lockstep',
+                default_value='false',
+                description='simulated time: the sim waits for each command (use_sim_time)',
             ),
             DeclareLaunchArgument(
                 'sim_backend',

@@ -55,6 +55,11 @@ def generate_launch_description():
                 'seed', default_value='', description='first episode seed (~/reset: the next)'
             ),
             DeclareLaunchArgument(
+                'lockstep',
+                default_value='false',
+                description='simulated time, advanced per command (matches vla eval on any CPU)',
+            ),
+            DeclareLaunchArgument(
                 'policy_host',
                 default_value='',
                 description='policy server host (`vla serve`; empty: the policy runs in-process)',
@@ -72,6 +77,7 @@ def generate_launch_description():
                     'dry_run': LaunchConfiguration('dry_run'),
                     'sim_backend': LaunchConfiguration('backend'),
                     'sim_task': LaunchConfiguration('task'),
+                    'sim_lockstep': LaunchConfiguration('lockstep'),
                     'sim_seed': LaunchConfiguration('seed'),
                     'policy_host': LaunchConfiguration('policy_host'),
                     'policy_port': LaunchConfiguration('policy_port'),

@@ -217,6 +217,18 @@ class SimRobotConfig:
         description="encoding of the published images: rgb8 | bgr8 | mono8",
     )
     publish_compressed: bool = param(False, description="also publish <topic>/compressed (JPEG)")
+    lockstep: bool = param(
+        False,
+        description="simulated time on /clock, advanced one camera period at a time, each as soon "
+        "as a command arrives (or after lockstep_timeout_s of wall time): the closed loop then "
+        "matches an in-process evaluation whatever the CPU's speed (the other nodes need "
+        "use_sim_time)",
+    )
+    lockstep_timeout_s: float = param(
+        0.5,
+        description="lockstep: wall seconds to wait for a command before time moves on anyway",
+        range=(0.01, 60.0),
+    )
     joint_states_topic: str = param("/joint_states", description="sensor_msgs/JointState topic")
     trajectory_topic: str = param(
         "/joint_trajectory_controller/joint_trajectory",

@@ -318,6 +318,7 @@ class PolicyNode(Node):
 
     def _publish(self, out):
         cfg, types, stamp = self.cfg, self.types, now_ns(self)
+        self._publish_gripper(out.gripper_closed)  # first: the arm command closes the period
         if cfg.command_interface == 'joint_trajectory':
             msg = messages.joint_trajectory_msg(
                 types, stamp, cfg.joint_names, out.trajectory, cfg.period_s
@@ -330,10 +331,13 @@ class PolicyNode(Node):
         self.commands_sent += out.kind == 'command'
         if out.obs_stamp_ns is not None:
             self.latency.add(now_ns(self) - out.obs_stamp_ns)
-        if out.gripper_closed is None or out.gripper_closed == self._last_gripper:
+
+    def _publish_gripper(self, closed):
+        if closed is None or closed == self._last_gripper:
             return
-        self._last_gripper = out.gripper_closed
-        pos = cfg.gripper_closed_position if out.gripper_closed else cfg.gripper_open_position
+        self._last_gripper = closed
+        cfg = self.cfg
+        pos = cfg.gripper_closed_position if closed else cfg.gripper_open_position
         if self.gripper_pub is not None:
             self.gripper_pub.publish(Float64(data=pos))
         elif self.gripper_action.server_is_ready():
@@ -341,7 +345,6 @@ class PolicyNode(Node):
             goal.command.position = pos
             goal.command.max_effort = cfg.gripper_max_effort
             self.gripper_action.send_goal_async(goal)
-
 
 def main(args=None):
     """Run the PolicyNode on a multi-threaded executor until Ctrl-C or shutdown."""
