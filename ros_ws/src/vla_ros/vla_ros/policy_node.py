@@ -346,6 +346,7 @@ class PolicyNode(Node):
             goal.command.max_effort = cfg.gripper_max_effort
             self.gripper_action.send_goal_async(goal)
 
+
 def main(args=None):
     """Run the PolicyNode on a multi-threaded executor until Ctrl-C or shutdown."""
     run(PolicyNode, args, executor_factory=lambda: MultiThreadedExecutor(num_threads=4))
