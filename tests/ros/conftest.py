@@ -34,7 +34,6 @@ def roundtrip(typestore):
 @pytest.fixture
 def graph():
     """A live ROS 2 graph (rosgraph.Graph) on a private domain; skips without rclpy."""
-    import rosgraph
 
     rosgraph.require_ros()
     g = rosgraph.Graph()

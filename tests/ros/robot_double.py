@@ -92,7 +92,9 @@ class RobotDouble:
         self.estop_pub = n.create_publisher(Bool, "/vla/estop", 10)
         for topic in (TRAJ, DRY_TRAJ):
             n.create_subscription(JointTrajectory, topic, lambda m, t=topic: self._on_cmd(t, m), 10)
-        n.create_subscription(Float64, "/gripper/command", lambda m: self.gripper.append(m.data), 10)
+        n.create_subscription(
+            Float64, "/gripper/command", lambda m: self.gripper.append(m.data), 10
+        )
         n.create_subscription(String, "/vla/status", self._on_status, LATCHED_QOS)
         n.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
         self._msgs = (Empty, String)
