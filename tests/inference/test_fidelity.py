@@ -78,3 +78,9 @@ def test_half_precision_keeps_head_and_logits_in_float32(tiny_checkpoint: Path, 
     assert torch.equal(fast.predict_tokens(obs).cpu(), logits.argmax(-1))
     # fp32 keeps the plain model untouched
     assert not isinstance(FastPolicy(policy).model.action_head, Float32Head)
+
+
+def test_compile_needs_cuda(tiny_checkpoint: Path):
+    policy = Policy.from_pretrained(tiny_checkpoint)
+    with pytest.raises(ValueError, match="CUDA"):
+        FastPolicy(policy, FastConfig(compile=True))

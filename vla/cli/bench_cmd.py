@@ -38,6 +38,11 @@ def register(subparsers) -> None:
     p.add_argument("--onnx", default=None,
                    help="a `vla export` folder: add rows for its policy.onnx (fp32) and "
                    "policy_int8.onnx (--int8) under ONNX Runtime on the CPU")  # fmt: skip
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the fast path's model inside its CUDA graphs (CUDA only)",
+    )
     p.add_argument("--json", default=None, help="write the full result here")
     p.set_defaults(func=run)
 
@@ -54,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint, device=args.device, batch=args.batch, iters=args.iters,
         warmup=args.warmup, ar_iters=args.ar_iters, text_cache=args.text_cache,
         instruction=args.instruction, dtype=args.dtype, skip_generate=args.skip_generate,
-        synthetic_text=args.synthetic_text, onnx=args.onnx,
+        synthetic_text=args.synthetic_text, onnx=args.onnx, compile=args.compile,
     )  # fmt: skip
     result = run_bench(cfg)
     print(format_report(result))

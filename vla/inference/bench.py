@@ -68,6 +68,7 @@ class BenchConfig:
     parity_samples: int = 32
     seed: int = 0
     onnx: str | None = None
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.device not in ("cuda", "cpu"):
@@ -77,6 +78,8 @@ class BenchConfig:
         for name in ("batch", "iters", "ar_iters", "parity_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.compile and self.device != "cuda":
+            raise ValueError("--compile needs --device cuda (torch.compile inside CUDA graphs)")
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0, got {self.warmup}")
 
@@ -246,7 +249,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     if cfg.onnx:
         rows.update(onnx_rows(cfg, policy, obs, log))
     log("[bench] building FastPolicy (graph capture)")
-    fast = FastPolicy(policy, FastConfig(dtype=cfg.dtype))
+    fast = FastPolicy(policy, FastConfig(dtype=cfg.dtype, compile=cfg.compile))
     fast.warmup([cfg.batch])
     many = synthetic_observations(policy, cfg.parity_samples, instruction, cfg.seed + 1)
     parity = token_parity(policy, fast, many)
