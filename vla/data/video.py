@@ -16,7 +16,9 @@ re-encoding), so an episode of a file spans ``[from_timestamp, to_timestamp)`` s
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -64,6 +66,27 @@ def _encode(target, frames: np.ndarray, fps: float, codec: str, gop: int) -> Non
     h, w = frames.shape[1:3]
     if h % 2 or w % 2:
         raise ValueError(f"yuv420p video needs even height and width, got {h}x{w}")
+    with _scheduling_kept():
+        _mux(target, frames, fps, encoder, gop, w, h)
+
+
+@contextlib.contextmanager
+def _scheduling_kept():
+    """Restore this thread's scheduling policy after encoding: SVT-AV1 (libsvtav1) switches the
+    calling thread to SCHED_FIFO priority 99 when it may (as root), which then starves every
+    other process on the machine, robot nodes included, and is inherited by child processes."""
+    if not hasattr(os, "sched_getscheduler"):
+        yield
+        return
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        if os.sched_getscheduler(0) != policy or os.sched_getparam(0) != param:
+            os.sched_setscheduler(0, policy, param)
+
+
+def _mux(target, frames: np.ndarray, fps: float, encoder: str, gop: int, w: int, h: int) -> None:
     container = av.open(target, "w", format="mp4")
     try:
         stream = container.add_stream(encoder, rate=Fraction(fps).limit_denominator(1000))

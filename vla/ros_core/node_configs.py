@@ -225,7 +225,7 @@ class SimRobotConfig:
         "use_sim_time)",
     )
     lockstep_timeout_s: float = param(
-        0.5,
+        2.0,
         description="lockstep: wall seconds to wait for a command before time moves on anyway",
         range=(0.01, 60.0),
     )

@@ -18,8 +18,8 @@ Real time by default: physics follows the wall clock, so a policy slower than th
 loses time as it would on a robot. With ``lockstep:=true`` the node owns the time instead: it
 publishes /clock and advances one camera period (the control period) whenever a command for the
 current period has arrived, or after ``lockstep_timeout_s`` without one; the other nodes run with
-``use_sim_time``. Each period: physics substeps (joint states after each), then the camera
-frames and the success flag, then the new time on /clock.
+``use_sim_time``. Each period: the physics substeps, then the joint state, camera frames and
+success flag stamped with the new time, then the new time on /clock.
 """
 
 import time
@@ -119,11 +119,11 @@ class SimRobotNode(Node):
         period_ns = int(1e9 / self.cfg.camera_rate)
         substeps = max(1, round(self.cfg.physics_rate / self.cfg.camera_rate))
         for i in range(1, substeps + 1):
-            stamp = self.sim_ns + i * period_ns // substeps
-            self.bridge.step(stamp)
-            names, pos, vel = self.bridge.joint_state()
-            self.joint_pub.publish(messages.joint_state_msg(self.types, stamp, names, pos, vel))
+            self.bridge.step(self.sim_ns + i * period_ns // substeps)
         self.sim_ns += period_ns
+        # one joint state per period, stamped with the frames' time: nothing runs ahead of /clock
+        names, pos, vel = self.bridge.joint_state()
+        self.joint_pub.publish(messages.joint_state_msg(self.types, self.sim_ns, names, pos, vel))
         self._publish_frames(self.sim_ns)
         self._publish_clock()
         self.last_advance = time.monotonic()
