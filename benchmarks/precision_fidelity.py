@@ -4,7 +4,8 @@
       fp32 Policy (plain path)        --> reference logits
       FastPolicy float16 / bfloat16   --> logits (head in fp32, the default)
       ..._half_logits                 --> the same with the head in half precision (the old path)
-      ONNX Runtime fp32 / int8 (--onnx DIR, from `vla export [--int8]`) --> logits
+      ONNX Runtime fp32 / int8 (--onnx DIR, from `vla export [--int8]`; CPU, or TensorRT
+        with --ort-tensorrt fp16 on a Jetson)                                --> logits
       --> vla.inference.fidelity.fidelity(): agreement, max |bin diff| per dimension, gripper flips
     --components: the same model in fp32 except ONE component in fp16 (the cause table)
 
@@ -114,13 +115,21 @@ def components(config) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
+def ort_providers(tensorrt: str | None) -> list:
+    """CPU only, or TensorRT (fp32/fp16) first with CUDA and the CPU behind it."""
+    if not tensorrt:
+        return ["CPUExecutionProvider"]
+    trt = ("TensorrtExecutionProvider", {"trt_fp16_enable": tensorrt == "fp16"})
+    return [trt, "CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
 def onnx_logits(
-    export_dir: Path, filename: str, observations: list[dict], threads: int
+    export_dir: Path, filename: str, observations: list[dict], threads: int, providers: list
 ) -> tuple[torch.Tensor, float]:
     """Logits of an exported ONNX file under ONNX Runtime CPU; also its median ms per call."""
     from vla.inference.onnx_policy import OnnxPolicy
 
-    onnx = OnnxPolicy.from_export(export_dir, filename=filename, threads=threads)
+    onnx = OnnxPolicy(export_dir, filename, threads, providers=providers)
     out, times = [], []
     for obs in observations:
         t0 = time.perf_counter()
@@ -156,6 +165,12 @@ def main() -> None:
     ap.add_argument("--half-logits", action="store_true", help="also the half-precision head")
     ap.add_argument("--components", action="store_true", help="the cause table (fp16 per part)")
     ap.add_argument("--onnx", default=None, help="export folder: ORT fp32 (+ int8 if present)")
+    ap.add_argument(
+        "--ort-tensorrt",
+        choices=("fp32", "fp16"),
+        default=None,
+        help="run --onnx under ONNX Runtime's TensorRT provider (Jetson, onnxruntime-gpu)",
+    )
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch and ORT)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -185,8 +200,10 @@ def main() -> None:
     if args.onnx:
         for fname in ("policy.onnx", "policy_int8.onnx"):
             if (Path(args.onnx) / fname).is_file():
-                got, ms = onnx_logits(Path(args.onnx), fname, obs, args.threads)
-                rows[f"onnxruntime cpu {fname}"] = fidelity(ref, got, d, grip)
+                where = f"tensorrt {args.ort_tensorrt}" if args.ort_tensorrt else "cpu"
+                got, ms = onnx_logits(Path(args.onnx), fname, obs, args.threads,
+                                      ort_providers(args.ort_tensorrt))  # fmt: skip
+                rows[f"onnxruntime {where} {fname}"] = fidelity(ref, got, d, grip)
                 extra[f"{fname} median ms per chunk (batch 1)"] = ms
     if args.components:
         for label, names in components(policy.model.config).items():

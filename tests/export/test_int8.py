@@ -95,8 +95,8 @@ def test_int8_build_keeps_head_fp32_and_serves(exported, method: str, op: str):
     assert op in ops, ops
     assert any(n.name == head[0] and n.op_type in ("MatMul", "Gemm") for n in model.graph.node)
     policy = Policy.from_pretrained(ckpt)
-    int8 = OnnxPolicy.from_export(out)
-    assert int8.filename == INT8_FILENAME  # picked by default when present
+    assert OnnxPolicy.from_export(out).filename == "policy.onnx"  # fp32 first: faithful
+    int8 = OnnxPolicy.from_export(out, INT8_FILENAME)
     int8.text_encoder = FakeText()
     chunk = int8.predict_batch(observations(policy, 2))
     assert chunk.shape == (2, policy.meta.chunk_size, 7) and np.isfinite(chunk).all()

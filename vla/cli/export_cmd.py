@@ -27,10 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--exporter", default="auto", choices=("auto", "dynamo", "torchscript"),
         help="torch.onnx exporter (auto: dynamo, then TorchScript)",
     )  # fmt: skip
-    p.add_argument("--int8", nargs="?", const="blockwise", default=None,
+    p.add_argument("--int8", nargs="?", const="weight_only", default=None,
                    choices=("dynamic", "blockwise", "weight_only"),
                    help="also write policy_int8.onnx: the decoder's weight MatMuls in int8 for "
-                   "CPU-only robots (default method blockwise; see vla/export/quantize.py)")  # fmt: skip
+                   "CPU-only robots (default method weight_only; not faithful for v7: see "
+                   "vla/export/quantize.py)")  # fmt: skip
     p.add_argument("--parity-runs", type=int, default=4, help="random batches compared (0: skip)")
     p.add_argument("--latency-repeats", type=int, default=20, help="timed ORT runs")
     p.set_defaults(func=run)

@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "vla.serving.client.PolicyClient(host, port, token=...).",
     )
     p.add_argument("--checkpoint", required=True,
-                   help="checkpoint folder, or a `vla export` folder (ONNX Runtime on the CPU; "
-                   "policy_int8.onnx if `--int8` built it)")  # fmt: skip
+                   help="checkpoint folder, or a `vla export` folder (ONNX Runtime on the CPU: "
+                   "its policy.onnx, else policy_int8.onnx)")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token-file", help="file whose first line is the shared token (>= 16 chars)")

@@ -12,6 +12,17 @@ distribution is decided by differences far below int8's resolution. Methods: ``d
 channels ruin), ``blockwise`` (``MatMulNBits`` with 8 bits: a scale per 32 weights and per 32
 activations, int8 arithmetic) and ``weight_only`` (the same int8 weights, fp32 arithmetic).
 
+Measured with pick_place_v7 (``benchmarks/results/edge_inference/``): none of them is faithful
+or faster, so the CPU path to ship is the fp32 ``policy.onnx`` (``OnnxPolicy``; 19.5 ms per
+chunk at batch 1 on 2 pinned Xeon cores, ids identical to PyTorch fp32). Token agreement with
+fp32 on recorded episodes: dynamic 46 %, blockwise 81 %, weight_only 91 % (v7's near-tied bins,
+see ``vla.inference.fast_policy``, 'Fidelity'); latency on the same 2 cores: blockwise and
+weight_only 24 ms (ORT's 8-bit ``MatMulNBits`` kernels are slower than its fp32 GEMM at
+M = 216 rows); dynamic failed to build with ONNX Runtime 1.30 (shape inference); with 1.32 on
+a busy shared 2-core machine its median was 101 ms vs 150 ms for fp32 (noisy, not re-measured on
+quiet cores). int8 stays available for models trained
+without near-tied outputs: re-run the fidelity benchmark before serving it.
+
 Fidelity against fp32 on recorded episodes is measured by ``benchmarks/precision_fidelity.py
 --onnx DIR`` and latency by ``vla bench --device cpu --onnx DIR``.
 """
@@ -68,7 +79,7 @@ def _write(model, head: list[str], method: str, dst: Path) -> None:
     quantizer.model.save_model_to_file(str(dst), use_external_data_format=False)
 
 
-def quantize_int8(export_dir: str | Path, method: str = "blockwise") -> dict:
+def quantize_int8(export_dir: str | Path, method: str = "weight_only") -> dict:
     """Write ``DIR/policy_int8.onnx`` next to ``DIR/policy.onnx``; returns what was done (also
     stored in ``export_meta.json["int8"]``).
 

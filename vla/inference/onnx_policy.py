@@ -31,7 +31,8 @@ class OnnxPolicy:
     """A ``vla export`` folder run by ONNX Runtime (CPU); see the module docstring."""
 
     def __init__(self, export_dir: str | Path, filename: str = "policy.onnx", threads: int = 0,
-                 text_cache: str | Path | None = None, text_encoder: Any = None):  # fmt: skip
+                 text_cache: str | Path | None = None, text_encoder: Any = None,
+                 providers: Sequence[Any] = ("CPUExecutionProvider",)):  # fmt: skip
         import onnxruntime as ort
 
         from vla.export.onnx_export import EXPORT_META_FILENAME, STATE, TEXT_MASK, TEXT_STATES
@@ -58,20 +59,22 @@ class OnnxPolicy:
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        # providers: ONNX Runtime's execution providers, e.g. TensorRT on a Jetson with
+        # onnxruntime-gpu: [("TensorrtExecutionProvider", {"trt_fp16_enable": True}), ...]
+        self.session = ort.InferenceSession(str(path), opts, providers=list(providers))
         self._text: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.broker = ChunkBroker(self.act, self.meta.execution_horizon)
 
     @classmethod
     def from_export(cls, export_dir: str | Path, filename: str | None = None, threads: int = 0,
                     text_cache: str | Path | None = None) -> OnnxPolicy:  # fmt: skip
-        """Load ``DIR/filename``; default: ``policy_int8.onnx`` if DIR has it, else
-        ``policy.onnx`` (fp32)."""
+        """Load ``DIR/filename``; default: the fp32 ``policy.onnx`` (faithful to PyTorch), or
+        ``policy_int8.onnx`` in a folder that holds only that one."""
         if filename is None:
             from vla.export.quantize import INT8_FILENAME
 
-            filename = INT8_FILENAME if (Path(export_dir) / INT8_FILENAME).is_file() else (
-                "policy.onnx")  # fmt: skip
+            fp32 = (Path(export_dir) / "policy.onnx").is_file()
+            filename = "policy.onnx" if fp32 else INT8_FILENAME
         return cls(export_dir, filename, threads, text_cache)
 
     # ---- Policy API -----------------------------------------------------------------------
