@@ -283,8 +283,12 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
         here = next(v for v in table.values() if v["name"] == spec.name)
         efficiency = here["floor_ms_per_batch"] / p50["fast_device"]
         projection = {
-            "assumption": "the fast path reaches the same fraction of its latency floor on the "
-            "target as measured here (fast_device p50 vs this GPU's floor)",
+            "assumption": "a projection, not a measurement: the fast path is assumed to reach "
+            "on the Jetson the same fraction of its latency floor (max(weight bytes / bandwidth, "
+            "FLOPs / dense fp16 peak), spec-sheet figures in vla.inference.cost.DEVICE_SPECS) as "
+            "fast_device reaches here; the path here is launch-bound, and a Jetson's slower CPU "
+            "and kernel launches can make it slower than projected (or TensorRT faster): "
+            "measure on the device (trtexec / vla bench there)",
             "fraction_of_floor_here": efficiency,
             **{
                 k: table[k]["floor_ms_per_batch"] / efficiency for k in ("agx-orin", "orin-nano")
