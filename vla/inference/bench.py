@@ -41,8 +41,8 @@ ROW_DOCS: dict[str, str] = {
     "graph saves",
     "plain_parallel": "Policy.predict_batch: fp32 eager parallel forward (the shipped path)",
     "onnx_fp32": "OnnxPolicy.predict_batch: the exported fp32 graph under ONNX Runtime (CPU)",
-    "onnx_int8": "OnnxPolicy.predict_batch: the int8 build (dynamic quantisation of the "
-    "decoder's MatMuls, vla export --int8) under ONNX Runtime (CPU)",
+    "onnx_int8": "OnnxPolicy.predict_batch: the int8 build (int8 weight MatMuls of the "
+    "decoder, vla export --int8) under ONNX Runtime (CPU)",
     "plain_generate": "generate()-style greedy autoregressive decode of the same model: one "
     "backbone call per action token with a transformers DynamicCache, fp32 eager (shipped "
     "checkpoint is parallel-trained: the AR token embedding is freshly initialised, so its "
