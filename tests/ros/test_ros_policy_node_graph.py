@@ -302,3 +302,14 @@ def test_a_failing_policy_latches_the_estop_and_holds(stack):
     time.sleep(0.5)
     assert len(robot.commands_since(t)) == 0
     assert lc.state() == "active"  # the node stays up, latched, waiting for an operator
+
+
+def test_gripper_command_is_restated_for_a_new_episode(stack):
+    """A robot reset between episodes opens the gripper; a policy that keeps it closed (push)
+    must say so again, not rely on the command it sent in the previous episode."""
+    node, robot, lc = stack(ScriptedPolicy(action=(0.0, 0, 0, 0, 0, 0, 1)))  # always closed
+    activate(lc)
+    wait_for(lambda: robot.gripper == [0.0], 15, "the first close command")
+    robot.instruction = "push the red cube to the left"  # a new episode
+    wait_for(lambda: len(robot.gripper) >= 2, 10, "the close command restated")
+    assert robot.gripper[-1] == 0.0

@@ -277,6 +277,7 @@ class PolicyNode(Node):
             if loop.new_episode:
                 self.policy.reset()
                 loop.new_episode = False
+                self._last_gripper = None  # the robot may have been reset: re-send the gripper
             out = loop.tick(now_ns(self))
         except Exception as exc:  # noqa: BLE001 (a failing policy latches the e-stop)
             self.get_logger().error(f'control tick failed, e-stop latched: {exc}')
@@ -318,6 +319,8 @@ class PolicyNode(Node):
 
     def _publish(self, out):
         cfg, types, stamp = self.cfg, self.types, now_ns(self)
+        if out.kind == 'hold':
+            self._last_gripper = None  # after a stop, the next command states the gripper again
         self._publish_gripper(out.gripper_closed)  # first: the arm command closes the period
         if cfg.command_interface == 'joint_trajectory':
             msg = messages.joint_trajectory_msg(
