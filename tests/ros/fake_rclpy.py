@@ -3,7 +3,7 @@
 It lets tests drive the real node classes here (callbacks, timers, services, lifecycle
 transitions) and catch wiring errors in the adapters; message classes are the real ROS 2
 definitions from the rosbags type store. Behaviour of the real middleware (QoS matching,
-executors, discovery) is checked only by test_ros_nodes_rclpy.py on a machine with ROS 2.
+executors, discovery) is checked on a live graph by test_ros_policy_node_graph.py and friends.
 """
 
 from __future__ import annotations
