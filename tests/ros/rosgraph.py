@@ -52,6 +52,7 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: f
         if value:
             return value
         time.sleep(poll)
+    what = what() if callable(what) else what  # a callable says what it saw at the end
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
@@ -66,7 +67,9 @@ class Graph:
 
         rclpy.init()
         self.context = rclpy.get_default_context()
-        self.executor = MultiThreadedExecutor(num_threads=4)
+        # two threads: enough for a service call while a callback blocks (e-stop during
+        # inference); more only add rclpy executor overhead that competes for the GIL
+        self.executor = MultiThreadedExecutor(num_threads=2)
         self.nodes = []
         self.procs: list[Process] = []
         self.node = self.make_node("test_driver")

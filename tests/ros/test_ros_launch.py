@@ -51,7 +51,8 @@ def test_sim_launch_autostarts_and_commands_reach_the_controller(graph, tiny_che
         wait_for(lambda: len(commands) >= 5, 30, "commands on " + TRAJ)
         # `ros2 lifecycle set` deactivate: commands stop within one control period
         cli = subprocess.run(
-            ["ros2", "lifecycle", "set", "/vla_policy_node", "deactivate"],
+            ["ros2", "lifecycle", "set", "--no-daemon", "--spin-time", "5", "/vla_policy_node",
+             "deactivate"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert cli.returncode == 0 and "successful" in cli.stdout, cli.stdout + cli.stderr

@@ -54,7 +54,7 @@ def activate(lc):
 def test_lifecycle_over_dds_commands_flow_and_deactivate_stops_them(stack):
     node, robot, lc = stack(ScriptedPolicy(action=(0.01, 0, 0, 0, 0, 0, 1)))
     activate(lc)
-    wait_for(lambda: len(robot.commands_since(0)) >= 5, 15, "commands while active")
+    wait_for(lambda: len(robot.commands_since(0)) >= 5, 40, "commands while active")
     msg = robot.commands_since(0)[-1]
     assert list(msg.joint_names) == [f"panda_joint{i}" for i in range(1, 8)]
     wait_for(lambda: robot.gripper and robot.gripper[-1] == 0.0, 5, "gripper close command")
@@ -93,14 +93,16 @@ def test_checkpoint_that_fails_to_load_is_a_clear_error_not_a_hang(stack, monkey
 def test_heartbeat_loss_holds_at_the_last_target_then_resumes(stack):
     node, robot, lc = stack(ScriptedPolicy(action=(0.01, 0, 0, 0, 0, 0, -1)))
     activate(lc)
-    wait_for(lambda: len(robot.commands_since(0)) >= 5, 15, "commands")
+    wait_for(lambda: len(robot.commands_since(0)) >= 5, 40, "commands")
     robot.heartbeat = False
     t_lost = time.monotonic()
     wait_for(lambda: "heartbeat lost" in robot.status().get("reason", ""), 5, "heartbeat lost")
     time.sleep(1.0)
     after = robot.commands_since(t_lost + 0.5 + 2 * PERIOD)
     assert len(after) <= 1, "more than one hold after the heartbeat stopped"
-    holds = [m for m in robot.commands_since(t_lost) if len(m.points) == 1]
+    # (under CPU load a stale frame can stop the arm just before the heartbeat goes: that
+    # stop's hold is the one, so look a little before t_lost too)
+    holds = [m for m in robot.commands_since(t_lost - 0.5) if len(m.points) == 1]
     assert holds, "no hold was published"
     q_hold = np.array(holds[-1].points[0].positions)
     assert np.all(np.isfinite(q_hold)) and np.abs(q_hold).sum() > 1.0  # a real pose, not zeros
@@ -115,7 +117,7 @@ def test_estop_latches_until_the_reset_service(stack):
 
     node, robot, lc = stack()
     activate(lc)
-    wait_for(lambda: len(robot.commands_since(0)) >= 3, 15, "commands")
+    wait_for(lambda: len(robot.commands_since(0)) >= 3, 40, "commands")
     robot.estop_pub.publish(Bool(data=True))
     wait_for(lambda: robot.status().get("estopped"), 5, "e-stop in the status")
     t_stop = time.monotonic()
@@ -133,7 +135,7 @@ def test_estop_latches_until_the_reset_service(stack):
 def test_stale_camera_holds(stack):
     node, robot, lc = stack()
     activate(lc)
-    wait_for(lambda: len(robot.commands_since(0)) >= 3, 15, "commands")
+    wait_for(lambda: len(robot.commands_since(0)) >= 3, 40, "commands")
     robot.images = False
     t_stop = time.monotonic()
     wait_for(lambda: "stale" in robot.status().get("reason", ""), 5, "camera stale")
@@ -146,7 +148,7 @@ def test_future_stamped_camera_then_silence_never_commands(stack):
     """Issue 35 D2 on a running node: a camera clock an hour ahead, then frozen."""
     node, robot, lc = stack()
     activate(lc)
-    wait_for(lambda: len(robot.commands_since(0)) >= 3, 15, "commands")
+    wait_for(lambda: len(robot.commands_since(0)) >= 3, 40, "commands")
     robot.image_offset_ns = 3600 * 10**9
     wait_for(lambda: "future" in robot.status().get("reason", ""), 5, "future stamp reported")
     robot.images = False
@@ -158,7 +160,11 @@ def test_future_stamped_camera_then_silence_never_commands(stack):
 def test_fuzzed_actions_never_leave_joint_or_workspace_limits(stack):
     node, robot, lc = stack(ScriptedPolicy(mode="fuzz", scale=5.0, seed=3))
     activate(lc)
-    wait_for(lambda: len(robot.commands_since(0)) >= 40, 30, "40 commands under fuzz")
+    wait_for(
+        lambda: len(robot.commands_since(0)) >= 40,
+        60,
+        lambda: f"40 commands under fuzz: {robot.status()}",
+    )
     cfg = node.cfg.safety
     lo = np.array(cfg.joint_lower_limits) + cfg.joint_limit_margin
     hi = np.array(cfg.joint_upper_limits) - cfg.joint_limit_margin
@@ -180,7 +186,7 @@ def test_fuzzed_actions_never_leave_joint_or_workspace_limits(stack):
 def test_dry_run_publishes_only_under_the_dry_run_namespace(stack):
     node, robot, lc = stack(**{"safety.dry_run": True})
     activate(lc)
-    wait_for(lambda: len(robot.commands_since(0, DRY_TRAJ)) >= 5, 15, "dry-run commands")
+    wait_for(lambda: len(robot.commands_since(0, DRY_TRAJ)) >= 5, 40, "dry-run commands")
     assert robot.commands_since(0, TRAJ) == []
     assert robot.status().get("dry_run") is True
 
@@ -189,7 +195,7 @@ def test_nan_joint_state_holds_and_the_node_stays_up(stack, capfd):
     """Issue 35 D4 on a running node: a finite hold, a log line, lifecycle still answering."""
     node, robot, lc = stack()
     activate(lc)
-    wait_for(lambda: len(robot.commands_since(0)) >= 3, 15, "commands")
+    wait_for(lambda: len(robot.commands_since(0)) >= 3, 40, "commands")
     robot.nan_joint = True
     t = time.monotonic()
     wait_for(lambda: "not finite" in robot.status().get("reason", ""), 5, "NaN joint reported")
@@ -215,7 +221,7 @@ def test_nan_joint_state_holds_and_the_node_stays_up(stack, capfd):
 def test_bad_input_is_one_log_line_and_a_hold(stack, capfd, fault, reason):
     node, robot, lc = stack()
     activate(lc)
-    wait_for(lambda: len(robot.commands_since(0)) >= 3, 15, "commands")
+    wait_for(lambda: len(robot.commands_since(0)) >= 3, 40, "commands")
     if fault == "encoding":
         robot.image_encoding = "16UC1"
     elif fault == "joint_names":
@@ -240,7 +246,7 @@ def test_estop_and_reset_during_inference_drop_the_old_chunk(stack):
     policy = ScriptedPolicy(action=(0.0, 0, 0, 0, 0, 0, -1))
     node, robot, lc = stack(policy)
     activate(lc)
-    wait_for(lambda: len(robot.commands_since(0)) >= 3, 15, "commands")
+    wait_for(lambda: len(robot.commands_since(0)) >= 3, 40, "commands")
     policy.gate, policy.action = threading.Event(), np.float32([0, 0, 0.05, 0, 0, 0, -1])
     policy.entered.clear()
     wait_for(policy.entered.is_set, 5, "the policy to start a (slow) inference")
@@ -279,7 +285,7 @@ def test_other_command_interfaces(stack, interface, topic, msg_type):
     got = []
     robot.node.create_subscription(cls, topic, got.append, 10)
     activate(lc)
-    wait_for(lambda: len(got) >= 3, 15, f"{msg_type} on {topic}")
+    wait_for(lambda: len(got) >= 3, 40, f"{msg_type} on {topic}")
     if interface == "forward_position":
         assert len(got[-1].data) == 7 and np.all(np.isfinite(got[-1].data))
     else:
