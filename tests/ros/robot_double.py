@@ -18,6 +18,7 @@ import numpy as np
 from vla.robot.panda import ARM_JOINT_NAMES, FINGER_JOINT_NAMES, HOME_Q
 from vla.ros_core import images, messages
 
+#: metadata of the scripted test policies (the layout of vla.policy.Policy.metadata)
 META = {
     "camera_keys": ["observation.images.scene", "observation.images.wrist"],
     "image_size": [32, 32],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from robot_double import META  # the scripted policies' metadata, shared
 
 from vla.robot.kinematics import PANDA_HOME_Q, PANDA_JOINT_LIMITS
 from vla.ros_core import messages as m
@@ -21,14 +22,6 @@ FR3_FINGERS = ["fr3_finger_joint1", "fr3_finger_joint2"]
 # Franka's datasheet limits of the FR3 (rad)
 FR3_LOWER = np.array([-2.7437, -1.7837, -2.9007, -3.0421, -2.8065, 0.5445, -3.0159])
 FR3_UPPER = np.array([2.7437, 1.7837, 2.9007, -0.1518, 2.8065, 4.5169, 3.0159])
-META = {
-    "camera_keys": ["observation.images.scene", "observation.images.wrist"],
-    "image_size": [32, 32],
-    "action_space": "eef_delta",
-    "control_hz": 10.0,
-    "chunk_size": 8,
-    "execution_horizon": 4,
-}
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 import fake_rclpy
 import numpy as np
 import pytest
+from robot_double import META  # the scripted policies' metadata, shared
 
 from vla.robot.kinematics import PANDA_HOME_Q
 from vla.ros_core import images, messages
@@ -22,14 +23,6 @@ from vla.ros_core.messages import MessageTypes
 SRC = Path(__file__).resolve().parents[2] / "ros_ws" / "src"
 MS = 1_000_000
 ARM = [f"panda_joint{i}" for i in range(1, 8)]
-META = {
-    "camera_keys": ["observation.images.scene", "observation.images.wrist"],
-    "image_size": [32, 32],
-    "action_space": "eef_delta",
-    "control_hz": 10.0,
-    "chunk_size": 8,
-    "execution_horizon": 4,
-}
 TRAJ = "/joint_trajectory_controller/joint_trajectory"
 
 

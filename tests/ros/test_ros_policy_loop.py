@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from robot_double import META  # the scripted policies' metadata, shared
 
 from vla.constants import OBS_STATE, TASK
 from vla.robot.kinematics import PANDA_HOME_Q, PANDA_JOINT_LIMITS, forward_kinematics
@@ -15,14 +16,6 @@ from vla.ros_core.safety import SafetyConfig
 
 MS = 1_000_000
 PERIOD_NS = 100 * MS
-META = {
-    "camera_keys": ["observation.images.scene", "observation.images.wrist"],
-    "image_size": [32, 32],
-    "action_space": "eef_delta",
-    "control_hz": 10.0,
-    "chunk_size": 8,
-    "execution_horizon": 4,
-}
 
 
 class FakePolicy:
