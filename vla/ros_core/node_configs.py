@@ -21,6 +21,45 @@ def _camera_topics() -> list[str]:
     return [f"/camera/{c}/image_raw" for c in CAMERAS]
 
 
+# Parameters several nodes share: one definition each (a fresh dataclass field per use).
+def _cameras_param():
+    return param(
+        default_factory=lambda: list(CAMERAS),
+        description="camera names (observation.images.<name>), in camera_topics order",
+    )
+
+
+def _camera_topics_param():
+    return param(
+        default_factory=_camera_topics,
+        description="sensor_msgs/Image topics, in camera_names order",
+    )
+
+
+def _compressed_param():
+    return param(
+        False, description="subscribe to <topic>/compressed (sensor_msgs/CompressedImage) instead"
+    )
+
+
+def _joint_names_param():
+    return param(
+        default_factory=lambda: list(ARM_JOINT_NAMES),
+        description="the 7 arm joints in /joint_states, base to flange",
+    )
+
+
+def _finger_names_param():
+    return param(
+        default_factory=lambda: list(FINGER_JOINT_NAMES),
+        description="gripper finger joints; their positions sum to the opening (m)",
+    )
+
+
+def _instruction_topic_param():
+    return param("/vla/instruction", description="std_msgs/String topic of the task instruction")
+
+
 @dataclass
 class PolicyNodeConfig:
     """Parameters of ``vla_ros policy_node``."""
@@ -63,31 +102,13 @@ class PolicyNodeConfig:
         "joint_trajectory",
         description="joint_trajectory | forward_position | twist",
     )
-    camera_names: list[str] = param(
-        default_factory=lambda: list(CAMERAS),
-        description="camera names (observation.images.<name>), in camera_topics order",
-    )
-    camera_topics: list[str] = param(
-        default_factory=_camera_topics,
-        description="sensor_msgs/Image topics, in camera_names order",
-    )
-    compressed_images: bool = param(
-        False,
-        description="subscribe to <topic>/compressed (sensor_msgs/CompressedImage) instead",
-    )
-    joint_names: list[str] = param(
-        default_factory=lambda: list(ARM_JOINT_NAMES),
-        description="the 7 arm joints in /joint_states, base to flange",
-    )
-    finger_joint_names: list[str] = param(
-        default_factory=lambda: list(FINGER_JOINT_NAMES),
-        description="gripper finger joints; their positions sum to the opening (m)",
-    )
+    camera_names: list[str] = _cameras_param()
+    camera_topics: list[str] = _camera_topics_param()
+    compressed_images: bool = _compressed_param()
+    joint_names: list[str] = _joint_names_param()
+    finger_joint_names: list[str] = _finger_names_param()
     joint_states_topic: str = param("/joint_states", description="sensor_msgs/JointState topic")
-    instruction_topic: str = param(
-        "/vla/instruction",
-        description="std_msgs/String topic of the task instruction",
-    )
+    instruction_topic: str = _instruction_topic_param()
     heartbeat_topic: str = param(
         "/vla/heartbeat",
         description="std_msgs/Empty deadman heartbeat topic",
@@ -204,14 +225,8 @@ class SimRobotConfig:
         range=(1.0, 10000.0),
     )
     camera_rate: float = param(10.0, description="camera publishing rate (Hz)", range=(0.1, 1000.0))
-    camera_names: list[str] = param(
-        default_factory=lambda: list(CAMERAS),
-        description="camera names (observation.images.<name>), in camera_topics order",
-    )
-    camera_topics: list[str] = param(
-        default_factory=_camera_topics,
-        description="sensor_msgs/Image topics, in camera_names order",
-    )
+    camera_names: list[str] = _cameras_param()
+    camera_topics: list[str] = _camera_topics_param()
     image_encoding: str = param(
         "rgb8",
         description="encoding of the published images: rgb8 | bgr8 | mono8",
@@ -285,31 +300,13 @@ class RecorderConfig:
         range=(8, 4096),
     )
     robot_type: str = param("panda", description="robot_type written into the dataset's info.json")
-    camera_names: list[str] = param(
-        default_factory=lambda: list(CAMERAS),
-        description="camera names (observation.images.<name>), in camera_topics order",
-    )
-    camera_topics: list[str] = param(
-        default_factory=_camera_topics,
-        description="sensor_msgs/Image topics, in camera_names order",
-    )
-    compressed_images: bool = param(
-        False,
-        description="subscribe to <topic>/compressed (sensor_msgs/CompressedImage) instead",
-    )
-    joint_names: list[str] = param(
-        default_factory=lambda: list(ARM_JOINT_NAMES),
-        description="the 7 arm joints in /joint_states, base to flange",
-    )
-    finger_joint_names: list[str] = param(
-        default_factory=lambda: list(FINGER_JOINT_NAMES),
-        description="gripper finger joints; their positions sum to the opening (m)",
-    )
+    camera_names: list[str] = _cameras_param()
+    camera_topics: list[str] = _camera_topics_param()
+    compressed_images: bool = _compressed_param()
+    joint_names: list[str] = _joint_names_param()
+    finger_joint_names: list[str] = _finger_names_param()
     joint_states_topic: str = param("/joint_states", description="sensor_msgs/JointState topic")
-    instruction_topic: str = param(
-        "/vla/instruction",
-        description="std_msgs/String topic of the task instruction",
-    )
+    instruction_topic: str = _instruction_topic_param()
     command_interface: str = param(
         "forward_position",
         description="what the teleop publishes: joint_trajectory | forward_position | twist",
@@ -375,10 +372,7 @@ class TeleopConfig:
         "/gripper/command",
         description="std_msgs/Float64 gripper opening command (m)",
     )
-    joint_names: list[str] = param(
-        default_factory=lambda: list(ARM_JOINT_NAMES),
-        description="the 7 arm joints in /joint_states, base to flange",
-    )
+    joint_names: list[str] = _joint_names_param()
     axis_map: list[int] = param(
         default_factory=lambda: [1, 0, 4, -1, -1, 3],
         description="joy axis feeding dx, dy, dz, droll, dpitch, dyaw (-1: none)",
