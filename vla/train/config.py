@@ -77,6 +77,9 @@ class TrainConfig:
     ema_decay: float = 0.0
     state_dropout: float = 0.0
     state_noise_std: float = 0.0
+    # > 0: per sample, black out one camera (chosen uniformly) with this probability
+    # (vla.train.augment.drop_cameras): the policy learns to act when a camera is lost
+    camera_dropout: float = 0.0
     augment: bool = True
     max_shift: int = 6
     brightness: float = 0.2
@@ -158,6 +161,8 @@ class TrainConfig:
             )
         if not 0.0 <= self.state_dropout <= 1.0:
             raise ValueError(f"state_dropout must be in [0, 1], got {self.state_dropout}")
+        if not 0.0 <= self.camera_dropout <= 1.0:
+            raise ValueError(f"camera_dropout must be in [0, 1], got {self.camera_dropout}")
         if not self.state_noise_std >= 0.0:
             raise ValueError(f"state_noise_std must be >= 0, got {self.state_noise_std}")
         if self.model.get("use_state", True) is False and (

@@ -39,6 +39,7 @@ from vla.train.components import (
     shuffled_state_accuracy,
 )
 from vla.train.config import TrainConfig
+from vla.train.augment import drop_cameras
 from vla.train.data import MemoryBatches, loader_batch
 from vla.train.step_log import step_record
 from vla.train.validation import Validation
@@ -217,6 +218,7 @@ def train(cfg: TrainConfig) -> dict:
                 continue
         raw["aug_rand"] = torch.rand(cfg.batch_size, 4, generator=g)
         batch = apply_transforms(chain, raw)
+        drop_cameras(batch, cfg.camera_dropout, g)
         state_drop = regularise_state(batch, cfg, vcfg.use_state, g)
         sched.update(step)
         with autocast:
