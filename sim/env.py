@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gymnasium as gym
 import numpy as np
@@ -22,6 +22,7 @@ import numpy as np
 from sim.controller import JOINT_ACTION_DIM, Controller, ControllerConfig, table_workspace
 from sim.physics.base import Physics
 from sim.tasks import SPLITS, SUITES, Episode, Task, get_task
+from sim.variation import SceneVariation, variation_for_episode
 from vla.constants import (
     ACTION_SPACE_EEF_DELTA,
     ACTION_SPACES,
@@ -64,6 +65,11 @@ def _metaworld(task: str, backend: str, **kwargs) -> gym.Env:
     return make_env(task, backend, **kwargs)
 
 
+#: backend -> SceneVariation fields (and the value) a *randomised* draw leaves at default there,
+#: because that engine cannot apply them; a fixed EnvConfig.variation setting them raises instead
+RANDOMIZE_UNSUPPORTED: dict[str, dict[str, object]] = {"pybullet": {"table_texture": None}}
+
+
 #: suites simulated by another benchmark's own environments: suite -> factory taking make()'s
 #: arguments (MuJoCo only)
 EXTERNAL_SUITES: dict[str, Callable[..., gym.Env]] = {"mt50": _metaworld}
@@ -81,6 +87,11 @@ class EnvConfig:
     max_steps: int | None = None  # None -> the family's default
     action_space: str = ACTION_SPACE_EEF_DELTA
     render: bool = True
+    # Scene variation (sim/variation.py): one fixed variation for every episode, or `randomize`
+    # > 0: a fresh one per episode (sample_variation's strength; 1 = the training range) drawn
+    # from the episode seed's own stream, so the task's scene and instruction never change.
+    variation: SceneVariation | None = None
+    randomize: float = 0.0
 
     def __post_init__(self) -> None:
         get_task(self.suite, self.task)  # raises with the valid names
@@ -96,6 +107,15 @@ class EnvConfig:
                              f"{self.image_size}")  # fmt: skip
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
+        if self.variation is not None and not isinstance(self.variation, SceneVariation):
+            raise ValueError(f"variation must be a sim.variation.SceneVariation or None, got "
+                             f"{type(self.variation).__name__}")  # fmt: skip
+        if not isinstance(self.randomize, (int, float)) or not 0.0 <= self.randomize <= 2.0:
+            raise ValueError(f"randomize must be in [0, 2] (0 = off, 1 = the training range), "
+                             f"got {self.randomize!r}")  # fmt: skip
+        if self.variation is not None and self.randomize > 0:
+            raise ValueError("variation (one fixed variation) and randomize (a random one per "
+                             "episode) exclude each other: set one of them")  # fmt: skip
 
 
 def state_bounds() -> tuple[np.ndarray, np.ndarray]:
@@ -121,13 +141,22 @@ class Environment:
         )
         self.max_steps = config.max_steps or task.max_steps
         self.episode: Episode | None = None
+        self.variation: SceneVariation | None = None  # this episode's (None: the default scene)
         self.steps = 0
 
     def reset(self, seed: int) -> dict:
-        """Sample and build the episode of `seed`; return the first observation."""
+        """Sample and build the episode of `seed`; return the first observation. The variation
+        has its own stream: the episode (objects, poses, instruction) is the same without it."""
         rng = np.random.default_rng(seed)
         self.episode = self.task.sample_episode(rng, self.config.split, self.config.image_size)
-        self.physics.build(self.episode.scene)
+        cfg = self.config
+        self.variation = variation_for_episode(seed, cfg.randomize, cfg.variation)
+        if cfg.randomize > 0 and cfg.backend in RANDOMIZE_UNSUPPORTED:
+            self.variation = replace(self.variation, **RANDOMIZE_UNSUPPORTED[cfg.backend])
+        scene = self.episode.scene
+        if self.variation is not None:
+            scene = replace(scene, variation=self.variation)
+        self.physics.build(scene)
         self.physics.step(SETTLE_SUBSTEPS)
         self.steps = 0
         return self.observation()
@@ -220,6 +249,7 @@ class PickPlaceEnv(gym.Env):
             "target": ep.target, "goal": ep.goal, "split": ep.split,
             "heldout_object": ep.heldout_object, "heldout_phrasing": ep.heldout_phrasing,
             "episode_seed": self.episode_seed, "steps": self.env.steps,
+            "variation": self.env.variation,
         }  # fmt: skip
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -259,6 +289,8 @@ def make(
     action_space: str | None = None,
     render: bool = True,
     render_mode: str | None = None,
+    variation: SceneVariation | None = None,
+    randomize: float = 0.0,
 ) -> gym.Env:
     """A gymnasium environment of `task` (a family of `suite`) in `backend`.
 
@@ -266,14 +298,19 @@ def make(
     (episodes without an explicit reset seed draw from it). `action_space` None: the suite's
     own (eef_delta for pick_place). Suites in EXTERNAL_SUITES run in another benchmark's
     environments behind the same observation keys (e.g. "mt50": sim/metaworld_env.py).
+    `variation` / `randomize`: scene variation (see EnvConfig; sim/variation.py).
     """
     if suite in EXTERNAL_SUITES:
+        if variation is not None or randomize:
+            raise ValueError(f"scene variation is implemented for the pick_place suites, not "
+                             f"{suite!r}: leave variation and randomize unset")  # fmt: skip
         return EXTERNAL_SUITES[suite](task, backend, suite=suite, seed=seed,
                                       image_size=image_size, split=split, max_steps=max_steps,
                                       action_space=action_space, render=render,
                                       render_mode=render_mode)  # fmt: skip
     config = EnvConfig(task, backend, suite, tuple(int(s) for s in image_size), split,
-                       max_steps, action_space or ACTION_SPACE_EEF_DELTA, render)  # fmt: skip
+                       max_steps, action_space or ACTION_SPACE_EEF_DELTA, render, variation,
+                       float(randomize))  # fmt: skip
     env = PickPlaceEnv(config, render_mode=render_mode)
     if seed is not None:
         env.np_random, _ = gym.utils.seeding.np_random(seed)

@@ -142,10 +142,11 @@ class EpisodeJob:
     record: bool = False  # keep observations/actions/frames (large) in the result
     max_steps: int | None = None
     action_noise: float = 0.0  # run_episode's: execute perturbed actions, record the clean ones
+    randomize: float = 0.0  # scene variation strength per episode (sim.EnvConfig.randomize)
 
     def env_key(self) -> tuple:
         return (self.family, self.backend, self.suite, self.split, self.image_size, self.render,
-                self.max_steps)  # fmt: skip
+                self.max_steps, self.randomize)  # fmt: skip
 
 
 def expert_policy(env):
@@ -174,7 +175,7 @@ def _run_job(job: EpisodeJob) -> EpisodeResult:
     if env is None:
         env = sim.make(job.family, job.backend, suite=job.suite, split=job.split,
                        image_size=job.image_size, max_steps=job.max_steps,
-                       render=job.render)  # fmt: skip
+                       render=job.render, randomize=job.randomize)  # fmt: skip
         _WORKER_ENVS[job.env_key()] = env
     policy = _WORKER_FACTORY(env)
     return run_episode(env, policy, job.seed, record=job.record, action_noise=job.action_noise)

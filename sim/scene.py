@@ -11,8 +11,12 @@ the robot over the table, +z up. The table top is the plane z = TABLE_HEIGHT.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # sim.variation imports this module
+    from sim.variation import SceneVariation
 
 TABLE_HEIGHT = 0.0  # table top at the robot base height
 TABLE_CENTER = (0.5, 0.0)  # (x, y) of the table centre
@@ -86,6 +90,8 @@ class SceneSpec:
     objects: list[ObjectSpec]
     cameras: list[CameraSpec] = field(default_factory=list)
     robot_home: np.ndarray | None = None  # 7 joint angles; None -> backend's home keyframe
+    # applied by Physics.build (sim.variation.resolve + the backend); None: the default scene
+    variation: SceneVariation | None = None
 
     def object(self, name: str) -> ObjectSpec:
         for o in self.objects:

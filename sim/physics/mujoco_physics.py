@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from sim.physics.base import Physics  # noqa: E402
 from sim.robot import panda_mujoco  # noqa: E402
 from sim.scene import SceneSpec  # noqa: E402
+from sim.variation import resolve  # noqa: E402
 from vla.robot.panda import ARM_JOINT_NAMES, FINGER_JOINT_NAMES, GRIPPER_MAX_OPENING  # noqa: E402
 
 
@@ -148,6 +149,7 @@ class MuJoCoPhysics(Physics):
                     f"{self.image_size[0]}x{self.image_size[1]}; build the SceneSpec with "
                     "the same image_size as the physics"
                 )
+        scene = resolve(scene)  # the variation's camera move, distractors and masses
         spec = panda_mujoco.build_spec(scene)
         spec.visual.global_.offwidth = max(self.image_size[1], 64)
         spec.visual.global_.offheight = max(self.image_size[0], 64)

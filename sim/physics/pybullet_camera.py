@@ -93,8 +93,11 @@ def wrist_view(hand_pos: np.ndarray, hand_rot: np.ndarray) -> tuple[list, list, 
     return eye.tolist(), target.tolist(), up.tolist()
 
 
-def grab(bc: BulletClient, width: int, height: int, view, proj, use_egl: bool) -> np.ndarray:
-    """Render one RGB frame: uint8 (height, width, 3), alpha dropped, no shadows."""
+def grab(
+    bc: BulletClient, width: int, height: int, view, proj, use_egl: bool, light: dict | None = None
+) -> np.ndarray:
+    """Render one RGB frame: uint8 (height, width, 3), alpha dropped, no shadows. `light`: extra
+    TinyRenderer light arguments (lightColor, lightDirection, light*Coeff)."""
     _, _, rgba, _, _ = bc.getCameraImage(
         width,
         height,
@@ -103,6 +106,7 @@ def grab(bc: BulletClient, width: int, height: int, view, proj, use_egl: bool) -
         shadow=0,
         renderer=bc.ER_BULLET_HARDWARE_OPENGL if use_egl else bc.ER_TINY_RENDERER,
         flags=bc.ER_NO_SEGMENTATION_MASK,
+        **(light or {}),
     )
     rgb = np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
     return np.ascontiguousarray(rgb)

@@ -34,13 +34,17 @@ from sim.physics.base import Physics
 from sim.physics.pybullet_config import DirectClient, PyBulletConfig
 from sim.physics.pybullet_robot import panda_urdf
 from sim.physics.pybullet_scene import (
+    FLOOR_RGBA,
+    TABLE_RGBA,
     add_object,
     add_table_and_floor,
+    scaled_contact,
     set_friction,
     wxyz_to_xyzw,
     xyzw_to_wxyz,
 )
 from sim.scene import CameraSpec, SceneSpec
+from sim.variation import SceneVariation, light_factors, resolve
 from vla.robot.panda import (
     ARM_JOINT_LIMITS,
     ARM_JOINT_NAMES,
@@ -106,6 +110,10 @@ class PyBulletPhysics(Physics):
                     f"{self.image_size[0]}x{self.image_size[1]}; build the SceneSpec with "
                     "the same image_size as the physics"
                 )
+        self._light = self._light_kwargs(scene.variation)  # raises on what this backend lacks
+        scene = resolve(scene)  # the variation's camera move, distractors and masses
+        v = scene.variation or SceneVariation()
+        contact = scaled_contact(self.config.contact, v.friction_scale)
         names = [o.name for o in scene.objects]
         if len(set(names)) != len(names):
             raise ValueError(f"object names must be unique, got {names}")
@@ -125,16 +133,43 @@ class PyBulletPhysics(Physics):
         )
         self._index_robot()
         self._configure_robot()
-        self.table, self.floor = add_table_and_floor(bc, self.config.contact)
+        self.table, self.floor = add_table_and_floor(
+            bc, contact, v.table_rgba or TABLE_RGBA, v.floor_rgba or FLOOR_RGBA
+        )
         meshes = self._egl_plugin is None  # the EGL plugin cannot draw vertex-data meshes
-        self._bodies = {
-            o.name: add_object(bc, o, self.config.contact, meshes) for o in scene.objects
-        }
+        self._bodies = {o.name: add_object(bc, o, contact, meshes) for o in scene.objects}
         self._scene = scene
         self._cameras = {c.name: c for c in scene.cameras}
         home = HOME_Q if scene.robot_home is None else scene.robot_home
         self.set_joint_positions(np.asarray(home, dtype=np.float64), GRIPPER_MAX_OPENING)
         self.set_joint_targets(np.asarray(home, dtype=np.float64), gripper_closed=False)
+
+    def _light_kwargs(self, v: SceneVariation | None) -> dict:
+        """TinyRenderer light arguments of a variation ({} = PyBullet's default light); raises
+        NotImplementedError naming the fields this backend cannot apply."""
+        if v is None or v.is_identity:
+            return {}
+        lacking = ["table_texture"] if v.table_texture is not None else []
+        lit = v.light_scale != 1.0 or v.light_rgb != (1.0, 1.0, 1.0)
+        lit = lit or v.light_shift_m != (0.0, 0.0, 0.0)
+        if lit and self.renderer == "egl":
+            lacking += [f for f in ("light_scale", "light_rgb", "light_shift_m")
+                        if getattr(v, f) != SceneVariation.__dataclass_fields__[f].default]  # fmt: skip
+        if lacking:
+            raise NotImplementedError(
+                f"the PyBullet backend ({self.renderer} renderer) cannot apply SceneVariation "
+                f"field(s) {lacking}; leave them at their defaults or use the mujoco backend"
+                + (" (light needs renderer='tiny')" if self.renderer == "egl" else "")
+            )
+        if not lit:
+            return {}
+        k = light_factors(v)
+        out = {"lightColor": list(np.clip(k / max(k.max(), 1e-6), 0.0, 1.0)),
+               # TinyRenderer's defaults (ambient 0.6, diffuse 0.35) times the overall scale
+               "lightAmbientCoeff": 0.6 * float(k.max()), "lightDiffuseCoeff": 0.35 * float(k.max())}  # fmt: skip
+        if v.light_shift_m != (0.0, 0.0, 0.0):
+            out["lightDirection"] = list(np.array([0.5, 0.0, 1.5]) + v.light_shift_m)
+        return out
 
     def _index_robot(self) -> None:
         bc = self._client()
@@ -357,7 +392,8 @@ class PyBulletPhysics(Physics):
             view = bc.computeViewMatrix(eye, target, up)
             fovy = WRIST_CAMERA_FOVY
         proj = cam.projection_matrix(fovy, spec.width, spec.height)
-        return cam.grab(bc, spec.width, spec.height, view, proj, self._egl_plugin is not None)
+        return cam.grab(bc, spec.width, spec.height, view, proj, self._egl_plugin is not None,
+                        self._light)  # fmt: skip
 
 
 _ARM_LOW = np.array([lo for lo, _ in ARM_JOINT_LIMITS])

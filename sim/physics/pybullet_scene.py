@@ -11,7 +11,7 @@ Convert only through :func:`wxyz_to_xyzw` / :func:`xyzw_to_wxyz`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pybullet_utils.bullet_client import BulletClient
@@ -196,14 +196,25 @@ def add_object(
     return body
 
 
-def add_table_and_floor(bc: BulletClient, contact: ContactConfig) -> tuple[int, int]:
+def scaled_contact(contact: ContactConfig, scale: float) -> ContactConfig:
+    """`contact` with the object and table pairs' friction times `scale` (fingers unchanged), as
+    a SceneVariation's friction_scale does in MuJoCo."""
+    if scale == 1.0:
+        return contact
+    return replace(contact, object_pair=tuple(f * scale for f in contact.object_pair),
+                   table_pair=tuple(f * scale for f in contact.table_pair))  # fmt: skip
+
+
+def add_table_and_floor(
+    bc: BulletClient, contact: ContactConfig, table_rgba=TABLE_RGBA, floor_rgba=FLOOR_RGBA
+) -> tuple[int, int]:
     """Static table slab (top at TABLE_HEIGHT), floor plane and backdrop; returns (table, floor)."""
     half = [TABLE_HALF_EXTENTS[0], TABLE_HALF_EXTENTS[1], TABLE_HALF_THICKNESS]
     table = bc.createMultiBody(
         baseMass=0.0,
         baseCollisionShapeIndex=bc.createCollisionShape(bc.GEOM_BOX, halfExtents=half),
         baseVisualShapeIndex=bc.createVisualShape(
-            bc.GEOM_BOX, halfExtents=half, rgbaColor=list(TABLE_RGBA)
+            bc.GEOM_BOX, halfExtents=half, rgbaColor=list(table_rgba)
         ),
         basePosition=[TABLE_CENTER[0], TABLE_CENTER[1], TABLE_HEIGHT - TABLE_HALF_THICKNESS],
     )
@@ -212,7 +223,7 @@ def add_table_and_floor(bc: BulletClient, contact: ContactConfig) -> tuple[int, 
         baseMass=0.0,
         baseCollisionShapeIndex=bc.createCollisionShape(bc.GEOM_PLANE),
         baseVisualShapeIndex=bc.createVisualShape(
-            bc.GEOM_BOX, halfExtents=[3.0, 3.0, 0.001], rgbaColor=list(FLOOR_RGBA)
+            bc.GEOM_BOX, halfExtents=[3.0, 3.0, 0.001], rgbaColor=list(floor_rgba)
         ),
         basePosition=[0.0, 0.0, FLOOR_Z],
     )

@@ -21,6 +21,7 @@ import mujoco
 import numpy as np
 
 from sim.scene import TABLE_CENTER, TABLE_HALF_EXTENTS, TABLE_HEIGHT, CameraSpec, SceneSpec
+from sim.variation import SceneVariation, light_factors, resolve, texture_image
 from vla.robot.panda import (
     ARM_JOINT_NAMES,
     FINGER_JOINT_NAMES,
@@ -178,7 +179,7 @@ def _position_actuator(spec, joint: str, kp: float, kv: float, force: float, rng
     act.forcerange = (-force, force)
 
 
-def _add_world(spec: mujoco.MjSpec, cameras: list[CameraSpec]) -> None:
+def _add_world(spec: mujoco.MjSpec, cameras: list[CameraSpec], v: SceneVariation) -> None:
     spec.option.timestep = TIMESTEP
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
@@ -193,7 +194,7 @@ def _add_world(spec: mujoco.MjSpec, cameras: list[CameraSpec]) -> None:
     spec.stat.center = (0.4, 0.0, 0.2)
     world = spec.worldbody
     hx, hy = TABLE_HALF_EXTENTS
-    world.add_geom(
+    table = world.add_geom(
         name="table",
         type=mujoco.mjtGeom.mjGEOM_BOX,
         size=(hx, hy, 0.02),
@@ -205,7 +206,7 @@ def _add_world(spec: mujoco.MjSpec, cameras: list[CameraSpec]) -> None:
         friction=TABLE_FRICTION,
         priority=TABLE_PRIORITY,
     )
-    world.add_geom(  # a box, not a plane: planes are drawn as a grid of many quads
+    floor = world.add_geom(  # a box, not a plane: planes are drawn as a grid of many quads
         name="floor",
         type=mujoco.mjtGeom.mjGEOM_BOX,
         size=(3.0, 3.0, 0.01),
@@ -214,13 +215,42 @@ def _add_world(spec: mujoco.MjSpec, cameras: list[CameraSpec]) -> None:
         contype=0,
         conaffinity=0,
     )
-    world.add_light(pos=(0.5, 0.0, 1.5), dir=(0.0, 0.0, -1.0), castshadow=False,
-                    diffuse=(0.6, 0.6, 0.6), specular=(0.1, 0.1, 0.1))  # fmt: skip
+    light = world.add_light(pos=(0.5, 0.0, 1.5), dir=(0.0, 0.0, -1.0), castshadow=False,
+                            diffuse=(0.6, 0.6, 0.6), specular=(0.1, 0.1, 0.1))  # fmt: skip
+    if not v.is_identity:
+        _vary_world(spec, table, floor, light, v)
     for cam in cameras:
         if cam.name == "wrist":
             continue  # attached to the hand in _add_robot
         world.add_camera(name=cam.name, pos=cam.eye, quat=_look_at_quat(cam.eye, cam.target),
                          fovy=cam.fovy)  # fmt: skip
+
+
+def _vary_world(spec: mujoco.MjSpec, table, floor, light, v: SceneVariation) -> None:
+    """Light, table/floor look and table friction of a SceneVariation (the rest: resolve())."""
+    k = light_factors(v)
+    head = spec.visual.headlight
+    head.ambient, head.diffuse = np.asarray(head.ambient) * k, np.asarray(head.diffuse) * k
+    light.diffuse = np.asarray(light.diffuse) * k
+    light.ambient = np.asarray(light.ambient) * k
+    if v.light_shift_m != (0.0, 0.0, 0.0):
+        light.pos = np.asarray(light.pos) + np.asarray(v.light_shift_m)
+        aim = np.array([TABLE_CENTER[0], TABLE_CENTER[1], TABLE_HEIGHT]) - light.pos
+        light.dir = aim / np.linalg.norm(aim)
+    if v.table_rgba is not None:
+        table.rgba = v.table_rgba
+    if v.floor_rgba is not None:
+        floor.rgba = v.floor_rgba
+    if v.table_texture is not None:
+        img = texture_image(v, table.rgba)
+        tex = spec.add_texture(name="table_tex", type=mujoco.mjtTexture.mjTEXTURE_2D,
+                               width=img.shape[1], height=img.shape[0], nchannel=3)  # fmt: skip
+        tex.data = img.tobytes()
+        mat = spec.add_material(name="table_mat", texrepeat=(4.0, 4.0), texuniform=True)
+        mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = "table_tex"
+        table.material = "table_mat"
+        table.rgba = (1.0, 1.0, 1.0, float(table.rgba[3]))  # the texture carries the colour
+    table.friction = np.asarray(table.friction) * v.friction_scale
 
 
 _GEOM_TYPES = {
@@ -231,6 +261,10 @@ _GEOM_TYPES = {
 
 
 def _add_objects(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
+    v = scene.variation
+    friction = (
+        OBJECT_FRICTION if v is None else tuple(f * v.friction_scale for f in OBJECT_FRICTION)
+    )
     for obj in scene.objects:
         body = spec.worldbody.add_body(name=obj.name, pos=obj.pos, quat=obj.quat)
         if obj.movable:
@@ -245,7 +279,7 @@ def _add_objects(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
             if g.collide:
                 geom.contype, geom.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
                 geom.condim = OBJECT_CONDIM
-                geom.friction = OBJECT_FRICTION
+                geom.friction = friction
                 geom.mass = obj.mass / len(colliding)
             else:  # visual-only marker (e.g. a region patch)
                 geom.contype, geom.conaffinity = 0, 0
@@ -254,11 +288,13 @@ def _add_objects(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
 
 
 def build_spec(scene: SceneSpec) -> mujoco.MjSpec:
-    """MjSpec of the Panda (at its home keyframe), the table, cameras and the scene's objects."""
+    """MjSpec of the Panda (at its home keyframe), the table, cameras and the scene's objects.
+    A scene with a variation must be resolved first (sim.variation.resolve; build_model and
+    MuJoCoPhysics.build do it): this applies only the look and friction."""
     spec = _robot_spec().copy()
     spec.modelname = "panda_tabletop"
     cameras = scene.cameras or [CameraSpec("scene"), CameraSpec("wrist")]
-    _add_world(spec, cameras)
+    _add_world(spec, cameras, scene.variation or SceneVariation())
     _add_objects(spec, scene)
     return spec
 
@@ -277,6 +313,7 @@ def home_qpos(model: mujoco.MjModel, scene: SceneSpec) -> np.ndarray:
 
 def build_model(scene: SceneSpec) -> mujoco.MjModel:
     """Compile the scene; the model carries a `home` keyframe (qpos + actuator targets)."""
+    scene = resolve(scene)
     spec = build_spec(scene)
     model = spec.compile()
     qpos = home_qpos(model, scene)

@@ -1,7 +1,8 @@
 """`vla data`: generate demonstrations, inspect and view LeRobot v3 datasets.
 
     vla data generate --suite pick_place --backend mujoco --episodes 100 --workers 4 \
-        --out data/pick_place --seed 0 [--task FAMILY] [--split train] [--image-size 128 128]
+        --out data/pick_place --seed 0 [--task FAMILY] [--split train] [--image-size 128 128] \
+        [--action-noise 0.5] [--randomize 1.0]
     vla data generate ... --learner CKPT [--expert-prob 0.5] [--dagger-block 4] \
         [--device cpu]   (DAgger; --device: the learner's torch device)
     vla data info DIR [--recompute-stats]
@@ -40,6 +41,10 @@ def register(subparsers) -> None:
                      help="DART noise injection: execute the expert's action + Gaussian noise of "
                      "up to SIGMA x the per-step limit (drawn per attempt), record the clean "
                      "action; e.g. 0.3 (default 0: the plain expert)")  # fmt: skip
+    gen.add_argument("--randomize", type=float, default=0.0, metavar="S",
+                     help="scene variation per attempt (camera, light, table look, distractors, "
+                     "friction, mass; sim/variation.py) of strength S: 0 off (default), 1 the "
+                     "training range; deterministic per seed")  # fmt: skip
     gen.add_argument("--learner", type=Path, default=None, metavar="CKPT",
                      help="DAgger: this Policy folder drives a share of the control blocks, the "
                      "expert labels every state; failed attempts are kept")  # fmt: skip
@@ -98,7 +103,7 @@ def run_generate(args: argparse.Namespace) -> int:
             workers=args.workers, seed=args.seed,
             families=(args.task,) if args.task else None, split=args.split,
             image_size=tuple(args.image_size) if args.image_size else DEFAULT_IMAGE_SIZE,
-            max_steps=args.max_steps, action_noise=args.action_noise,
+            max_steps=args.max_steps, action_noise=args.action_noise, randomize=args.randomize,
             max_minutes=args.max_minutes, learner=learner, progress=not args.no_progress,
         )  # fmt: skip
         with terminate_on_sigterm():  # SIGTERM exits as cleanly as Ctrl-C

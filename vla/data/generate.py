@@ -74,6 +74,9 @@ class GenerateConfig:
     # u * action_noise x the per-step limit (u ~ U(0, 1) per attempt, from its seed) and records
     # the clean action; 0 = the plain expert. See sim.rollout.perturb.
     action_noise: float = 0.0
+    # Scene variation (domain randomisation) of every attempt: sim.EnvConfig.randomize (0 = off,
+    # 1 = the training range), drawn from the attempt's seed on its own stream.
+    randomize: float = 0.0
     # Stop starting attempts after this many minutes (None: run all ``episodes``); a later run
     # with the same settings resumes where this one stopped.
     max_minutes: float | None = None
@@ -100,6 +103,9 @@ class GenerateConfig:
                 f"action_noise is a fraction of the per-step action limit: use 0..1 (e.g. 0.3), "
                 f"got {self.action_noise}"
             )
+        if not 0.0 <= self.randomize <= 2.0:
+            raise ValueError(f"randomize is the scene-variation strength: use 0..2 (1 = the "
+                             f"training range), got {self.randomize}")  # fmt: skip
         if self.learner is not None:
             check_learner(self.learner, self.suite, self.image_size, self.fps)
 
@@ -109,7 +115,7 @@ class GenerateConfig:
             "suite": self.suite, "backend": self.backend, "seed": self.seed,
             "families": list(self.families) if self.families else None, "split": self.split,
             "image_size": list(self.image_size), "fps": self.fps, "max_steps": self.max_steps,
-            "action_noise": self.action_noise,
+            "action_noise": self.action_noise, "randomize": self.randomize,
             "learner": self.learner.identity() if self.learner else None,
         }  # fmt: skip
 
@@ -129,6 +135,7 @@ class EpisodeJob:
     max_steps: int | None = None
     action_noise: float = 0.0  # this attempt's noise scale (already drawn per attempt)
     learner: LearnerSpec | None = None  # DAgger: the policy that drives some blocks
+    randomize: float = 0.0  # scene variation strength (sim.EnvConfig.randomize)
 
 
 @dataclass
@@ -187,6 +194,7 @@ def make_jobs(cfg: GenerateConfig, families: list[str], start: int) -> list[Epis
             max_steps=cfg.max_steps,
             action_noise=attempt_noise(cfg.action_noise, episode_seed(cfg.seed, i)),
             learner=cfg.learner,
+            randomize=cfg.randomize,
         )
         for i in range(start, cfg.episodes)
     ]
@@ -221,11 +229,12 @@ def sim_rollout(job: EpisodeJob) -> EpisodeResult:
 
     t0 = time.perf_counter()
     key = (job.family, job.backend, job.suite, job.image_size, job.split, job.base_seed,
-           job.max_steps)  # fmt: skip
+           job.max_steps, job.randomize)  # fmt: skip
     env, built = _ENVS.get(key), 0.0
     if env is None:  # reset(seed=job.seed) below decides the episode; construction does not
         env = sim.make(job.family, job.backend, suite=job.suite, seed=job.base_seed,
-                       image_size=job.image_size, split=job.split, max_steps=job.max_steps)  # fmt: skip
+                       image_size=job.image_size, split=job.split, max_steps=job.max_steps,
+                       randomize=job.randomize)  # fmt: skip
         _ENVS[key] = env
         built = time.perf_counter() - t0
     expert, learner_steps = make_expert(env), 0

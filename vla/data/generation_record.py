@@ -23,7 +23,7 @@ from vla.data.writer import DatasetWriter
 
 RECORD = "meta/vla_generation.json"
 # Settings added after records existed, with the value older records implicitly used.
-IDENTITY_DEFAULTS: dict[str, Any] = {"action_noise": 0.0, "learner": None}
+IDENTITY_DEFAULTS: dict[str, Any] = {"action_noise": 0.0, "learner": None, "randomize": 0.0}
 
 
 def load_record(out: Path, identity: dict[str, Any]) -> dict:
