@@ -9,6 +9,14 @@ split; for suites with difficulty groups also per group and the mean over groups
 JSON report (schema: ``vla/eval/report.py``), a bar chart PNG and a few videos of successes and
 failures per task family (scene | wrist).
 
+Robustness (issue #33): ``--perturb NAME[=VALUE] ...`` (or ``--perturb all``) also runs each
+perturbation on the baseline's episode seeds and reports the paired change with an exact
+McNemar p (table, JSON "perturbations", a second PNG <json stem>_perturbations.png):
+
+    vla eval --checkpoint PATH --episodes-per-task 5 --perturb all --workers 2 \
+        --json eval_out/perturb.json
+    vla eval --checkpoint PATH --perturb camera_shift=0.02 camera_shift=0.05 latency paraphrase
+
 Meta-World MT50 (``--suite mt50``, needs the metaworld extra) with the published protocol
 (configs/eval/mt50.yaml): 10 episodes per task, 500-step horizon (the suite's default), object
 and goal placement seeded per episode from --seed:
@@ -25,6 +33,14 @@ import sys
 from pathlib import Path
 
 from vla.cli.common import add_device, add_image_size
+
+#: sim.perturb.PERTURBATIONS with default values (a test keeps the two in step; importing
+#: sim.perturb here would load gymnasium for every `vla` command)
+PERTURB_NAMES = (
+    "camera_shift=0.05 (m), camera_rotate=5 (deg), lighting=0.5 (x), light_color=0.4, color=1, "
+    "texture=checker|noise|stripes, distractors=3, drop_wrist, drop_scene, state_noise=0.01, "
+    "latency=1 (steps), paraphrase"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,6 +84,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "for a machine without the MiniLM package",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")  # fmt: skip
+    p.add_argument(
+        "--perturb", nargs="+", metavar="NAME[=VALUE]",
+        help="also run these perturbations on the same seeds (sim/perturb.py): " + PERTURB_NAMES
+        + "; 'all': every one at its default",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -77,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
 
     splits = ("train", "heldout") if args.split == "both" else (args.split,)
     try:
+        perturbations = ()
+        if args.perturb:
+            from sim.perturb import parse_perturbations
+
+            perturbations = parse_perturbations(args.perturb)
         cfg = EvalConfig(
             checkpoint=str(args.checkpoint), suite=args.suite,
             families=tuple(args.tasks) if args.tasks else None, backend=args.backend,
@@ -85,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             videos_per_outcome=args.videos_per_outcome, device=args.device,
             image_size=args.image_size, max_steps=args.max_steps, progress=not args.no_progress,
             execution_horizon=args.execution_horizon, temporal_ensemble=args.temporal_ensemble,
-            text_cache=args.text_cache,
+            text_cache=args.text_cache, perturbations=perturbations,
         )  # fmt: skip
         image_size = resolve_image_size(cfg)
         results, timing = evaluate(cfg)
@@ -97,9 +123,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from vla.eval.sim_adapter import suite_groups
 
-    report = build_report(results, run_info=run_info(cfg, image_size), timing=timing,
+    baseline = [r for r in results if r.perturbation is None]
+    report = build_report(baseline, run_info=run_info(cfg, image_size), timing=timing,
                           groups=suite_groups(cfg.suite))  # fmt: skip
-    report["videos"] = sorted(r.video for r in results if r.video)
+    report["videos"] = sorted(r.video for r in baseline if r.video)
     chart = args.chart
     if chart is None and args.json is not None:
         chart = args.json.with_suffix(".png")
@@ -108,9 +135,31 @@ def run(args: argparse.Namespace) -> int:
     if chart is not None:
         report["chart"] = str(plot_success_chart(report, chart))
     print(format_table(report))
+    if cfg.perturbations:
+        _add_perturbations(report, results, cfg, chart)
     print(f"{len(results)} episodes in {timing['wall_s']:.1f} s with {cfg.workers} worker(s)")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))
-        print(f"report: {args.json}" + (f", chart: {chart}" if chart else ""))
+        print(f"report: {args.json}" + (f", chart: {chart}" if chart else "")
+              + (f", perturbation chart: {report['perturbation_chart']}"
+                 if "perturbation_chart" in report else ""))  # fmt: skip
     return 0
+
+
+def _add_perturbations(report: dict, results: list, cfg, chart: Path | None) -> None:
+    """The paired perturbation section, its table (printed) and its chart (beside ``chart``)."""
+    from vla.eval.perturb_report import (
+        format_perturbation_table,
+        perturbation_section,
+        plot_perturbation_chart,
+    )
+
+    report["perturbations"] = perturbation_section(results, cfg.perturbations)
+    report["perturbation_videos"] = sorted(r.video for r in results
+                                           if r.video and r.perturbation)  # fmt: skip
+    print()
+    print(format_perturbation_table(report["perturbations"]))
+    if chart is not None:
+        path = chart.with_name(f"{chart.stem}_perturbations.png")
+        report["perturbation_chart"] = str(plot_perturbation_chart(report, path))

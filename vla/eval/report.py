@@ -70,6 +70,15 @@ class EpisodeResult:
     # what the episode ended up doing (pick_place: sim.tasks.pick_place.episode_outcome), or
     # None for suites without a classifier
     outcome: str | None = None
+    perturbation: str | None = None  # `vla eval --perturb` label; None: unperturbed
+
+
+def episode_entry(r: EpisodeResult) -> dict[str, Any]:
+    """One episode_log entry (``perturbation`` only for a perturbed episode)."""
+    entry = asdict(r)
+    if entry["perturbation"] is None:
+        del entry["perturbation"]
+    return entry
 
 
 def _block(results: Sequence[EpisodeResult]) -> dict[str, Any]:
@@ -143,7 +152,7 @@ def build_report(
         "episodes": first["episodes"],
         "mean_length": first["mean_length"],
         "splits": splits,
-        "episode_log": [asdict(r) for r in results],
+        "episode_log": [episode_entry(r) for r in results],
         "timing": timing,
     }
 

@@ -11,6 +11,10 @@
 Results depend on (checkpoint, suite, families, backend, S, N, splits), never on the number of
 workers: each episode has its own seed. Which episodes get a video can depend on timing (the
 first ones to finish take the quota of their (split, family, outcome)).
+
+With perturbations (``--perturb``, sim/perturb.py) the jobs are (condition, split, family, e) for
+the baseline (condition None) and every perturbation, all in the same pool; the seed does not
+depend on the condition, so each perturbed episode pairs with the baseline episode of its seed.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vla.eval import sim_adapter
 from vla.eval.agents import EXPERT, AgentSource, checkpoint_image_size
 from vla.eval.report import EpisodeResult
+
+if TYPE_CHECKING:
+    from sim.perturb import Perturbation
 
 SPLITS = ("train", "heldout")
 BACKENDS = ("mujoco", "pybullet")
@@ -54,6 +61,8 @@ class EvalConfig:
     temporal_ensemble: bool = False  # ACT-style ensembling of overlapping chunks
     text_cache: str | None = None  # precomputed MiniLM states (machines without MiniLM)
     progress: bool = True
+    # sim.perturb.Perturbation each run on the baseline's seeds; () = the baseline only
+    perturbations: tuple[Perturbation, ...] = ()
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -71,6 +80,18 @@ class EvalConfig:
             raise ValueError(f"execution_horizon must be >= 1, got {self.execution_horizon}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        labels = [p.label for p in self.perturbations]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"perturbations must be distinct, got {labels}")
+        other_suite = [p.label for p in self.perturbations if not p.spec.any_suite]
+        if other_suite and self.suite != "pick_place":
+            raise ValueError(f"perturbations {other_suite} need the pick_place suite (scene "
+                             f"variation, its instruction templates, its 7-d actions); with "
+                             f"--suite {self.suite} use drop_wrist, drop_scene or state_noise")  # fmt: skip
+
+    def perturbation(self, label: str | None) -> Perturbation | None:
+        """The perturbation a job's label names (None: the baseline)."""
+        return None if label is None else {p.label: p for p in self.perturbations}[label]
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,7 @@ class EvalJob:
     family: str
     episode: int
     seed: int
+    perturbation: str | None = None  # a Perturbation label; None: the unperturbed baseline
 
 
 def episode_seed(seed: int, split: str, family: str, episode: int) -> int:
@@ -91,12 +113,14 @@ def episode_seed(seed: int, split: str, family: str, episode: int) -> int:
 
 
 def make_jobs(cfg: EvalConfig, families: list[str]) -> list[EvalJob]:
+    """The baseline's episodes, then each perturbation's on the same seeds."""
     jobs = []
-    for split in cfg.splits:
-        for family in families:
-            for e in range(cfg.episodes_per_task):
-                seed = episode_seed(cfg.seed, split, family, e)
-                jobs.append(EvalJob(len(jobs), split, family, e, seed))
+    for label in [None, *(p.label for p in cfg.perturbations)]:
+        for split in cfg.splits:
+            for family in families:
+                for e in range(cfg.episodes_per_task):
+                    seed = episode_seed(cfg.seed, split, family, e)
+                    jobs.append(EvalJob(len(jobs), split, family, e, seed, label))
     return jobs
 
 
@@ -119,7 +143,7 @@ def init_worker(cfg: EvalConfig, image_size: tuple[int, int], quota: Any, slots:
                                       cfg.temporal_ensemble, cfg.text_cache))  # fmt: skip
 
 
-def _take_video_slot(key: tuple[str, str, bool]) -> bool:
+def _take_video_slot(key: tuple) -> bool:
     quota, slots, cfg = _WORKER["quota"], _WORKER["slots"], _WORKER["cfg"]
     if cfg.video_dir is None or key not in slots:
         return False
@@ -136,25 +160,49 @@ def run_job(job: EvalJob) -> EpisodeResult:
     cfg: EvalConfig = _WORKER["cfg"]
     source: AgentSource = _WORKER["source"]
     t0 = time.perf_counter()
-    key = (job.family, job.split)
-    env = _WORKER["envs"].get(key)
-    if env is None:
-        env = sim_adapter.make_env(cfg.suite, job.family, cfg.backend, job.split, job.seed,
-                                   _WORKER["image_size"], cfg.max_steps)  # fmt: skip
-        source.check_compatible(sim_adapter.env_interface(env))
-        _WORKER["envs"][key] = env
+    perturbation = cfg.perturbation(job.perturbation)
+    env = _env_for(job, perturbation)
     record = cfg.video_dir is not None and cfg.videos_per_outcome > 0
     result = sim_adapter.run_episode(env, source.agent_for(env), job.seed, record=record)
     outcome = sim_adapter.episode_outcome(env, bool(result.success))
     video = None
-    if record and result.frames and _take_video_slot((job.split, job.family, result.success)):
+    slot = (job.split, job.family, result.success)
+    if job.perturbation is not None:  # a perturbation's videos: its own quota and folder
+        slot = (job.perturbation, *slot)
+    if record and result.frames and _take_video_slot(slot):
         # failures carry their outcome where the suite has one: ..._failure_wrong_goal.mp4
         tag = "success" if result.success else "_".join(["failure", *filter(None, [outcome])])
-        path = Path(cfg.video_dir) / f"{job.split}_{job.family}_ep{job.episode:03d}_{tag}.mp4"
+        folder = Path(cfg.video_dir) / (job.perturbation or "")
+        path = folder / f"{job.split}_{job.family}_ep{job.episode:03d}_{tag}.mp4"
         video = str(sim_adapter.write_video(path, result.frames, sim_adapter.control_hz(env)))
     return EpisodeResult(job.family, job.split, job.seed, bool(result.success),
                          int(result.length), str(result.instruction),
-                         time.perf_counter() - t0, video, outcome)  # fmt: skip
+                         time.perf_counter() - t0, video, outcome,
+                         job.perturbation)  # fmt: skip
+
+
+MAX_VARIED_ENVS = 4  # per worker: simulators with a scene variation kept open (LRU)
+
+
+def _env_for(job: EvalJob, perturbation: Perturbation | None) -> Any:
+    """The worker's environment for a job: one simulator per (family, split) as always, one per
+    (family, split, scene variation) with the least recently used closed past MAX_VARIED_ENVS;
+    a wrapper perturbation wraps the unperturbed simulator afresh."""
+    cfg: EvalConfig = _WORKER["cfg"]
+    variation = perturbation.variation() if perturbation is not None else None
+    envs: dict = _WORKER["envs"] if variation is None else _WORKER.setdefault("varied", {})
+    key = (job.family, job.split) if variation is None else (job.family, job.split,
+                                                             perturbation.label)  # fmt: skip
+    env = envs.pop(key, None)
+    if env is None:
+        env = sim_adapter.make_env(cfg.suite, job.family, cfg.backend, job.split, job.seed,
+                                   _WORKER["image_size"], cfg.max_steps,
+                                   **({"variation": variation} if variation else {}))  # fmt: skip
+        _WORKER["source"].check_compatible(sim_adapter.env_interface(env))
+    envs[key] = env  # most recently used last
+    while variation is not None and len(envs) > MAX_VARIED_ENVS:
+        envs.pop(next(iter(envs))).close()
+    return env if perturbation is None else perturbation.wrap(env)
 
 
 # ---- parent side ------------------------------------------------------------------------------
@@ -212,6 +260,7 @@ def evaluate(
         check_weights_file(cfg.checkpoint)
     jobs = make_jobs(cfg, families)
     slots = [(s, f, ok) for s in cfg.splits for f in families for ok in (True, False)]
+    slots += [(p.label, *slot) for p in cfg.perturbations for slot in slots]
     quota = mp.get_context("spawn").Array("i", len(slots))
     initargs = (cfg, image_size, quota, slots)
     bar = None
@@ -234,8 +283,9 @@ def evaluate(
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
-    order = {(j.split, j.family, j.seed): j.index for j in jobs}
-    results.sort(key=lambda r: order[(r.split, r.task, r.seed)])  # job order, whatever W is
+    order = {(j.perturbation, j.split, j.family, j.seed): j.index for j in jobs}
+    # job order, whatever W is
+    results.sort(key=lambda r: order[(r.perturbation, r.split, r.task, r.seed)])
     timing = {
         "wall_s": wall,
         "episodes_per_s": len(results) / wall if wall > 0 else 0.0,

@@ -38,12 +38,14 @@ def default_image_size() -> tuple[int, int]:
 
 
 def make_env(suite: str, family: str, backend: str, split: str, seed: int,
-             image_size: tuple[int, int], max_steps: int | None) -> Any:  # fmt: skip
-    """A gymnasium environment for one task family (``sim.make``)."""
+             image_size: tuple[int, int], max_steps: int | None, variation: Any = None) -> Any:  # fmt: skip
+    """A gymnasium environment for one task family (``sim.make``); ``variation``: a
+    ``sim.variation.SceneVariation`` applied to every episode (``vla eval --perturb``)."""
     import sim
 
+    extra = {} if variation is None else {"variation": variation}
     return sim.make(family, backend, suite=suite, seed=seed, image_size=tuple(image_size),
-                    split=split, max_steps=max_steps)  # fmt: skip
+                    split=split, max_steps=max_steps, **extra)  # fmt: skip
 
 
 def env_interface(env: Any) -> dict[str, Any]:
