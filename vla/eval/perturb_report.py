@@ -139,7 +139,7 @@ def plot_perturbation_chart(report: dict[str, Any], path: str | Path) -> Path:
     families = sorted({f for r in section["results"].values() for s in r["splits"].values()
                        for f in s["per_task"]})  # fmt: skip
     markers = dict(zip(families, "os^vDP*X<>", strict=False))
-    fig, axes = plt.subplots(1, len(splits), figsize=(7.5 * len(splits), 0.42 * len(order) + 1.8),
+    fig, axes = plt.subplots(1, len(splits), figsize=(7.5 * len(splits), 0.42 * len(order) + 2.2),
                              squeeze=False, sharey=True)  # fmt: skip
     for ax, split in zip(axes[0], splits, strict=True):
         base = report["splits"][split]
@@ -170,7 +170,8 @@ def plot_perturbation_chart(report: dict[str, Any], path: str | Path) -> Path:
         ax.set_xticks(range(0, 101, 20))
         ax.set_xlabel("success rate (%)")
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(loc="lower right", fontsize=7, frameon=True)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.5 / (len(order) ** 0.5 + 1)),
+                  ncol=len(families) + 1, fontsize=7, frameon=False)  # fmt: skip
     axes[0][0].set_yticks(range(len(order)), order)
     axes[0][0].set_ylim(len(order) - 0.5, -0.7)
     fig.suptitle(f"{Path(str(report.get('checkpoint', ''))).name or 'policy'} | "
