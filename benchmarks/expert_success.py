@@ -3,9 +3,13 @@
 
     python benchmarks/expert_success.py [--backends mujoco pybullet] [--episodes 100]
                                         [--seed 0] [--workers 2] [--action-noise 0.5] [--json OUT]
+                                        [--randomize 1.0]
 
 --action-noise executes perturbed actions (sim.rollout.perturb), as `vla data generate
---action-noise` does: the share of attempts a generation run keeps.
+--action-noise` does: the share of attempts a generation run keeps. --randomize draws a scene
+variation per episode (sim/variation.py), as `vla data generate --randomize` does; without
+cameras only its physical part (friction, mass, distractors) can matter to the expert, which
+reads privileged state.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="train")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--action-noise", type=float, default=0.0)
+    parser.add_argument("--randomize", type=float, default=0.0, help="scene variation strength")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     families = list(SUITES[args.suite])
@@ -37,12 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         # the expert reads privileged state: no cameras needed to measure its success
         jobs = seeded_jobs(families, args.episodes, args.seed, backend=backend, suite=args.suite,
                            split=args.split, render=False,
-                           action_noise=args.action_noise)  # fmt: skip
+                           action_noise=args.action_noise, randomize=args.randomize)  # fmt: skip
         results = list(run_episodes(jobs, expert_policy, workers=args.workers))
         seconds = time.perf_counter() - t0
         summary = summarize(results, backend=backend, seed=args.seed, split=args.split,
                             episodes_per_task=args.episodes, seconds=round(seconds, 1),
-                            action_noise=args.action_noise)  # fmt: skip
+                            action_noise=args.action_noise, randomize=args.randomize)  # fmt: skip
         print(f"== {backend} ({args.episodes} episodes/family, seeds {args.seed}.."
               f"{args.seed + args.episodes - 1}, {seconds:.0f} s)")  # fmt: skip
         print(format_table(summary), flush=True)

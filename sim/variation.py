@@ -75,6 +75,10 @@ class SceneVariation:
 
     def __post_init__(self) -> None:
         self.validate()
+        for f in fields(self):  # lists and numpy scalars -> tuples of floats: equality, hashing
+            v = getattr(self, f.name)
+            if isinstance(v, (tuple, list)):
+                object.__setattr__(self, f.name, tuple(float(x) for x in v))
 
     def validate(self) -> None:
         """Raise ValueError naming the field and the accepted range."""

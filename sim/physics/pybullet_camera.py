@@ -19,6 +19,7 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
+from sim.variation import SceneVariation, light_factors
 from vla.robot.panda import WRIST_CAMERA_POS
 
 RENDERERS = ("tiny", "egl")
@@ -93,6 +94,42 @@ def wrist_view(hand_pos: np.ndarray, hand_rot: np.ndarray) -> tuple[list, list, 
     return eye.tolist(), target.tolist(), up.tolist()
 
 
+LIGHT_FIELDS = ("light_scale", "light_rgb", "light_shift_m")
+LIGHT_POS = (0.5, 0.0, 1.5)  # the MuJoCo model's overhead light
+
+
+def light_kwargs(v: SceneVariation | None, renderer: str) -> dict:
+    """getCameraImage light arguments of a variation ({}: PyBullet's default light). Raises
+    NotImplementedError naming the fields this backend cannot apply: a table texture, and any
+    light change with the "egl" renderer (its light is fixed)."""
+    if v is None or v.is_identity:
+        return {}
+    changed = v.changed()
+    lacking = [f for f in changed if f == "table_texture"]
+    lit = [f for f in changed if f in LIGHT_FIELDS]
+    if renderer == "egl":
+        lacking += lit
+    if lacking:
+        raise NotImplementedError(
+            f"the PyBullet backend ({renderer} renderer) cannot apply SceneVariation field(s) "
+            f"{lacking}; leave them at their defaults or use the mujoco backend"
+            + (" (light needs renderer='tiny')" if renderer == "egl" else "")
+        )
+    if not lit:
+        return {}
+    k = light_factors(v)
+    top = float(k.max())  # the tint becomes the colour, the overall scale the coefficients
+    out = {
+        "lightColor": list(np.clip(k / max(top, 1e-6), 0.0, 1.0)),
+        # TinyRenderer's defaults (ambient 0.6, diffuse 0.35) times the overall scale
+        "lightAmbientCoeff": 0.6 * top,
+        "lightDiffuseCoeff": 0.35 * top,
+    }
+    if "light_shift_m" in lit:  # the light's position (PyBullet aims it at the origin)
+        out["lightDirection"] = list(np.asarray(LIGHT_POS) + v.light_shift_m)
+    return out
+
+
 def grab(
     bc: BulletClient, width: int, height: int, view, proj, use_egl: bool, light: dict | None = None
 ) -> np.ndarray:
@@ -115,6 +152,7 @@ def grab(
 __all__ = [
     "RENDERERS",
     "grab",
+    "light_kwargs",
     "load_egl_plugin",
     "unload_egl_plugin",
     "projection_matrix",

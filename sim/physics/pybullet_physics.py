@@ -44,7 +44,7 @@ from sim.physics.pybullet_scene import (
     xyzw_to_wxyz,
 )
 from sim.scene import CameraSpec, SceneSpec
-from sim.variation import SceneVariation, light_factors, resolve
+from sim.variation import SceneVariation, resolve
 from vla.robot.panda import (
     ARM_JOINT_LIMITS,
     ARM_JOINT_NAMES,
@@ -110,7 +110,8 @@ class PyBulletPhysics(Physics):
                     f"{self.image_size[0]}x{self.image_size[1]}; build the SceneSpec with "
                     "the same image_size as the physics"
                 )
-        self._light = self._light_kwargs(scene.variation)  # raises on what this backend lacks
+        # TinyRenderer light arguments; raises on the variation fields this backend lacks
+        self._light = cam.light_kwargs(scene.variation, self.renderer)
         scene = resolve(scene)  # the variation's camera move, distractors and masses
         v = scene.variation or SceneVariation()
         contact = scaled_contact(self.config.contact, v.friction_scale)
@@ -143,33 +144,6 @@ class PyBulletPhysics(Physics):
         home = HOME_Q if scene.robot_home is None else scene.robot_home
         self.set_joint_positions(np.asarray(home, dtype=np.float64), GRIPPER_MAX_OPENING)
         self.set_joint_targets(np.asarray(home, dtype=np.float64), gripper_closed=False)
-
-    def _light_kwargs(self, v: SceneVariation | None) -> dict:
-        """TinyRenderer light arguments of a variation ({} = PyBullet's default light); raises
-        NotImplementedError naming the fields this backend cannot apply."""
-        if v is None or v.is_identity:
-            return {}
-        lacking = ["table_texture"] if v.table_texture is not None else []
-        lit = v.light_scale != 1.0 or v.light_rgb != (1.0, 1.0, 1.0)
-        lit = lit or v.light_shift_m != (0.0, 0.0, 0.0)
-        if lit and self.renderer == "egl":
-            lacking += [f for f in ("light_scale", "light_rgb", "light_shift_m")
-                        if getattr(v, f) != SceneVariation.__dataclass_fields__[f].default]  # fmt: skip
-        if lacking:
-            raise NotImplementedError(
-                f"the PyBullet backend ({self.renderer} renderer) cannot apply SceneVariation "
-                f"field(s) {lacking}; leave them at their defaults or use the mujoco backend"
-                + (" (light needs renderer='tiny')" if self.renderer == "egl" else "")
-            )
-        if not lit:
-            return {}
-        k = light_factors(v)
-        out = {"lightColor": list(np.clip(k / max(k.max(), 1e-6), 0.0, 1.0)),
-               # TinyRenderer's defaults (ambient 0.6, diffuse 0.35) times the overall scale
-               "lightAmbientCoeff": 0.6 * float(k.max()), "lightDiffuseCoeff": 0.35 * float(k.max())}  # fmt: skip
-        if v.light_shift_m != (0.0, 0.0, 0.0):
-            out["lightDirection"] = list(np.array([0.5, 0.0, 1.5]) + v.light_shift_m)
-        return out
 
     def _index_robot(self) -> None:
         bc = self._client()
