@@ -9,10 +9,14 @@
       --> vla.inference.fidelity.fidelity(): agreement, max |bin diff| per dimension, gripper flips
     --components: the same model in fp32 except ONE component in fp16 (the cause table)
 
-    python benchmarks/precision_fidelity.py --dataset DATA --device cpu --json out.json \\
-        [--checkpoint checkpoints/pick_place_v7] [--onnx exports/v7] [--components]
+    python benchmarks/precision_fidelity.py --device cpu --json out.json \\
+        [--checkpoint checkpoints/pick_place_v7] [--onnx exports/v7] [--components] \\
+        [--readouts argmax,mean] [--dataset DATA | --obs FILE.npz]
 
-DATA is a LeRobot folder of recorded episodes at the checkpoint's image size, e.g.
+Every row is measured under each readout (``vla.policy.readout``); the ``[mean] fp32 mean vs
+fp32 argmax`` row is the readout's own change of behaviour. Observations: by default the
+committed ``results/edge_inference/observations_seed3400.npz``; or DATA, a LeRobot folder of
+recorded episodes at the checkpoint's image size, e.g.
 ``vla data generate --episodes 40 --image-size 128 128 --action-noise 0.3 --out DATA``.
 """
 
@@ -31,6 +35,9 @@ from vla.constants import OBS_STATE, SHIPPED_CHECKPOINT, TASK
 from vla.inference.fidelity import fidelity, real_observations
 
 HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+# 256 observations of 40 recorded episodes (`vla data generate --episodes 40 --seed 3400
+# --action-noise 0.3 --image-size 128 128`, every 4th frame), for machines without the sim
+RECORDED_OBS = Path(__file__).parent / "results/edge_inference/observations_seed3400.npz"
 
 
 def save_observations(path: str, observations: list[dict]) -> None:
@@ -139,12 +146,13 @@ def onnx_logits(
 
 
 def format_table(rows: dict[str, dict]) -> str:
-    head = (f"{'variant':38s} {'agree':>7s} {'max bins/dim (dx dy dz dr dp dy)':>34s} "
+    head = (f"{'[readout] variant':46s} {'agree':>7s} {'<=1bin':>7s} "
+            f"{'max bins/dim (dx dy dz dr dp dy)':>34s} "
             f"{'>2 bins':>7s} {'grip flips':>10s} {'logit err':>9s}")  # fmt: skip
     lines = [head, "-" * len(head)]
     for name, r in rows.items():
         dims = " ".join(f"{x:g}" for x in r["max_bins_per_dim"][:-1])
-        lines.append(f"{name:38s} {r['token_agreement']:7.4f} {dims:>34s} "
+        lines.append(f"{name:46s} {r['token_agreement']:7.4f} {r['within_1_bin']:7.4f} {dims:>34s} "
                      f"{r['tokens_over_2_bins_continuous']:7d} "
                      f"{r.get('gripper_flips', 0):10d} {r['logit_max_abs_diff']:9.4f}")  # fmt: skip
     return "\n".join(lines)
@@ -154,7 +162,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
     ap.add_argument("--dataset", help="LeRobot folder of recorded episodes")
-    ap.add_argument("--obs", help="observations saved by --save-obs (instead of --dataset)")
+    ap.add_argument("--obs", help=f"observations saved by --save-obs (default {RECORDED_OBS})")
     ap.add_argument("--save-obs", help="also save the observations used here (.npz)")
     ap.add_argument("--text-cache", default=None, help="MiniLM states (`vla text-cache`)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -162,6 +170,11 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=4, help="every N-th frame of each episode")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--dtypes", default="float32,float16,bfloat16")
+    ap.add_argument(
+        "--readouts",
+        default="argmax,mean",
+        help="readouts (vla.policy.readout) every row is measured under",
+    )
     ap.add_argument("--half-logits", action="store_true", help="also the half-precision head")
     ap.add_argument("--components", action="store_true", help="the cause table (fp16 per part)")
     ap.add_argument("--onnx", default=None, help="export folder: ORT fp32 (+ int8 if present)")
@@ -181,37 +194,33 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = False  # the fp32 reference: no TF32 convolutions
     policy = Policy.from_pretrained(args.checkpoint, device=args.device,
                                     text_cache=args.text_cache)  # fmt: skip
-    if args.obs:
-        obs = load_observations(args.obs)[: args.max_obs]
-    else:
+    if args.dataset:
         obs = real_observations(args.dataset, policy.meta.camera_keys, args.max_obs, args.stride)
+    else:
+        obs = load_observations(args.obs or str(RECORDED_OBS))[: args.max_obs]
     if args.save_obs:
         save_observations(args.save_obs, obs)
-    d = len(policy.meta.action_names)
-    grip = policy.tokenizer.config.gripper_index if policy.tokenizer.config.gripper_binary else None
     ref = plain_logits(policy, obs, args.batch)
-    rows: dict[str, dict] = {}
+    variants: dict[str, torch.Tensor] = {}
     extra: dict[str, float] = {}
     for dt in filter(None, args.dtypes.split(",")):
-        rows[f"fast {dt}"] = fidelity(ref, fast_logits(policy, obs, dt, args.batch), d, grip)
+        variants[f"fast {dt}"] = fast_logits(policy, obs, dt, args.batch)
         if args.half_logits and dt in HALF:
-            got = fast_logits(policy, obs, dt, args.batch, half_logits=True)
-            rows[f"fast {dt}, head in {dt}"] = fidelity(ref, got, d, grip)
+            variants[f"fast {dt}, head in {dt}"] = fast_logits(policy, obs, dt, args.batch, True)
     if args.onnx:
         for fname in ("policy.onnx", "policy_int8.onnx"):
             if (Path(args.onnx) / fname).is_file():
                 where = f"tensorrt {args.ort_tensorrt}" if args.ort_tensorrt else "cpu"
                 got, ms = onnx_logits(Path(args.onnx), fname, obs, args.threads,
                                       ort_providers(args.ort_tensorrt))  # fmt: skip
-                rows[f"onnxruntime {where} {fname}"] = fidelity(ref, got, d, grip)
+                variants[f"onnxruntime {where} {fname}"] = got
                 extra[f"{fname} median ms per chunk (batch 1)"] = ms
     if args.components:
         for label, names in components(policy.model.config).items():
-            got = component_logits(policy, obs, names, args.batch)
-            rows[f"fp16 only in: {label}"] = fidelity(ref, got, d, grip)
-    print(
-        f"{len(obs)} observations from {args.dataset or args.obs}; reference: fp32 Policy on {args.device}"
-    )
+            variants[f"fp16 only in: {label}"] = component_logits(policy, obs, names, args.batch)
+    rows = readout_rows(policy, ref, variants, args.readouts.split(","))
+    print(f"{len(obs)} observations from {args.dataset or args.obs or RECORDED_OBS}; "
+          f"reference: fp32 Policy on {args.device}; checkpoint readout: {policy.meta.readout}")  # fmt: skip
     print(format_table(rows))
     for k, v in extra.items():
         print(f"{k}: {v:.2f}")
@@ -223,6 +232,23 @@ def main() -> None:
                                    "torch": torch.__version__, "observations": len(obs),
                                    "rows": rows, "timing": extra}, indent=1))  # fmt: skip
         print(f"wrote {out}")
+
+
+def readout_rows(policy, ref: torch.Tensor, variants: dict[str, torch.Tensor],
+                 readouts: list[str]) -> dict[str, dict]:  # fmt: skip
+    """fidelity() of every variant under every readout, plus each readout's change of the fp32
+    policy's own ids against argmax (what switching the readout does to behaviour)."""
+    d = len(policy.meta.action_names)
+    tok = policy.tokenizer.config
+    grip = tok.gripper_index if tok.gripper_binary else None
+    rows: dict[str, dict] = {}
+    for r in readouts:
+        if r != "argmax":
+            rows[f"[{r}] fp32 {r} vs fp32 argmax"] = fidelity(ref, ref, d, grip, readout="argmax",
+                                                              test_readout=r)  # fmt: skip
+        for name, got in variants.items():
+            rows[f"[{r}] {name}"] = fidelity(ref, got, d, grip, readout=r)
+    return rows
 
 
 if __name__ == "__main__":

@@ -16,12 +16,13 @@ The graph (static shapes, batch fixed by ``--batch``)::
     text_states  float32 (B, L, 384)    MiniLM token states of the instruction, zero-padded to L
     text_mask    bool    (B, L)         True on real tokens (at least one per row)
     state        float32 (B, S)         raw robot state; ONLY if the model uses it (use_state)
-    -> action_ids int64  (B, T)         greedy bin ids; decode with action_tokenizer/
+    -> action_ids int64  (B, T)         bin ids by the checkpoint's readout (policy_meta.json
+                                        "readout": argmax | mean); decode with action_tokenizer/
     -> logits     float32 (B, T, V)
 
 Inside: uint8 -> [0, 1] float, state normalisation (stats baked in as constants), the CNN
-vision tower, the Llama fusion decoder (bidirectional), the parallel action head and argmax:
-the same body as ``vla.inference.static_forward.forward_tokens``. Decoding ids to robot units
+vision tower, the Llama fusion decoder (bidirectional), the parallel action head and the readout
+(``vla.policy.readout``, recorded in ``export_meta.json``): the same body as ``vla.inference.static_forward.forward_tokens``. Decoding ids to robot units
 (``ActionTokenizer.decode``: ``bins -> centres``, unnormalise) stays on the host: it is a table
 lookup on 56 numbers. For the shipped checkpoint L=32, T=56, V=256, S=15 (not an input:
 ``use_state: false``).
@@ -81,6 +82,7 @@ from torch import nn
 from vla.constants import OBS_STATE
 from vla.model import VLAModel
 from vla.policy.checkpoint import TOKENIZER_DIRNAME
+from vla.policy.readout import Readout
 from vla.policy.transforms import CLIP, Normalize
 
 ONNX_FILENAME = "policy.onnx"
@@ -117,9 +119,11 @@ class ExportConfig:
 class PolicyGraph(nn.Module):
     """The exported body: raw uint8 cameras (+ raw state) + text states -> (ids, logits)."""
 
-    def __init__(self, model: VLAModel, centre: torch.Tensor, scale: torch.Tensor):
+    def __init__(self, model: VLAModel, centre: torch.Tensor, scale: torch.Tensor,
+                 readout: Readout | None = None):  # fmt: skip
         super().__init__()
         self.model = model.float().eval()
+        self.readout = readout or Readout("argmax")
         self.num_cameras = model.config.num_cameras
         self.use_state = bool(model.config.use_state)
         self.register_buffer("centre", centre.float().clone())
@@ -134,7 +138,7 @@ class PolicyGraph(nn.Module):
         if self.use_state:
             state = ((inputs[n + 2] - self.centre) / self.scale).clamp(-CLIP, CLIP)
         logits = self.model(imgs, state, text, mask)["logits"]  # (B, T, V)
-        return logits.argmax(-1), logits
+        return self.readout(logits), logits
 
 
 def input_specs(policy, batch: int) -> list[dict[str, Any]]:
@@ -165,7 +169,7 @@ def build_graph(policy) -> PolicyGraph:
     n = len(policy.meta.state_names)
     centre = norm.centre if norm is not None else torch.zeros(n)
     scale = norm.scale if norm is not None else torch.ones(n)
-    return PolicyGraph(policy.model.cpu(), centre.cpu(), scale.cpu()).eval()
+    return PolicyGraph(policy.model.cpu(), centre.cpu(), scale.cpu(), policy.readout).eval()
 
 
 def example_inputs(specs: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
@@ -263,6 +267,7 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path,
         "inputs": specs,
         "outputs": [{"name": "action_ids", "shape": [config.batch, t], "dtype": "int64"},
                     {"name": "logits", "shape": [config.batch, t, v], "dtype": "float32"}],
+        "readout": policy.readout.mode,
         "chunk_size": cfg.chunk_size, "eos_id": cfg.eos_id, "use_state": bool(cfg.use_state),
         "text_encoder": "MiniLM (all-MiniLM-L6-v2) token states, computed outside the graph",
         "onnx_bytes": path.stat().st_size,

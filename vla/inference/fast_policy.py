@@ -3,7 +3,7 @@
     obs dicts --stage into pinned host buffers (uint8 images as-is, raw float32 state)-->
       bucket = smallest of ``buckets`` >= B (larger batches run in bucket-sized pieces)
       --one H2D copy per buffer--> StaticForward[bucket]: uint8 -> float, state normalise,
-         VLAModel.forward (bf16/fp16 weights), argmax  == one CUDA graph replay
+         VLAModel.forward (bf16/fp16 weights), the Policy's Readout  == one CUDA graph replay
       --ids (B, T) to host--> ActionTokenizer.decode -> (B, H, D) robot units
     instruction -> padded (L, 384) states on device, cached per instruction; each batch slot
     re-copies its text rows only when its instruction changes.
@@ -212,6 +212,7 @@ class FastPolicy:
             self._static[size] = StaticForward(
                 self.model, self.pre, size, self.image_shape, len(self.meta.state_names),
                 self.text_shape, self.text_dtype, self.dtype, self.config.cuda_graphs,
+                self.policy.readout,
             )  # fmt: skip
         return self._static[size]
 

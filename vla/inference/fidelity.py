@@ -2,8 +2,8 @@
 
     recorded episodes (LeRobot v3 folder: ``vla data generate`` / ``vla record``)
       --real_observations--> obs dicts (camera frames, state, instruction)
-    fp32 logits (B, T, V)  --argmax--> bins (B, T)  --+
-    test logits (B, T, V)  --argmax--> bins (B, T)  --+--> fidelity(): agreement,
+    fp32 logits (B, T, V)  --readout--> bins (B, T)  --+   (argmax | mean: vla.policy.readout)
+    test logits (B, T, V)  --readout--> bins (B, T)  --+--> fidelity(): agreement,
                                                                      |bin difference| per action
                                                                      dimension, gripper flips
 
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from vla.constants import OBS_STATE, TASK
+from vla.policy.readout import Readout
 
 
 def real_observations(
@@ -70,8 +71,12 @@ def fidelity(
     gripper_index: int | None = -1,
     margins: tuple[float, ...] = (0.01, 0.05, 0.1),
     near_bins: int = 0,
+    readout: str = "argmax",
+    test_readout: str | None = None,
 ) -> dict:
-    """Compare two logit sets (B, T, V) of the same observations (``ref`` = fp32).
+    """Compare two logit sets (B, T, V) of the same observations (``ref`` = fp32), each read
+    out to bins by ``readout`` (``test_readout`` for the test side when it differs: the
+    behaviour change of a readout itself).
 
     Token order is step-major (T = H * D). ``gripper_index`` names the binary gripper's
     dimension (None: no binary gripper); it is excluded from the continuous-dimension maxima.
@@ -81,7 +86,8 @@ def fidelity(
     b, t, v = ref_logits.shape
     if t % action_dim:
         raise ValueError(f"{t} tokens are not a whole number of {action_dim}-D steps")
-    ref, test = ref_logits.argmax(-1).cpu(), test_logits.argmax(-1).cpu()  # (B, T) bins
+    ref = Readout(readout)(ref_logits).cpu()  # (B, T) bins
+    test = Readout(test_readout or readout)(test_logits).cpu()
     diff = (ref - test).abs().view(b, t // action_dim, action_dim)  # (B, H, D) in bins
     per_dim = diff.float().permute(2, 0, 1).reshape(action_dim, -1)  # (D, B*H)
     g = None if gripper_index is None else gripper_index % action_dim
@@ -89,7 +95,9 @@ def fidelity(
     out = {
         "observations": b,
         "tokens": b * t,
+        "readout": readout if test_readout in (None, readout) else f"{readout} vs {test_readout}",
         "token_agreement": float((ref == test).float().mean()),
+        "within_1_bin": float((diff <= 1).float().mean()),
         "max_bins_per_dim": [round(float(x), 2) for x in per_dim.amax(1)],
         "p99_bins_per_dim": [round(float(x), 2) for x in per_dim.quantile(0.99, dim=1)],
         "max_bins_continuous": float(per_dim[cont].max()),

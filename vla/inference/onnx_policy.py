@@ -3,7 +3,7 @@
     obs dicts --validate, stack--> uint8 cameras (B, H, W, 3) per camera, raw state
     instruction --MiniLM states (text cache or MiniLM), padded to L, cached per instruction-->
     DIR/policy[_int8].onnx (static batch B: a smaller batch is padded, a larger one split)
-      --> action_ids (B, T) --ActionTokenizer.decode--> chunks (B, H, D) in robot units
+      --> action_ids (B, T) (the checkpoint's readout, inside the graph) --ActionTokenizer.decode--> chunks (B, H, D) in robot units
 
 Same API as ``vla.policy.Policy`` (``act``, ``predict_batch``, ``select_action``, ``reset``,
 ``metadata``), so ``vla serve`` and the ROS node can serve it. Built by ``vla export --format
@@ -49,6 +49,13 @@ class OnnxPolicy:
         self.filename = filename
         self.export_meta = json.loads((self.dir / EXPORT_META_FILENAME).read_text())
         self.meta = PolicyMeta.read(self.dir)
+        graph_readout = self.export_meta.get("readout", "argmax")  # exports before the option
+        if graph_readout != self.meta.readout:
+            raise ValueError(
+                f"{path} computes action_ids by readout {graph_readout!r} but policy_meta.json "
+                f"asks for {self.meta.readout!r}: re-export with `vla export --checkpoint CKPT "
+                f"--format onnx --out {self.dir}`"
+            )
         self.tokenizer = load_tokenizer(self.dir / TOKENIZER_DIRNAME)
         config = VLAConfig.from_pretrained(self.dir)
         # an EmbedInstruction: MiniLM states from the text cache / MiniLM (or a caller's own)

@@ -5,7 +5,8 @@
     float32 (B, S)           --copy--> state      --+--> forward_tokens(...)  --> ids (B, T) int64
     [instruction cache]     --copy--> text, mask --+     (uint8 -> [0, 1] float, state
                                                           normalisation, VLAModel.forward,
-                                                          argmax: ONE CUDA graph replay)
+                                                          the policy's Readout: ONE CUDA
+                                                          graph replay)
 
 On CUDA the body is captured once with ``torch.cuda.CUDAGraph`` (every kernel launch of the
 vision tower, the fusion decoder and the head becomes one ``graph.replay()``). Raw CUDA graphs
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from vla.model import VLAModel
+from vla.policy.readout import Readout
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,12 @@ def forward_tokens(
     text: torch.Tensor,
     text_mask: torch.Tensor,
     dtype: torch.dtype,
+    readout: Readout | None = None,
 ) -> torch.Tensor:
-    """Greedy parallel action ids (B, T): the argmax of :func:`forward_logits`."""
-    return forward_logits(model, pre, images_u8, state, text, text_mask, dtype).argmax(-1)
+    """Parallel action ids (B, T): ``readout`` (the Policy's; None: argmax) of
+    :func:`forward_logits`."""
+    readout = readout or Readout("argmax")
+    return readout(forward_logits(model, pre, images_u8, state, text, text_mask, dtype))
 
 
 class StaticForward:
@@ -86,9 +91,11 @@ class StaticForward:
         text_dtype: torch.dtype,
         dtype: torch.dtype,
         use_graph: bool,
+        readout: Readout | None = None,
     ):
         dev = next(model.parameters()).device
         self.model, self.pre, self.batch, self.dtype = model, pre, batch, dtype
+        self.readout = readout or Readout("argmax")
         self.images = torch.zeros((batch, *image_shape), dtype=torch.uint8, device=dev)
         self.state = torch.zeros(batch, state_dim, device=dev)
         self.text = torch.zeros((batch, *text_shape), dtype=text_dtype, device=dev)
@@ -107,7 +114,14 @@ class StaticForward:
 
     def _body(self) -> torch.Tensor:
         return forward_tokens(
-            self.model, self.pre, self.images, self.state, self.text, self.text_mask, self.dtype
+            self.model,
+            self.pre,
+            self.images,
+            self.state,
+            self.text,
+            self.text_mask,
+            self.dtype,
+            self.readout,
         )
 
     def _capture(self) -> None:

@@ -23,6 +23,7 @@ import torch
 from vla.constants import ACTION, CONTROL_HZ, OBS_STATE, POLICY_ACTION_SPACES
 from vla.model import VLAModel
 from vla.model.text import TEXT_CACHE_FILENAME, InstructionEmbeddings, WordVocab
+from vla.policy.readout import READOUT_MODES
 
 META_FILENAME = "policy_meta.json"
 STATS_FILENAME = "stats.json"
@@ -48,8 +49,14 @@ class PolicyMeta:
     execution_horizon: int = 4
     state_norm_mode: str = "meanstd"
     extra: dict[str, Any] = field(default_factory=dict)
+    # logits -> bin ids (vla.policy.readout): "mean" for soft-label (HL-Gauss) checkpoints
+    readout: str = "argmax"
 
     def __post_init__(self) -> None:
+        if self.readout not in READOUT_MODES:
+            raise ValueError(
+                f"readout {self.readout!r}: choose one of {READOUT_MODES} (policy_meta.json)"
+            )
         if self.action_space not in POLICY_ACTION_SPACES:
             raise ValueError(
                 f"action_space {self.action_space!r}: choose one of {POLICY_ACTION_SPACES}"

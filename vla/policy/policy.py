@@ -2,7 +2,8 @@
 
     obs {"observation.images.<cam>": uint8 (H, W, 3), "observation.state": (S,), "task": str}
       -> input_transforms (same chain as training, strict image sizes)
-      -> VLAModel.predict_tokens (parallel or autoregressive)  -> ids (B, T)
+      -> VLAModel logits (parallel) --Readout (policy_meta "readout": argmax | mean)--> ids (B, T)
+         [autoregressive: VLAModel.predict_tokens, greedy argmax per step]
       -> ActionTokenizer.decode (un-normalises with the stored statistics) -> (B, H, D) robot units
       -> ChunkBroker (open loop for K steps / temporal ensembling) -> one action per step
 
@@ -30,6 +31,7 @@ from vla.model.text import TEXT_CACHE_FILENAME, InstructionEmbeddings, WordVocab
 from vla.policy.action_tokens import decode_tokens, is_fixed_length
 from vla.policy.broker import ChunkBroker
 from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, load_model, read_stats
+from vla.policy.readout import Readout
 from vla.policy.transforms import EmbedInstruction, apply_transforms, input_transforms
 from vla.tokenizers import load_tokenizer
 
@@ -101,6 +103,12 @@ class Policy:
                 f"{self.decode!r}: pass decode={model.config.decode_mode!r}"
             )
         check_consistent(model.config, meta, tokenizer)
+        if self.decode != "parallel" and meta.readout != "argmax":
+            raise ValueError(
+                f"readout {meta.readout!r} is for parallel decoding; this checkpoint decodes "
+                f"{self.decode!r}: set 'readout': 'argmax' in its policy_meta.json"
+            )
+        self.readout = Readout(meta.readout)  # the same module runs in FastPolicy and ONNX
         self.chain = input_transforms(
             meta.camera_keys, meta.image_size, stats, text, meta.state_norm_mode, train=False
         )
@@ -143,7 +151,7 @@ class Policy:
     @property
     def metadata(self) -> dict[str, Any]:
         """Camera keys, image size, state names, action space, control rate, chunk size, ..."""
-        return {**self.meta.to_json(), "decode": self.decode}
+        return {**self.meta.to_json(), "decode": self.decode}  # includes "readout"
 
     def check_compatible(
         self,
@@ -213,10 +221,13 @@ class Policy:
         if not observations:
             raise ValueError("predict_batch needs at least one observation")
         b = self._batch(observations)
-        ids = self.model.predict_tokens(
-            b["images"], b[OBS_STATE], b["text"], b["text_mask"], decode=self.decode,
-            allow_eos=not is_fixed_length(self.tokenizer),
-        )  # fmt: skip
+        args = (b["images"], b[OBS_STATE], b["text"], b["text_mask"])
+        if self.decode == "parallel":
+            ids = self.readout(self.model(*args)["logits"])  # (B, T)
+        else:
+            ids = self.model.predict_tokens(
+                *args, decode=self.decode, allow_eos=not is_fixed_length(self.tokenizer)
+            )
         return decode_tokens(
             self.tokenizer, ids.cpu().numpy(), self.meta.chunk_size, self.model.config.eos_id
         )
