@@ -153,7 +153,7 @@ def test_scripted_device_and_unavailable_devices():
     assert dev.poll().events == [Event.QUIT]
     with pytest.raises(ValueError, match="unknown event"):
         ScriptedDevice(["jump"])
-    from vla.teleop.devices import make_device
+    from vla.teleop.registry import make_device
 
     # this machine has neither the libraries nor the devices: the errors say what to install
     with pytest.raises(DeviceUnavailableError, match="pygame"):

@@ -12,7 +12,7 @@ from vla_synthetic import frame, overrides
 from vla.constants import OBS_STATE
 from vla.policy import Policy
 from vla.train import load_config, train
-from vla.train.trainer import regularise_state
+from vla.train.step import regularise_state
 
 PRESET = "configs/train/tiny_cpu.yaml"
 

@@ -46,7 +46,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-TELEOP_DEVICES = ("keyboard", "gamepad", "spacemouse", "scripted")  # vla.teleop.devices.DEVICES
+TELEOP_DEVICES = ("keyboard", "gamepad", "spacemouse", "scripted")  # vla.teleop.registry.DEVICES
 
 
 def _device_help() -> str:
@@ -59,7 +59,7 @@ def _device_help() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vla.teleop.devices import DeviceUnavailableError, make_device
+    from vla.teleop import DeviceUnavailableError, make_device
     from vla.teleop.recorder import RecordConfig, record
 
     if args.old_device is not None:

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from vla.constants import TASK
-from vla.data.layout import numeric_keys, visual_keys
+from vla.data.layout import DEFAULT_CODEC, numeric_keys, visual_keys
 from vla.data.stats import array_stats, image_stats
-from vla.data.video import DEFAULT_CODEC, encode_video_bytes
+from vla.data.video import encode_video_bytes
 
 
 @dataclass(frozen=True)

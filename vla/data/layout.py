@@ -38,6 +38,9 @@ CODEBASE_VERSION = "v3.0"
 DEFAULT_CHUNKS_SIZE = 1000  # files per chunk folder
 DEFAULT_DATA_FILE_SIZE_MB = 100
 DEFAULT_VIDEO_FILE_SIZE_MB = 200
+# the codec new videos are written with (vla.data.video encodes it), and the one info.json
+# implies where a video feature names none
+DEFAULT_CODEC = "h264"
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
 EPISODES_META_PATH = "meta/episodes/chunk-000/file-000.parquet"
@@ -383,8 +386,6 @@ def info_json(
 
 def codec_of_info(info: dict) -> str:
     """The codec of a dataset's videos, from its info.json (default for video-less datasets)."""
-    from vla.data.video import DEFAULT_CODEC
-
     for ft in info["features"].values():
         if ft.get("dtype") == "video":
             return ft.get("info", {}).get("video.codec", DEFAULT_CODEC)

@@ -25,9 +25,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vla.data.layout import DatasetFormatError
+from vla.data.layout import DEFAULT_CODEC, DatasetFormatError
 
-DEFAULT_CODEC = "h264"
 KEYFRAME_INTERVAL = 2  # frames between keyframes (LeRobot: g=2): random access over file size
 _ENCODERS = {"h264": "libx264", "av1": "libsvtav1"}
 

@@ -33,6 +33,7 @@ from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, check_frame, pre
 from vla.data.episode_table import EpisodeTableBuilder
 from vla.data.layout import (
     DEFAULT_CHUNKS_SIZE,
+    DEFAULT_CODEC,
     DEFAULT_DATA_FILE_SIZE_MB,
     DEFAULT_FEATURES,
     DEFAULT_VIDEO_FILE_SIZE_MB,
@@ -62,7 +63,6 @@ from vla.data.layout import (
 )
 from vla.data.running_stats import RunningStats
 from vla.data.stats import array_stats, to_json
-from vla.data.video import DEFAULT_CODEC
 
 
 class DatasetWriter:

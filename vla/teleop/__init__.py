@@ -9,15 +9,14 @@ Public API::
 """
 
 from vla.teleop.devices import (
-    DEVICES,
     DeviceStep,
     DeviceUnavailableError,
     Event,
     ScriptedDevice,
     SpeedConfig,
     TeleopDevice,
-    make_device,
 )
+from vla.teleop.registry import DEVICES, make_device
 
 __all__ = [
     "DEVICES",

@@ -6,16 +6,18 @@
         events: operator commands (start, finish, discard, reset, quit)
 
 Every device is polled once per control period by the recorder (``poll()`` never blocks). The
-registry ``DEVICES`` maps the names accepted by ``vla record --teleop-device`` to constructors; devices
-whose library or hardware is missing raise :class:`DeviceUnavailableError` naming what was
-found and what to install or plug in.
+registry ``DEVICES`` (``vla.teleop.registry``, above the device modules that build on this one)
+maps the names accepted by ``vla record --teleop-device`` to constructors; devices whose library
+or hardware is missing raise :class:`DeviceUnavailableError` naming what was found and what to
+install or plug in.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,52 +166,8 @@ class ScriptedDevice(TeleopDevice):
 
 def load_script(path: str) -> ScriptedDevice:
     """A ScriptedDevice from a JSON file: a list of 7-number actions and event names."""
-    import json
-
     with open(path) as f:
         items = json.load(f)
     if not isinstance(items, list):
         raise ValueError(f"{path}: a device script must be a JSON list, got {type(items).__name__}")
     return ScriptedDevice(items)
-
-
-def _keyboard(**kw: Any) -> TeleopDevice:
-    from vla.teleop.keyboard import KeyboardDevice
-
-    return KeyboardDevice(**kw)
-
-
-def _gamepad(**kw: Any) -> TeleopDevice:
-    from vla.teleop.gamepad import GamepadDevice
-
-    return GamepadDevice(**kw)
-
-
-def _spacemouse(**kw: Any) -> TeleopDevice:
-    from vla.teleop.spacemouse import SpaceMouseDevice
-
-    return SpaceMouseDevice(**kw)
-
-
-def _scripted(script: str | None = None, **kw: Any) -> TeleopDevice:
-    if script is None:
-        raise ValueError(
-            "--teleop-device scripted needs --script FILE.json (actions and event names)"
-        )
-    return load_script(script)
-
-
-#: names accepted by ``vla record --teleop-device`` -> constructor(**options)
-DEVICES: dict[str, Callable[..., TeleopDevice]] = {
-    "keyboard": _keyboard,
-    "gamepad": _gamepad,
-    "spacemouse": _spacemouse,
-    "scripted": _scripted,
-}
-
-
-def make_device(name: str, **options: Any) -> TeleopDevice:
-    """Open the device ``name`` (a key of ``DEVICES``)."""
-    if name not in DEVICES:
-        raise ValueError(f"unknown device {name!r}; choose one of {sorted(DEVICES)}")
-    return DEVICES[name](**options)

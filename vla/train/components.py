@@ -1,12 +1,11 @@
-"""Pieces of ``vla.train.trainer``: the action tokenizer and text side a run starts with, and
-the per-step state regularisation and its diagnostic."""
+"""Pieces of a training run's build (``vla.train.build``): the action tokenizer and the text
+side a run starts with."""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from vla.constants import ACTION, OBS_STATE
+from vla.constants import ACTION
 from vla.model import InstructionEmbeddings, WordVocab
 from vla.policy.transforms import EmbedInstruction
 from vla.tokenizers import BinningActionTokenizer, BinningConfig, FastActionTokenizer, FastConfig
@@ -42,33 +41,3 @@ def build_text(cfg: TrainConfig, mf: dict, instructions: list[str], vocab_dir=No
     cache = InstructionEmbeddings(max_tokens, entries, lazy_encoder=True)
     cache.ensure(instructions)  # fail now, not after minutes of data loading on the GPU box
     return cache, EmbedInstruction(cache, max_tokens)
-
-
-def regularise_state(batch: dict, cfg: TrainConfig, use_state: bool, g: torch.Generator):
-    """Training-time state regularisation, in place on ``batch[OBS_STATE]`` (normalised):
-    adds N(0, state_noise_std) noise; returns the (B,) state-dropout mask (or None)."""
-    if not use_state:
-        return None
-    state = batch[OBS_STATE]
-    if cfg.state_noise_std > 0:
-        noise = torch.randn(state.shape, generator=g) * cfg.state_noise_std
-        batch[OBS_STATE] = state + noise.to(state.device, state.dtype)
-    if cfg.state_dropout <= 0:
-        return None
-    return (torch.rand(state.shape[0], generator=g) < cfg.state_dropout).to(state.device)
-
-
-@torch.no_grad()
-def shuffled_state_accuracy(model, batch, raw, use_state: bool, autocast, accuracy) -> float:
-    """Diagnostic: token accuracy on the logged batch with the states rolled by one sample
-    (each sample gets another sample's state). Close to ``accuracy``: the actions come from the
-    images and instruction; far below it: the model reads the episode and time off the state
-    (memorisation). Without a state token it equals ``accuracy``."""
-    if not use_state:
-        return float(accuracy.item())
-    with autocast:
-        res = model(
-            batch["images"], torch.roll(batch[OBS_STATE], 1, dims=0), batch["text"],
-            batch["text_mask"], raw["targets"], raw["target_mask"],
-        )  # fmt: skip
-    return float(res["accuracy"].item())

@@ -8,16 +8,23 @@ Fast path (``data_mode=memory``)::
 
 DataLoader path (``data_mode=loader``): ``LeRobotTorchDataset`` + workers; targets are encoded
 per batch in the main process.
+
+Either way a step's batch is ``draw_batch(source, ...)``: the indices (memory path) and the
+augmentation's random numbers come from the step's generator, so a resumed run repeats them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from vla.constants import ACTION, OBS_STATE, TASK
 from vla.data.episode_arrays import EpisodeArrays
+from vla.data.torch_dataset import LeRobotTorchDataset
 from vla.policy.action_tokens import encode_targets
+from vla.train.config import TrainConfig
+from vla.train.runtime import DistInfo, batch_generator
 
 
 class MemoryBatches:
@@ -67,6 +74,10 @@ class MemoryBatches:
     def __len__(self) -> int:
         return self.size
 
+    def sample(self, g: torch.Generator, batch_size: int, device: torch.device) -> dict:
+        """A raw batch of ``batch_size`` samples drawn uniformly (indices from ``g``)."""
+        return self.batch(torch.randint(len(self), (batch_size,), generator=g), device)
+
     def batch(self, idx: torch.Tensor, device: torch.device) -> dict:
         """The raw (untransformed) batch for sample indices ``idx`` (B,), on ``device``."""
         idx = idx.to(self.device)
@@ -97,3 +108,51 @@ def loader_batch(raw: dict, tokenizer, max_tokens: int, eos_id: int, cams, devic
     out["targets"] = torch.from_numpy(ids).to(device)
     out["target_mask"] = torch.from_numpy(mask).to(device)
     return out
+
+
+class LoaderBatches:
+    """The DataLoader path: epoch after epoch of a shuffled (under DDP: distributed) sampler,
+    encoded to raw training batches. :meth:`sample` ignores the step generator: the sampler's
+    own generator (seeded by ``cfg.seed``) orders the samples."""
+
+    def __init__(self, cfg: TrainConfig, episodes: list[int], info: DistInfo, tokenizer,
+                 max_tokens: int, eos_id: int, cams: list[str]):  # fmt: skip
+        self.dataset = LeRobotTorchDataset(cfg.dataset, cfg.chunk_size, episodes)
+        self.sampler = (
+            DistributedSampler(self.dataset, info.world, info.rank, seed=cfg.seed)
+            if info.world > 1
+            else RandomSampler(self.dataset, generator=torch.Generator().manual_seed(cfg.seed))
+        )
+        self.loader = DataLoader(
+            self.dataset, cfg.batch_size, sampler=self.sampler, num_workers=cfg.num_workers,
+            pin_memory=info.device.type == "cuda", drop_last=True,
+            persistent_workers=cfg.num_workers > 0,
+        )  # fmt: skip
+        self._encode = (tokenizer, max_tokens, eos_id, cams)
+        self._it = None
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def sample(self, g: torch.Generator, batch_size: int, device: torch.device) -> dict:
+        """The loader's next batch (a new epoch where the last one ended)."""
+        while True:
+            if self._it is None:
+                if hasattr(self.sampler, "set_epoch"):
+                    self.sampler.set_epoch(self.epoch)
+                self._it = iter(self.loader)
+            try:
+                return loader_batch(next(self._it), *self._encode, device)
+            except StopIteration:
+                self._it, self.epoch = None, self.epoch + 1
+
+
+def draw_batch(source, cfg: TrainConfig, rank: int, step: int, device: torch.device):
+    """Step ``step``'s raw batch from ``source`` (``MemoryBatches`` or ``LoaderBatches``) with
+    the augmentation's random numbers; returns it and the step's generator (its next draws are
+    the state regularisation's)."""
+    g = batch_generator(cfg.seed, rank, step)
+    raw = source.sample(g, cfg.batch_size, device)
+    raw["aug_rand"] = torch.rand(cfg.batch_size, 4, generator=g)
+    return raw, g

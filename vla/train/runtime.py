@@ -259,6 +259,16 @@ def prune_checkpoints(output_dir: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def budget_spent(cfg: TrainConfig, elapsed_s: float, info: DistInfo) -> bool:
+    """Whether ``max_minutes`` ran out (on any rank: all of them stop at the same step)."""
+    if cfg.max_minutes is None:
+        return False
+    flag = torch.tensor(float(elapsed_s > cfg.max_minutes * 60), device=info.device)
+    if info.world > 1:
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
 def budget_unused(cfg: TrainConfig, stopped_by_time: bool, elapsed_s: float) -> float | None:
     """Minutes of ``max_minutes`` left when the run ended at ``steps`` instead (None when the
     budget was spent or under 10% of it is left): ``steps`` is a hard stop, and the preset's is
