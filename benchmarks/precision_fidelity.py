@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from vla.constants import OBS_STATE, SHIPPED_CHECKPOINT, TASK
-from vla.inference.fidelity import fidelity, real_observations
+from vla.inference.fidelity import fidelity_rows, real_observations
 
 HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 # 256 observations of 40 recorded episodes (`vla data generate --episodes 40 --seed 3400
@@ -218,7 +218,7 @@ def main() -> None:
     if args.components:
         for label, names in components(policy.model.config).items():
             variants[f"fp16 only in: {label}"] = component_logits(policy, obs, names, args.batch)
-    rows = readout_rows(policy, ref, variants, args.readouts.split(","))
+    rows = fidelity_rows(policy, ref, variants, args.readouts.split(","))
     print(f"{len(obs)} observations from {args.dataset or args.obs or RECORDED_OBS}; "
           f"reference: fp32 Policy on {args.device}; checkpoint readout: {policy.meta.readout}")  # fmt: skip
     print(format_table(rows))
@@ -232,23 +232,6 @@ def main() -> None:
                                    "torch": torch.__version__, "observations": len(obs),
                                    "rows": rows, "timing": extra}, indent=1))  # fmt: skip
         print(f"wrote {out}")
-
-
-def readout_rows(policy, ref: torch.Tensor, variants: dict[str, torch.Tensor],
-                 readouts: list[str]) -> dict[str, dict]:  # fmt: skip
-    """fidelity() of every variant under every readout, plus each readout's change of the fp32
-    policy's own ids against argmax (what switching the readout does to behaviour)."""
-    d = len(policy.meta.action_names)
-    tok = policy.tokenizer.config
-    grip = tok.gripper_index if tok.gripper_binary else None
-    rows: dict[str, dict] = {}
-    for r in readouts:
-        if r != "argmax":
-            rows[f"[{r}] fp32 {r} vs fp32 argmax"] = fidelity(ref, ref, d, grip, readout="argmax",
-                                                              test_readout=r)  # fmt: skip
-        for name, got in variants.items():
-            rows[f"[{r}] {name}"] = fidelity(ref, got, d, grip, readout=r)
-    return rows
 
 
 if __name__ == "__main__":

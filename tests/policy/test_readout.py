@@ -48,6 +48,16 @@ def test_mean_moves_by_at_most_one_bin_where_argmax_jumps_a_plateau():
     assert abs(m - n) <= 1
 
 
+def test_smoothed_finds_the_centre_of_mass_not_the_spike():
+    """A one-bin spike a hair above a wide plateau wins the argmax; smoothing picks the
+    plateau's centre. A distribution peaked at the last bin stays there (no edge pull)."""
+    logits = gaussian_logits(60.0, sigma=10.0)
+    logits[90] = logits.max() + 0.05
+    assert Readout("argmax")(logits).item() == 90
+    assert abs(Readout("smoothed")(logits).item() - 60) <= 1
+    assert Readout("smoothed")(gaussian_logits(255.0, sigma=3.0)).item() == 255
+
+
 def test_half_precision_logits_and_batch_shape():
     logits = torch.randn(3, 5, 256)
     for mode in READOUT_MODES:
@@ -67,13 +77,14 @@ def test_unknown_mode_names_the_choices():
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("readout")
-    argmax = make_tiny_checkpoint(root / "argmax")
-    mean = root / "mean"
-    shutil.copytree(argmax, mean)
-    meta = json.loads((mean / "policy_meta.json").read_text())
-    meta["readout"] = "mean"
-    (mean / "policy_meta.json").write_text(json.dumps(meta))
-    return {"argmax": argmax, "mean": mean}
+    out = {"argmax": make_tiny_checkpoint(root / "argmax")}
+    for mode in READOUT_MODES[1:]:
+        out[mode] = root / mode
+        shutil.copytree(out["argmax"], out[mode])
+        meta = json.loads((out[mode] / "policy_meta.json").read_text())
+        meta["readout"] = mode
+        (out[mode] / "policy_meta.json").write_text(json.dumps(meta))
+    return out
 
 
 def observations(policy: Policy, n: int, seed: int = 0) -> list[dict]:
@@ -109,10 +120,11 @@ def test_policy_and_fast_policy_use_the_checkpoints_readout(checkpoints, mode: s
     assert torch.equal(fast.predict_tokens(obs).cpu(), want)
 
 
-def test_the_readout_changes_the_ids(checkpoints):
+@pytest.mark.parametrize("mode", READOUT_MODES[1:])
+def test_the_readout_changes_the_ids(checkpoints, mode: str):
     """A test that would pass with the readout ignored is no test: on random logits of a tiny
-    model the two readouts disagree somewhere."""
+    model each readout disagrees with argmax somewhere."""
     a = Policy.from_pretrained(checkpoints["argmax"])
-    m = Policy.from_pretrained(checkpoints["mean"])
+    m = Policy.from_pretrained(checkpoints[mode])
     obs = observations(a, 4)
     assert not np.array_equal(a.predict_batch(obs), m.predict_batch(obs))

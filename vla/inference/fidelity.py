@@ -83,34 +83,13 @@ def fidelity(
     """
     if ref_logits.shape != test_logits.shape:
         raise ValueError(f"logit shapes differ: {ref_logits.shape} vs {test_logits.shape}")
-    b, t, v = ref_logits.shape
-    if t % action_dim:
-        raise ValueError(f"{t} tokens are not a whole number of {action_dim}-D steps")
+    b = ref_logits.shape[0]
     ref = Readout(readout)(ref_logits).cpu()  # (B, T) bins
     test = Readout(test_readout or readout)(test_logits).cpu()
-    diff = (ref - test).abs().view(b, t // action_dim, action_dim)  # (B, H, D) in bins
-    per_dim = diff.float().permute(2, 0, 1).reshape(action_dim, -1)  # (D, B*H)
-    g = None if gripper_index is None else gripper_index % action_dim
-    cont = [d for d in range(action_dim) if d != g]
-    out = {
-        "observations": b,
-        "tokens": b * t,
-        "readout": readout if test_readout in (None, readout) else f"{readout} vs {test_readout}",
-        "token_agreement": float((ref == test).float().mean()),
-        "within_1_bin": float((diff <= 1).float().mean()),
-        "max_bins_per_dim": [round(float(x), 2) for x in per_dim.amax(1)],
-        "p99_bins_per_dim": [round(float(x), 2) for x in per_dim.quantile(0.99, dim=1)],
-        "max_bins_continuous": float(per_dim[cont].max()),
-        "tokens_over_2_bins_continuous": int((per_dim[cont] > 2).sum()),
-        "logit_max_abs_diff": float((ref_logits.float() - test_logits.float()).abs().max()),
-        "logit_mean_abs_diff": float((ref_logits.float() - test_logits.float()).abs().mean()),
-    }
-    if g is not None:
-        half = v // 2
-        r, s = ref.view(b, -1, action_dim)[..., g], test.view(b, -1, action_dim)[..., g]
-        flips = (r >= half) != (s >= half)
-        out["gripper_flips"] = int(flips.sum())
-        out["gripper_flip_rate"] = float(flips.float().mean())
+    out = id_agreement(ref, test, action_dim, gripper_index, ref_logits.shape[-1])
+    out["readout"] = readout if test_readout in (None, readout) else f"{readout} vs {test_readout}"
+    out["logit_max_abs_diff"] = float((ref_logits.float() - test_logits.float()).abs().max())
+    out["logit_mean_abs_diff"] = float((ref_logits.float() - test_logits.float()).abs().mean())
     margin = decision_margin(ref_logits, near_bins).cpu().view(b, -1)
     same = (ref == test).view(b, -1)
     out["by_fp32_margin"] = {
@@ -121,3 +100,52 @@ def fidelity(
         for m in margins
     }
     return out
+
+
+def id_agreement(ref: torch.Tensor, test: torch.Tensor, action_dim: int,
+                 gripper_index: int | None = -1, vocab: int = 256) -> dict:  # fmt: skip
+    """Two id sets (B, T) of the same observations: agreement, bins per dimension, gripper
+    flips (position on the other side of the middle bin); see :func:`fidelity`."""
+    b, t = ref.shape
+    if t % action_dim:
+        raise ValueError(f"{t} tokens are not a whole number of {action_dim}-D steps")
+    diff = (ref - test).abs().view(b, t // action_dim, action_dim)  # (B, H, D) in bins
+    per_dim = diff.float().permute(2, 0, 1).reshape(action_dim, -1)  # (D, B*H)
+    g = None if gripper_index is None else gripper_index % action_dim
+    cont = [d for d in range(action_dim) if d != g]
+    out = {
+        "observations": b,
+        "tokens": b * t,
+        "token_agreement": float((ref == test).float().mean()),
+        "within_1_bin": float((diff <= 1).float().mean()),
+        "max_bins_per_dim": [round(float(x), 2) for x in per_dim.amax(1)],
+        "p99_bins_per_dim": [round(float(x), 2) for x in per_dim.quantile(0.99, dim=1)],
+        "max_bins_continuous": float(per_dim[cont].max()),
+        "tokens_over_2_bins_continuous": int((per_dim[cont] > 2).sum()),
+    }
+    if g is not None:
+        half = vocab // 2
+        r, s = ref.view(b, -1, action_dim)[..., g], test.view(b, -1, action_dim)[..., g]
+        flips = (r >= half) != (s >= half)
+        out["gripper_flips"] = int(flips.sum())
+        out["gripper_flip_rate"] = float(flips.float().mean())
+    return out
+
+
+def fidelity_rows(policy, ref: torch.Tensor, variants: dict[str, torch.Tensor],
+                  readouts: list[str]) -> dict[str, dict]:  # fmt: skip
+    """:func:`fidelity` of every variant's logits against ``ref`` (fp32) under every readout,
+    plus each readout's change of the fp32 policy's own ids against argmax (what switching
+    the readout does to the policy's behaviour). ``policy``: a loaded Policy (its metadata)."""
+    d = len(policy.meta.action_names)
+    tok = policy.tokenizer.config
+    grip = tok.gripper_index if getattr(tok, "gripper_binary", False) else None
+    rows: dict[str, dict] = {}
+    for r in readouts:
+        if r != "argmax":
+            rows[f"[{r}] fp32 {r} vs fp32 argmax"] = fidelity(
+                ref, ref, d, grip, readout="argmax", test_readout=r
+            )
+        for name, got in variants.items():
+            rows[f"[{r}] {name}"] = fidelity(ref, got, d, grip, readout=r)
+    return rows

@@ -89,6 +89,7 @@ class Policy:
         decode: str | None = None,
         execution_horizon: int | None = None,
         temporal_ensemble: bool = False,
+        readout: str | None = None,
     ):
         self.model = model.to(device)
         self.model.eval()  # once, here: nothing per call switches modes
@@ -103,12 +104,13 @@ class Policy:
                 f"{self.decode!r}: pass decode={model.config.decode_mode!r}"
             )
         check_consistent(model.config, meta, tokenizer)
-        if self.decode != "parallel" and meta.readout != "argmax":
+        mode = readout or meta.readout  # an override (benchmarks) or the checkpoint's choice
+        if self.decode != "parallel" and mode != "argmax":
             raise ValueError(
-                f"readout {meta.readout!r} is for parallel decoding; this checkpoint decodes "
-                f"{self.decode!r}: set 'readout': 'argmax' in its policy_meta.json"
+                f"readout {mode!r} is for parallel decoding; this checkpoint decodes "
+                f"{self.decode!r}: use readout 'argmax' (policy_meta.json)"
             )
-        self.readout = Readout(meta.readout)  # the same module runs in FastPolicy and ONNX
+        self.readout = Readout(mode)  # the same module runs in FastPolicy and ONNX
         self.chain = input_transforms(
             meta.camera_keys, meta.image_size, stats, text, meta.state_norm_mode, train=False
         )
@@ -124,8 +126,10 @@ class Policy:
         text_cache: str | Path | None = None,
         execution_horizon: int | None = None,
         temporal_ensemble: bool = False,
+        readout: str | None = None,
     ) -> Policy:
-        """Load a checkpoint folder written by ``save_policy`` / ``vla train`` (offline)."""
+        """Load a checkpoint folder written by ``save_policy`` / ``vla train`` (offline).
+        ``readout``: override the checkpoint's (``policy_meta.json``) logits -> ids readout."""
         path = Path(path)
         if not (path / "config.json").is_file():
             raise FileNotFoundError(
@@ -144,14 +148,14 @@ class Policy:
         text = build_text_encoder(model.config, path, text_cache)
         return cls(
             model, tokenizer, stats, meta, text, device, decode, execution_horizon,
-            temporal_ensemble,
+            temporal_ensemble, readout,
         )  # fmt: skip
 
     # ---- metadata / compatibility -------------------------------------------------------------
     @property
     def metadata(self) -> dict[str, Any]:
         """Camera keys, image size, state names, action space, control rate, chunk size, ..."""
-        return {**self.meta.to_json(), "decode": self.decode}  # includes "readout"
+        return {**self.meta.to_json(), "decode": self.decode, "readout": self.readout.mode}
 
     def check_compatible(
         self,

@@ -1,8 +1,10 @@
 """Readout: action logits (B, T, V) -> one bin id per position (B, T), shared by every path.
 
     logits (B, T, V) --softmax--> p over the V ordinal bins
-      "argmax": the most likely bin (ids = logits.argmax(-1))
-      "mean":   round(sum_i p_i * i), the expected bin (HL-Gauss's own readout)
+      "argmax":   the most likely bin (ids = logits.argmax(-1))
+      "smoothed": argmax of p convolved with a Gaussian of 4 bins: the centre of the densest
+                  neighbourhood, not the tallest spike on a plateau
+      "mean":     round(sum_i p_i * i), the expected bin (HL-Gauss's own readout)
     --> ids (B, T) --ActionTokenizer.decode--> actions
 
 Why a choice: a checkpoint trained against HL-Gauss soft labels (``label_sigma`` > 0 bins)
@@ -23,9 +25,12 @@ what every checkpoint before it was evaluated with).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-READOUT_MODES = ("argmax", "mean")
+READOUT_MODES = ("argmax", "smoothed", "mean")
+# "smoothed": the probabilities convolved with a Gaussian of this width (bins) before the argmax
+SMOOTH_SIGMA_BINS = 4.0
 
 
 class Readout(nn.Module):
@@ -44,12 +49,26 @@ class Readout(nn.Module):
             return logits.argmax(-1)
         v = logits.shape[-1]
         p = torch.softmax(logits.float(), dim=-1)  # (..., V) fp32 whatever the model's dtype
+        if self.mode == "smoothed":
+            return smooth(p, SMOOTH_SIGMA_BINS).argmax(-1)
         bins = torch.arange(v, device=logits.device, dtype=torch.float32)  # (V,)
         expected = (p * bins).sum(-1)  # (...) in [0, V-1]
         return expected.round().clamp(0, v - 1).long()
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}"
+
+
+def smooth(p: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``p`` (..., V) convolved over bins with a Gaussian of ``sigma`` bins, renormalised by
+    the kernel's mass inside the range (so the end bins are not pulled inwards)."""
+    half = int(3 * sigma)
+    x = torch.arange(-half, half + 1, device=p.device, dtype=torch.float32)
+    k = torch.exp(-0.5 * (x / sigma) ** 2).view(1, 1, -1)  # (1, 1, K)
+    flat = p.reshape(-1, 1, p.shape[-1])  # (N, 1, V)
+    num = F.conv1d(flat, k, padding=half)
+    den = F.conv1d(torch.ones_like(flat[:1]), k, padding=half)  # (1, 1, V)
+    return (num / den).reshape(p.shape)
 
 
 def readout_ids(logits: torch.Tensor, mode: str) -> torch.Tensor:
