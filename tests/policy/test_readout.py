@@ -128,3 +128,25 @@ def test_the_readout_changes_the_ids(checkpoints, mode: str):
     m = Policy.from_pretrained(checkpoints[mode])
     obs = observations(a, 4)
     assert not np.array_equal(a.predict_batch(obs), m.predict_batch(obs))
+
+
+def test_fast_policy_action_table_decodes_like_the_tokenizer(checkpoints):
+    """FastPolicy's (V, D) lookup table gives decode_tokens' chunks for every bin."""
+    from vla.inference import FastConfig, FastPolicy
+    from vla.policy.action_tokens import decode_tokens
+
+    policy = Policy.from_pretrained(checkpoints["smoothed"])
+    fast = FastPolicy(policy, FastConfig(buckets=(2,)))
+    obs = observations(policy, 3)  # 2 buckets: a full one and a padded one
+    ids = fast.predict_tokens(obs).cpu().numpy()
+    want = decode_tokens(policy.tokenizer, ids, policy.meta.chunk_size, policy.model.config.eos_id)
+    got = fast.predict_batch(obs)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+    d = policy.tokenizer.action_dim
+    every = np.arange(policy.tokenizer.vocab_size * d).reshape(-1, d) % policy.tokenizer.vocab_size
+    grid = every[None]  # (1, V, D): every bin of every dimension
+    np.testing.assert_array_equal(
+        fast._table[grid, np.arange(d)],
+        policy.tokenizer.decode(grid + policy.tokenizer.offset).astype(np.float32),
+    )
