@@ -59,7 +59,9 @@ def head_nodes(model) -> list[str]:
 INT8_METHODS = ("dynamic", "blockwise", "weight_only")
 
 
-def _write(model, head: list[str], method: str, dst: Path) -> None:
+def write_int8(model, head: list[str], method: str, dst: Path) -> None:
+    """Write ``model`` (an fp32 ONNX ModelProto) quantised by ``method`` to ``dst``, the nodes
+    ``head`` kept fp32 (see :func:`quantize_int8`)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     if method == "dynamic":
@@ -100,7 +102,7 @@ def quantize_int8(export_dir: str | Path, method: str = "weight_only") -> dict:
     if not keep_fp32:
         raise RuntimeError("could not find the action head's MatMul feeding 'logits'")
     dst = export_dir / INT8_FILENAME
-    _write(model, keep_fp32, method, dst)
+    write_int8(model, keep_fp32, method, dst)
     info = {
         "file": INT8_FILENAME, "method": method, "ops": list(QUANTIZED_OPS),
         "kept_fp32": keep_fp32, "onnx_bytes": dst.stat().st_size,
