@@ -60,12 +60,19 @@ recorded episodes the PyTorch fp16 fast path agreed with fp32 on 98.6 % of the a
 where fp32's runner-up bin is >= 0.01 logits behind; see ``vla.inference.fast_policy``,
 'Fidelity'). Keep the action head (the last MatMul, feeding ``logits``) in fp32: half-precision
 logits round near-tied bins into exact ties, the largest single cause of disagreement
-(``--precisionConstraints=obey --layerPrecisions=<that layer>:fp32``). Parity on the device:
-``benchmarks/precision_fidelity.py --obs OBS.npz --onnx DIR --ort-tensorrt fp16`` (onnxruntime-gpu
-with its TensorRT provider, torch for the fp32 reference; OBS.npz from ``--save-obs`` on a
-machine with the recorded episodes). **int8** (``vla export --int8``, ``vla.export.quantize``)
-is not faithful for pick_place_v7 (46-91 % identical ids) and not faster on a 2-core CPU than
-the fp32 graph; re-run the parity check and a closed-loop evaluation before using it.
+(``--precisionConstraints=obey --layerPrecisions=<that layer>:fp32``). The readout is part of
+the graph (``action_ids``), so the engine reads out as the checkpoint asks. Parity on the
+device (JetPack 6.2: TensorRT 10.3, onnxruntime-gpu with its TensorRT provider, torch for the
+fp32 reference; the observations and their instruction states are committed)::
+
+    python benchmarks/precision_fidelity.py --onnx DIR --ort-tensorrt fp16 --dtypes float32 \
+        --text-cache benchmarks/results/edge_inference/text_cache_seed3400.safetensors
+
+expect, as on the H100's fp16: >= 98 % identical ids, >= 99.9 % within one bin under the
+``smoothed`` readout. **int8** (``vla export --int8``, ``vla.export.quantize``;
+``benchmarks/precision_int8.py``) is not faithful for pick_place_v7 (27-92 % identical ids
+under any readout, static QDQ included) and not faster on a 2-core CPU than the fp32 graph;
+re-run the parity check and a closed-loop evaluation before using it.
 """
 
 from __future__ import annotations
