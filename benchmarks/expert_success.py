@@ -5,7 +5,7 @@
                                         [--seed 0] [--workers 2] [--action-noise 0.5] [--json OUT]
                                         [--randomize 1.0]
 
---action-noise executes perturbed actions (sim.rollout.perturb), as `vla data generate
+--action-noise executes perturbed actions (vla.rollout.episode.perturb), as `vla data generate
 --action-noise` does: the share of attempts a generation run keeps. --randomize draws a scene
 variation per episode (sim/variation.py), as `vla data generate --randomize` does; without
 cameras only its physical part (friction, mass, distractors) can matter to the expert, which
@@ -21,8 +21,8 @@ import time
 
 def main(argv: list[str] | None = None) -> int:
     from sim.report import format_table, summarize
-    from sim.rollout import expert_policy, run_episodes, seeded_jobs
     from sim.tasks import SUITES
+    from vla.rollout.suite_run import expert_policy, run_episodes, seeded_jobs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", default=["mujoco", "pybullet"])

@@ -32,7 +32,7 @@ def render_episodes(n: int, seed: int) -> list[np.ndarray]:
 
     cfg = GenerateConfig(out=Path("unused"), episodes=n, seed=seed, progress=False)
     jobs = make_jobs(cfg, sim_families(cfg.suite), 0)
-    return [sim_rollout(job).frames[OBS_IMAGE_SCENE] for job in jobs]
+    return [sim_rollout(job).arrays[OBS_IMAGE_SCENE] for job in jobs]
 
 
 def encode_all(videos: list[np.ndarray], gop: int, tmp: Path, fps: float) -> dict:

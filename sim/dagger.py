@@ -3,7 +3,7 @@
     obs_t --expert.resync() if the learner drove step t-1--> expert.select_action -> label_t
          \\-> learner.select_action -> proposal_t
     executed_t = label_t on an ``expert_prob`` fraction of control blocks, else proposal_t
-    recorded: (obs_t, label_t)   (sim.rollout.run_episode with execute=driver.executed_action)
+    recorded: (obs_t, label_t)   (vla.rollout.episode.run_episode with execute=driver.executed_action)
 
 Behaviour cloning only ever sees the expert's own states (and DART's small perturbations of
 them); a policy's mistakes take it to states no demonstration covers, and it compounds from

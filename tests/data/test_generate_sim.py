@@ -12,7 +12,7 @@ from vla.constants import ACTION, IMAGE_KEYS, OBS_STATE, STATE_DIM
 from vla.data import LeRobotDatasetReader
 from vla.data.generate import RECORD
 
-pytest.importorskip("sim.rollout", reason="the simulator (sim.make/rollout/experts) is absent")
+pytest.importorskip("sim.env", reason="the simulator (sim.make/rollout/experts) is absent")
 pytest.importorskip("sim.experts", reason="the simulator's scripted experts are absent")
 
 

@@ -37,7 +37,7 @@ def test_missing_checkpoint_is_a_clean_error(tmp_path, capsys) -> None:
 
 
 def test_expert_in_mujoco_writes_json_chart_and_videos(tmp_path, capsys) -> None:
-    pytest.importorskip("sim.rollout", reason="the simulator (sim.rollout) has not landed yet")
+    pytest.importorskip("sim.env", reason="the simulator (sim.env) has not landed yet")
     from sim.tasks import SUITES
 
     family = list(SUITES["pick_place"])[0]
@@ -69,7 +69,7 @@ def test_expert_in_mujoco_writes_json_chart_and_videos(tmp_path, capsys) -> None
 
 def test_tiny_checkpoint_in_mujoco_both_splits(tmp_path, capsys, tiny_ckpt) -> None:
     """A real (random) policy in a spawned worker, checked against the real environment."""
-    pytest.importorskip("sim.rollout", reason="the simulator (sim.rollout) has not landed yet")
+    pytest.importorskip("sim.env", reason="the simulator (sim.env) has not landed yet")
     from sim.tasks.pick_place import OUTCOMES
 
     out_json = tmp_path / "eval.json"
@@ -94,7 +94,7 @@ def test_control_rate_mismatch_with_the_real_env_is_a_clean_error(
     tmp_path, capsys, tiny_ckpt
 ) -> None:
     """The Policy's own check against the real environment, surfaced by the CLI."""
-    pytest.importorskip("sim.rollout", reason="the simulator (sim.rollout) has not landed yet")
+    pytest.importorskip("sim.env", reason="the simulator (sim.env) has not landed yet")
     import shutil
 
     ckpt = Path(shutil.copytree(tiny_ckpt, tmp_path / "ckpt_5hz"))

@@ -78,10 +78,10 @@ def test_concurrent_robots_on_the_real_policy(served: int, policy) -> None:
 
 
 def test_a_sim_robot_driven_through_the_server_matches_the_local_policy(served, policy) -> None:
-    """PolicyClient is a drop-in policy for sim.rollout.run_episode: same actions, same states."""
-    pytest.importorskip("sim.rollout", reason="the simulator has not landed")
+    """PolicyClient is a drop-in policy for vla.rollout.episode.run_episode: same actions, same states."""
+    pytest.importorskip("sim.env", reason="the simulator has not landed")
     import sim
-    from sim.rollout import run_episode
+    from vla.rollout.episode import run_episode
 
     env = sim.make("pick", "mujoco", image_size=(32, 32), max_steps=6)
     try:

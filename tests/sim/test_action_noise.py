@@ -9,9 +9,10 @@ import pytest
 from sim_test_params import SMALL, ExecutedRecorder
 
 import sim
-from sim.rollout import NOISE_DIMS, expert_policy, perturb, run_episode
 from vla.constants import EEF_ACTION_HIGH
 from vla.data.generate import RECORD, GenerateConfig, attempt_noise, make_jobs
+from vla.rollout.episode import NOISE_DIMS, perturb, run_episode
+from vla.rollout.suite_run import expert_policy
 
 
 def test_perturb_touches_only_noise_dims_within_limits():
@@ -79,7 +80,7 @@ def test_resume_with_other_noise_is_refused_and_old_records_still_resume(tmp_pat
 
 def test_episode_job_runs_its_episode_with_its_action_noise():
     """benchmarks/expert_success.py --action-noise: a job's noise reaches run_episode."""
-    from sim.rollout import EpisodeJob, run_episodes
+    from vla.rollout.suite_run import EpisodeJob, run_episodes
 
     clean, noisy = (EpisodeJob("stack", 3, image_size=SMALL, render=False, action_noise=s)
                     for s in (0.0, 0.8))  # fmt: skip

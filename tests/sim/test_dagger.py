@@ -14,8 +14,8 @@ from sim_test_params import FAMILIES, SMALL, ExecutedRecorder
 import sim
 from sim.dagger import DaggerDriver, handover_steps, take_over
 from sim.experts import CLOSE, OPEN, _face_yaw, make_expert
-from sim.rollout import run_episode
 from vla.constants import EEF_ACTION_HIGH
+from vla.rollout.episode import run_episode
 
 
 class _RandomLearner:

@@ -22,7 +22,6 @@ metaworld = pytest.importorskip(
 
 from sim.experts import make_expert  # noqa: E402
 from sim.metaworld_env import POLICY_CLASSES, MetaWorldExpert  # noqa: E402
-from sim.rollout import run_episode  # noqa: E402
 from sim.tasks.metaworld_tasks import MT50  # noqa: E402
 from vla.constants import (  # noqa: E402
     ACTION,
@@ -31,6 +30,7 @@ from vla.constants import (  # noqa: E402
     OBS_STATE,
     TASK,
 )
+from vla.rollout.episode import run_episode  # noqa: E402
 
 SIZE = (32, 32)
 

@@ -10,9 +10,10 @@ from sim_test_params import SMALL
 
 import sim
 from sim.report import format_table, summarize
-from sim.rollout import EpisodeJob, expert_policy, run_episode, run_episodes
 from vla.cli.main import main
 from vla.constants import IMAGE_KEYS, OBS_STATE
+from vla.rollout.episode import run_episode
+from vla.rollout.suite_run import EpisodeJob, expert_policy, run_episodes
 
 
 def test_run_episode_records_aligned_steps():

@@ -27,7 +27,7 @@ IDLE = [0.0, 0, 0, 0, 0, 0, -1.0]
 def expert_actions(family: str, backend: str, seed: int) -> list[np.ndarray]:
     import sim
     from sim.experts import make_expert
-    from sim.rollout import run_episode
+    from vla.rollout.episode import run_episode
 
     env = sim.make(family, backend)
     try:

@@ -86,8 +86,8 @@ def run_generate(args: argparse.Namespace) -> int:
     from vla.constants import DEFAULT_IMAGE_SIZE
     from vla.data.generate import GenerateConfig, generate
     from vla.data.learner import LearnerSpec
-    from vla.data.ordered_pool import terminate_on_sigterm
     from vla.model.text import MissingInstructionError
+    from vla.rollout.pool import terminate_on_sigterm
 
     try:
         learner = None

@@ -95,8 +95,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from vla.eval.report import build_report, format_table, plot_success_chart
     from vla.eval.runner import EvalConfig, evaluate, resolve_image_size, run_info
+    from vla.rollout.jobs import BOTH_SPLITS
 
-    splits = ("train", "heldout") if args.split == "both" else (args.split,)
+    splits = BOTH_SPLITS if args.split == "both" else (args.split,)
     try:
         perturbations = ()
         if args.perturb:

@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     from sim.env import BACKENDS
     from sim.report import format_table, summarize, video_name, write_video
-    from sim.rollout import POLICIES, EpisodeJob, run_episodes
     from sim.tasks import SPLITS, SUITES
+    from vla.rollout.suite_run import POLICIES, EpisodeJob, run_episodes
 
     if args.suite not in SUITES:
         return _fail(f"unknown suite {args.suite!r}; valid suites: {sorted(SUITES)}")

@@ -115,12 +115,12 @@ def eval_instructions(suite: str, episodes_per_task: int, seed: int) -> set[str]
     """Instructions of the episodes `vla eval --suite SUITE --episodes-per-task N --seed S
     --split both` runs (its per-episode seeds, sampled without physics), so an evaluation can
     run on a machine without MiniLM (`vla eval --text-cache FILE`)."""
-    from vla.eval.runner import SPLITS, episode_seed
     from vla.eval.sim_adapter import suite_families
+    from vla.rollout.jobs import BOTH_SPLITS, eval_seed
 
     return {
-        episode_instruction(suite, family, split, episode_seed(seed, split, family, e))
-        for split in SPLITS
+        episode_instruction(suite, family, split, eval_seed(seed, split, family, e))
+        for split in BOTH_SPLITS
         for family in suite_families(suite)
         for e in range(episodes_per_task)
     }

@@ -26,7 +26,7 @@ import difflib
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from vla.constants import (
     OBS_STATE,
     TASK,
 )
-from vla.data.episode_prep import EpisodeSpec, PreparedEpisode, prepare_episode
+from vla.data.episode_prep import EpisodeSpec, prepare_episode
 from vla.data.generation_record import (
     RECORD,
     commit,
@@ -49,10 +49,11 @@ from vla.data.generation_record import (
 )
 from vla.data.layout import atomic_write_json, default_features
 from vla.data.learner import LearnerSpec, check_learner, dagger_rollout
-from vla.data.ordered_pool import ordered_results
 from vla.data.writer import DatasetWriter
-
-BACKENDS = ("mujoco", "pybullet")
+from vla.rollout.episode import EpisodeResult
+from vla.rollout.jobs import BACKENDS
+from vla.rollout.jobs import attempt_seed as episode_seed
+from vla.rollout.pool import run_jobs
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class GenerateConfig:
     max_steps: int | None = None  # cap on an attempt's steps (None: the task's own limit)
     # DART noise injection: each attempt executes the expert's action plus Gaussian noise of
     # u * action_noise x the per-step limit (u ~ U(0, 1) per attempt, from its seed) and records
-    # the clean action; 0 = the plain expert. See sim.rollout.perturb.
+    # the clean action; 0 = the plain expert. See vla.rollout.episode.perturb.
     action_noise: float = 0.0
     # Scene variation (domain randomisation) of every attempt: sim.EnvConfig.randomize (0 = off,
     # 1 = the training range), drawn from the attempt's seed on its own stream.
@@ -138,27 +139,6 @@ class EpisodeJob:
     randomize: float = 0.0  # scene variation strength (sim.EnvConfig.randomize)
 
 
-@dataclass
-class EpisodeResult:
-    """A finished attempt: frames are stacked per key (T, ...), ``task`` the instruction."""
-
-    index: int
-    success: bool
-    task: str
-    frames: dict[str, np.ndarray] = field(default_factory=dict)
-    seconds: float = 0.0  # the rollout, env construction included
-    prepared: PreparedEpisode | None = None  # set (and frames dropped) by the worker
-    env_build_s: float = 0.0  # building this worker's env for the job (0 when cached)
-    prepare_s: float = 0.0  # encoding + statistics (saved attempts only)
-    learner_steps: int = 0  # DAgger: control steps the learner's action was executed
-
-    @property
-    def length(self) -> int:
-        if self.prepared is not None:
-            return self.prepared.length
-        return len(self.frames[ACTION]) if self.frames else 0
-
-
 def rollout_and_prepare(
     rollout: Callable[[EpisodeJob], EpisodeResult], spec: EpisodeSpec, job: EpisodeJob
 ) -> EpisodeResult:
@@ -169,15 +149,10 @@ def rollout_and_prepare(
     result = rollout(job)
     t0 = time.perf_counter()
     if result.success or job.learner is not None:
-        result.prepared = prepare_episode(spec, result.frames, result.task)
+        result.prepared = prepare_episode(spec, result.arrays, result.instruction)
     result.prepare_s = time.perf_counter() - t0
-    result.frames = {}
+    result.arrays = {}
     return result
-
-
-def episode_seed(seed: int, index: int) -> int:
-    """Seed of attempt ``index``: independent streams per (S, i) via numpy's SeedSequence."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 def make_jobs(cfg: GenerateConfig, families: list[str], start: int) -> list[EpisodeJob]:
@@ -225,7 +200,7 @@ def sim_rollout(job: EpisodeJob) -> EpisodeResult:
     """Run the scripted expert (with ``job.learner``: DAgger) for one attempt in the simulator."""
     import sim
     from sim.experts import make_expert
-    from sim.rollout import run_episode
+    from vla.rollout.episode import run_episode
 
     t0 = time.perf_counter()
     key = (job.family, job.backend, job.suite, job.image_size, job.split, job.base_seed,
@@ -270,7 +245,8 @@ def check_sim_request(cfg: GenerateConfig) -> None:
 
 
 def result_from_rollout(index: int, result: Any, seconds: float) -> EpisodeResult:
-    """Adapt ``sim.rollout.run_episode``'s result (attributes or dict) to an EpisodeResult."""
+    """A generation result from ``vla.rollout.run_episode``'s (or a dict with its fields):
+    observations and actions stacked per key into ``arrays``."""
 
     def get(name: str):
         return result[name] if isinstance(result, dict) else getattr(result, name)
@@ -289,7 +265,9 @@ def result_from_rollout(index: int, result: Any, seconds: float) -> EpisodeResul
         raise ValueError("rollout result carries no instruction ('task' key or .instruction)")
     frames = {k: obs[k] for k in (*IMAGE_KEYS, OBS_STATE) if k in obs}
     frames[ACTION] = np.asarray(actions, dtype=np.float32)
-    return EpisodeResult(index, bool(get("success")), str(instruction), frames, seconds)
+    seed, family = (get(k) if _has(result, k) else d for k, d in (("seed", 0), ("family", "")))
+    return EpisodeResult(int(seed), str(family), str(instruction), bool(get("success")), n,
+                         duration_s=seconds, index=index, arrays=frames)  # fmt: skip
 
 
 def _has(result: Any, name: str) -> bool:
@@ -354,10 +332,10 @@ def generate(
     bar = _progress(cfg, len(jobs), record)
     work = functools.partial(rollout_and_prepare, rollout, writer.episode_spec())
     try:
-        for result in ordered_results(jobs, work, cfg.workers):
+        for result in run_jobs(jobs, work, cfg.workers):
             new_total += 1
             spent["env_build_s"] += result.env_build_s
-            spent["rollout_s"] += result.seconds - result.env_build_s
+            spent["rollout_s"] += result.duration_s - result.env_build_s
             spent["encode_stats_s"] += result.prepare_s
             env_builds += result.env_build_s > 0
             tw = time.perf_counter()

@@ -4,7 +4,7 @@
             the checkpoint's metadata (no weights) against the suite, image size and rate
     worker: load_learner(spec) once per process -> Policy
             dagger_rollout(env, expert, spec, seed) -> sim.dagger.DaggerDriver in
-            sim.rollout.run_episode: the learner drives some blocks, every label is the expert's
+            vla.rollout.episode.run_episode: the learner drives some blocks, every label is the expert's
 
 The spec travels in each ``EpisodeJob`` (it is small and picklable); the policy itself is
 loaded in the worker, once, and cached for the worker's lifetime.
@@ -118,11 +118,11 @@ def load_learner(spec: LearnerSpec):
 
 def dagger_rollout(env, expert, spec: LearnerSpec, seed: int, action_noise: float = 0.0,
                    learner=None):  # fmt: skip
-    """One DAgger episode: (sim.rollout.EpisodeResult with the expert's labels, the
+    """One DAgger episode: (vla.rollout.EpisodeResult with the expert's labels, the
     sim.dagger.DaggerDriver that ran it: steps the learner drove, executed actions). DART noise,
     if any, perturbs whatever drives. ``learner`` overrides the spec's policy (tests)."""
     from sim.dagger import DaggerDriver
-    from sim.rollout import run_episode
+    from vla.rollout.episode import run_episode
 
     learner = load_learner(spec) if learner is None else learner
     driver = DaggerDriver(expert, learner, spec.expert_prob, spec.block, seed=seed)

@@ -32,8 +32,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vla.eval.report import SPLIT_ORDER, EpisodeResult, episode_entry
+from vla.eval.report import SPLIT_ORDER, episode_entry
 from vla.eval.stats import mcnemar_exact, wilson_interval
+from vla.rollout.episode import EpisodeResult
 
 SIGNIFICANT = 0.05  # McNemar p below which the chart colours a change
 
@@ -60,12 +61,12 @@ def pair_results(
 ) -> list[tuple[EpisodeResult, EpisodeResult]]:
     """(baseline, perturbed) episode pairs of the same (split, family, seed); every perturbed
     episode must have its baseline episode (the runner runs both on the same seeds)."""
-    by_key = {(r.split, r.task, r.seed): r for r in baseline}
+    by_key = {(r.split, r.family, r.seed): r for r in baseline}
     pairs = []
     for r in perturbed:
-        base = by_key.get((r.split, r.task, r.seed))
+        base = by_key.get((r.split, r.family, r.seed))
         if base is None:
-            raise ValueError(f"perturbed episode {r.split}/{r.task}/seed {r.seed} has no "
+            raise ValueError(f"perturbed episode {r.split}/{r.family}/seed {r.seed} has no "
                              "baseline episode on that seed: run both in one `vla eval`")  # fmt: skip
         pairs.append((base, r))
     return pairs
@@ -84,9 +85,9 @@ def perturbation_section(results: Sequence[EpisodeResult], perturbations: Sequen
             if not here:
                 continue
             block = paired_block([(b.success, q.success) for b, q in here])
-            families = sorted({b.task for b, _ in here})
+            families = sorted({b.family for b, _ in here})
             block["per_task"] = {
-                f: paired_block([(b.success, q.success) for b, q in here if b.task == f])
+                f: paired_block([(b.success, q.success) for b, q in here if b.family == f])
                 for f in families
             }
             splits[split] = block

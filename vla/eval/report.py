@@ -45,39 +45,24 @@ JSON written by ``vla eval --json OUT`` (``REPORT_SCHEMA_VERSION`` = 1)::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from vla.eval.stats import wilson_interval
+from vla.rollout.episode import EpisodeResult
+from vla.rollout.jobs import SPLITS
 
 REPORT_SCHEMA_VERSION = 1
-SPLIT_ORDER = ("train", "heldout")
-
-
-@dataclass(frozen=True)
-class EpisodeResult:
-    """Outcome of one evaluation episode."""
-
-    task: str  # task family
-    split: str
-    seed: int
-    success: bool
-    length: int  # control steps taken
-    instruction: str = ""
-    duration_s: float = 0.0
-    video: str | None = None
-    # what the episode ended up doing (pick_place: sim.tasks.pick_place.episode_outcome), or
-    # None for suites without a classifier
-    outcome: str | None = None
-    perturbation: str | None = None  # `vla eval --perturb` label; None: unperturbed
+SPLIT_ORDER = SPLITS  # the order splits are reported in
 
 
 def episode_entry(r: EpisodeResult) -> dict[str, Any]:
     """One episode_log entry (``perturbation`` only for a perturbed episode)."""
-    entry = asdict(r)
-    if entry["perturbation"] is None:
-        del entry["perturbation"]
+    entry = {"task": r.family, "split": r.split, "seed": r.seed, "success": r.success,
+             "length": r.length, "instruction": r.instruction, "duration_s": r.duration_s,
+             "video": r.video, "outcome": r.outcome}  # fmt: skip
+    if r.perturbation is not None:
+        entry["perturbation"] = r.perturbation
     return entry
 
 
@@ -107,8 +92,8 @@ def summarize_split(
 ) -> dict[str, Any]:
     """Pooled and per-family success, Wilson intervals and mean lengths for one split; with
     ``groups`` (group -> families) also per-group blocks and the mean over groups."""
-    families = sorted({r.task for r in results})
-    per_task = {f: _block([r for r in results if r.task == f]) for f in families}
+    families = sorted({r.family for r in results})
+    per_task = {f: _block([r for r in results if r.family == f]) for f in families}
     block = _block(results)
     block["mean_task_success"] = _mean([v["success_rate"] for v in per_task.values()])
     block["per_task"] = per_task
@@ -118,7 +103,7 @@ def summarize_split(
             present = [f for f in members if f in per_task]
             if not present:  # a partial run (--task): report only the groups it touched
                 continue
-            per_group[group] = _block([r for r in results if r.task in present]) | {
+            per_group[group] = _block([r for r in results if r.family in present]) | {
                 "mean_task_success": _mean([per_task[f]["success_rate"] for f in present]),
                 "tasks": len(present),
             }

@@ -1,10 +1,11 @@
 """Parallel closed-loop evaluation of a policy (or the scripted expert) in simulation.
 
     jobs: (split, family, episode e) -> seed = SeedSequence([S, split, family, e])   [parent]
-      -> ProcessPoolExecutor (spawn; initializer loads the checkpoint ONCE per worker)
+      -> vla.rollout.pool.run_jobs (spawn, completion order; initializer loads the
+         checkpoint ONCE per worker)
          worker: env = sim.make(family, backend, seed, image_size, split)  (cached per worker)
                  agent = Policy | sim.experts.make_expert(env)
-                 sim.rollout.run_episode(env, agent, seed, record) -> success, length, frames
+                 vla.rollout.run_episode(env, agent, seed, record) -> success, length, frames
                  video quota left for (split, family, outcome)? -> DIR/<split>_<family>_...mp4
       -> EpisodeResult (ordered by job) -> vla.eval.report (JSON, table, chart)
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,13 +31,13 @@ import numpy as np
 
 from vla.eval import sim_adapter
 from vla.eval.agents import EXPERT, AgentSource, checkpoint_image_size
-from vla.eval.report import EpisodeResult
+from vla.rollout.episode import EpisodeResult
+from vla.rollout.jobs import BACKENDS, SPLITS
+from vla.rollout.jobs import eval_seed as episode_seed
+from vla.rollout.pool import run_jobs
 
 if TYPE_CHECKING:
     from sim.perturb import Perturbation
-
-SPLITS = ("train", "heldout")
-BACKENDS = ("mujoco", "pybullet")
 
 
 @dataclass(frozen=True)
@@ -106,12 +106,6 @@ class EvalJob:
     perturbation: str | None = None  # a Perturbation label; None: the unperturbed baseline
 
 
-def episode_seed(seed: int, split: str, family: str, episode: int) -> int:
-    """Independent, reproducible seed per (S, split, family, episode)."""
-    words = [seed, SPLITS.index(split), *family.encode(), episode]
-    return int(np.random.SeedSequence(words).generate_state(1)[0])
-
-
 def make_jobs(cfg: EvalConfig, families: list[str]) -> list[EvalJob]:
     """The baseline's episodes, then each perturbation's on the same seeds."""
     jobs = []
@@ -175,10 +169,11 @@ def run_job(job: EvalJob) -> EpisodeResult:
         folder = Path(cfg.video_dir) / (job.perturbation or "")
         path = folder / f"{job.split}_{job.family}_ep{job.episode:03d}_{tag}.mp4"
         video = str(sim_adapter.write_video(path, result.frames, sim_adapter.control_hz(env)))
-    return EpisodeResult(job.family, job.split, job.seed, bool(result.success),
-                         int(result.length), str(result.instruction),
-                         time.perf_counter() - t0, video, outcome,
-                         job.perturbation)  # fmt: skip
+    # only the outcome travels back to the parent, not the recorded frames
+    return EpisodeResult(job.seed, job.family, str(result.instruction), bool(result.success),
+                         int(result.length), split=job.split, perturbation=job.perturbation,
+                         outcome=outcome, duration_s=time.perf_counter() - t0,
+                         video=video)  # fmt: skip
 
 
 MAX_VARIED_ENVS = 4  # per worker: simulators with a scene variation kept open (LRU)
@@ -224,17 +219,9 @@ def _results(cfg: EvalConfig, jobs: list[EvalJob], initargs: tuple) -> Iterator[
         for job in jobs:
             yield run_job(job)
         return
-    ctx = mp.get_context("spawn")  # fresh interpreters: no forked GL contexts or torch threads
-    with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=init_worker,
-                             initargs=initargs) as pool:  # fmt: skip
-        futures = [pool.submit(run_job, job) for job in jobs]
-        try:
-            for fut in as_completed(futures):  # completion order: the progress bar never stalls
-                yield fut.result()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+    # completion order: the progress bar never stalls
+    yield from run_jobs(jobs, run_job, cfg.workers, initializer=init_worker, initargs=initargs,
+                        order="completion")  # fmt: skip
 
 
 def evaluate(
@@ -285,7 +272,7 @@ def evaluate(
     wall = time.perf_counter() - t0
     order = {(j.perturbation, j.split, j.family, j.seed): j.index for j in jobs}
     # job order, whatever W is
-    results.sort(key=lambda r: order[(r.perturbation, r.split, r.task, r.seed)])
+    results.sort(key=lambda r: order[(r.perturbation, r.split, r.family, r.seed)])
     timing = {
         "wall_s": wall,
         "episodes_per_s": len(results) / wall if wall > 0 else 0.0,

@@ -1,8 +1,8 @@
 """The few calls `vla eval` makes into ``sim``: one place to adapt if the simulator API moves.
 
-Uses ``sim.make``, ``sim.tasks.SUITES`` / ``TASK_GROUPS``, ``sim.rollout.run_episode`` (the
+Uses ``sim.make``, ``sim.tasks.SUITES`` / ``TASK_GROUPS``, ``vla.rollout.episode.run_episode`` (the
 rollout loop) and ``sim.report.write_video``. The worker pool is `vla eval`'s own rather than
-``sim.rollout.run_episodes`` because evaluation loads a checkpoint once per worker and writes
+``vla.rollout.suite_run.run_episodes`` because evaluation loads a checkpoint once per worker and writes
 videos inside the worker under a shared quota instead of shipping every frame to the parent.
 """
 
@@ -66,12 +66,12 @@ def control_hz(env: Any) -> float:
 
 
 def run_episode(env: Any, agent: Any, seed: int, record: bool) -> Any:
-    """One closed-loop episode (``sim.rollout.run_episode``: resets env and agent).
+    """One closed-loop episode (``vla.rollout.episode.run_episode``: resets env and agent).
 
     Returns its ``EpisodeResult`` (``success``, ``length``, ``instruction``; with ``record``
     also ``frames``: scene | wrist side by side, the final observation included).
     """
-    from sim.rollout import run_episode as sim_run_episode
+    from vla.rollout.episode import run_episode as sim_run_episode
 
     return sim_run_episode(env, agent, seed, record=record)
 

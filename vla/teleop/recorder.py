@@ -27,8 +27,6 @@ from vla.teleop import session_meta
 from vla.teleop.devices import Event, TeleopDevice
 from vla.teleop.status import StatusDisplay
 
-BACKENDS = ("mujoco", "pybullet")
-
 
 @dataclass(frozen=True)
 class RecordConfig:
@@ -50,6 +48,8 @@ class RecordConfig:
     device_name: str = "device"
 
     def __post_init__(self) -> None:
+        from vla.rollout.jobs import BACKENDS
+
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.episodes < 1:

@@ -1,5 +1,5 @@
-"""Closed-loop episodes: one in-process (`run_episode`) or many over worker processes
-(`run_episodes`). Used by `vla sim run`, dataset generation and `vla eval`.
+"""One closed-loop episode (`run_episode`) and its result, the one `EpisodeResult` of every
+rollout command (`vla eval`, `vla data generate`, `vla sim run`, the expert benchmark).
 
     env.reset(seed) -> obs_0 -> policy.select_action(obs_t) -> env.step -> obs_{t+1} ... until
     terminated (success) or truncated (max_steps)
@@ -9,8 +9,7 @@ A policy is any object with `reset()` and `select_action(obs) -> (7,) action`.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,20 +45,42 @@ def perturb(action: np.ndarray, sigma: float, rng: np.random.Generator) -> np.nd
 
 @dataclass
 class EpisodeResult:
-    """One episode. observations[t] is what actions[t] was chosen from (len == length);
-    final_observation is the observation after the last action. frames: scene | wrist side by
-    side per observation incl. the final one (empty unless recorded with rendering)."""
+    """One episode. The first five fields are what every command reports; the rest are filled
+    by the command that needs them.
+
+    Recorded (``run_episode(record=True)``): observations[t] is what actions[t] was chosen from
+    (len == length); final_observation is the observation after the last action; frames: scene |
+    wrist side by side per observation incl. the final one (empty without rendering).
+    Evaluation: split, perturbation, outcome, duration_s, video. Generation: index (the
+    attempt), arrays (per-key stacked observations and actions, until the worker prepares them
+    into ``prepared``) and the worker's timings.
+    """
 
     seed: int
     family: str
     instruction: str
     success: bool
-    length: int
+    length: int  # control steps taken
     observations: list[dict] = field(default_factory=list)
     actions: list[np.ndarray] = field(default_factory=list)
     frames: list[np.ndarray] = field(default_factory=list)
     final_observation: dict | None = None
     info: dict = field(default_factory=dict)
+    # evaluation
+    split: str = "train"
+    perturbation: str | None = None  # `vla eval --perturb` label; None: unperturbed
+    # what the episode ended up doing (pick_place: sim.tasks.pick_place.episode_outcome), or
+    # None for suites without a classifier
+    outcome: str | None = None
+    duration_s: float = 0.0
+    video: str | None = None
+    # generation
+    index: int = 0
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # key -> (T, ...)
+    prepared: Any = None  # vla.data.episode_prep.PreparedEpisode, set (arrays dropped) in a worker
+    env_build_s: float = 0.0  # building the worker's env for the job (0 when cached)
+    prepare_s: float = 0.0  # encoding + statistics (saved attempts only)
+    learner_steps: int = 0  # DAgger: control steps the learner's action was executed
 
     def summary(self) -> dict:
         """JSON-ready scalars."""
@@ -123,88 +144,3 @@ def run_episode(
         if frame is not None:
             result.frames.append(frame)
     return result
-
-
-# ---- many episodes over worker processes ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EpisodeJob:
-    """One episode to run: the environment (sim.make arguments) and the seed."""
-
-    family: str
-    seed: int
-    backend: str = "mujoco"
-    suite: str = "pick_place"
-    split: str = "train"
-    image_size: tuple[int, int] = (128, 128)
-    render: bool = True
-    record: bool = False  # keep observations/actions/frames (large) in the result
-    max_steps: int | None = None
-    action_noise: float = 0.0  # run_episode's: execute perturbed actions, record the clean ones
-    randomize: float = 0.0  # scene variation strength per episode (sim.EnvConfig.randomize)
-
-    def env_key(self) -> tuple:
-        return (self.family, self.backend, self.suite, self.split, self.image_size, self.render,
-                self.max_steps, self.randomize)  # fmt: skip
-
-
-def expert_policy(env):
-    """Policy factory of the scripted experts (picklable, for worker processes)."""
-    from sim.experts import make_expert
-
-    return make_expert(env)
-
-
-#: named policy factories usable from the command line: name -> factory(env) -> policy
-POLICIES: dict[str, Callable[[Any], Any]] = {"expert": expert_policy}
-
-_WORKER_ENVS: dict[tuple, Any] = {}  # per process: env cache, built once per configuration
-_WORKER_FACTORY: Callable[[Any], Any] | None = None
-
-
-def _worker_init(factory: Callable[[Any], Any]) -> None:
-    global _WORKER_FACTORY
-    _WORKER_FACTORY = factory
-
-
-def _run_job(job: EpisodeJob) -> EpisodeResult:
-    import sim
-
-    env = _WORKER_ENVS.get(job.env_key())
-    if env is None:
-        env = sim.make(job.family, job.backend, suite=job.suite, split=job.split,
-                       image_size=job.image_size, max_steps=job.max_steps,
-                       render=job.render, randomize=job.randomize)  # fmt: skip
-        _WORKER_ENVS[job.env_key()] = env
-    policy = _WORKER_FACTORY(env)
-    return run_episode(env, policy, job.seed, record=job.record, action_noise=job.action_noise)
-
-
-def run_episodes(
-    jobs: list[EpisodeJob],
-    policy_factory: Callable[[Any], Any] = expert_policy,
-    workers: int = 1,
-) -> Iterator[EpisodeResult]:
-    """Run `jobs`, yielding results in job order. `policy_factory(env) -> policy` must be
-    picklable (a module-level function) when workers > 1; each worker builds one env per
-    configuration and a policy per episode. Results depend only on the jobs (each episode is
-    fully decided by its seed), not on the number of workers.
-    """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    if workers == 1:
-        _worker_init(policy_factory)
-        for job in jobs:
-            yield _run_job(job)
-        return
-    # spawn: fresh interpreters (no forked GL contexts or engine state)
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_worker_init, initargs=(policy_factory,)) as pool:
-        yield from pool.imap(_run_job, jobs, chunksize=1)
-
-
-def seeded_jobs(families: list[str], episodes: int, seed: int, **job_kwargs) -> list[EpisodeJob]:
-    """Episode i of every family uses seed `seed + i` (so runs are reproducible and comparable
-    across engines and policies)."""
-    return [EpisodeJob(f, seed + i, **job_kwargs) for f in families for i in range(episodes)]
