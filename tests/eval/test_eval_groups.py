@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sim.tasks import TASK_GROUPS
-from vla.eval.report import EpisodeResult, build_report, format_table
+from vla.eval.report import build_report, format_table
+from vla.rollout import EpisodeResult
 
 GROUPS = TASK_GROUPS["mt50"]
 # success per task, chosen per group: every easy task 9/10 except reach-v3 (5/10), medium 4/10,
@@ -18,7 +19,7 @@ def _results(n: int = 10) -> list[EpisodeResult]:
     for group, tasks in GROUPS.items():
         for task in tasks:
             k = 5 if task == "reach-v3" else RATE[group]
-            out += [EpisodeResult(task, "train", 100 * i, i < k, 50 + i) for i in range(n)]
+            out += [EpisodeResult(100 * i, task, "", i < k, 50 + i) for i in range(n)]
     return out
 
 
@@ -47,13 +48,13 @@ def test_group_means_and_the_mean_over_groups():
 
 
 def test_partial_runs_report_only_the_groups_they_touched():
-    results = [r for r in _results(2) if r.task in ("reach-v3", "shelf-place-v3")]
+    results = [r for r in _results(2) if r.family in ("reach-v3", "shelf-place-v3")]
     train = build_report(results, run_info={}, timing={}, groups=GROUPS)["splits"]["train"]
     assert list(train["per_group"]) == ["easy", "very_hard"]
     assert train["per_group"]["easy"]["tasks"] == 1
 
 
 def test_suites_without_groups_have_no_group_fields():
-    results = [EpisodeResult("pick", "train", i, i < 1, 5) for i in range(2)]
+    results = [EpisodeResult(i, "pick", "", i < 1, 5) for i in range(2)]
     train = build_report(results, run_info={}, timing={})["splits"]["train"]
     assert "per_group" not in train and "mean_group_success" not in train

@@ -21,7 +21,7 @@ from vla.eval.perturb_report import (
     paired_block,
     perturbation_section,
 )
-from vla.eval.report import EpisodeResult
+from vla.rollout import EpisodeResult
 
 FAMILIES = ["pick", "push"]
 
@@ -120,8 +120,8 @@ def test_paired_statistics_on_a_hand_made_pair() -> None:
 
 
 def test_pairing_refuses_an_unpaired_episode() -> None:
-    base = [EpisodeResult("pick", "train", 1, True, 5)]
-    other = [EpisodeResult("pick", "train", 2, True, 5, perturbation="latency=1")]
+    base = [EpisodeResult(1, "pick", "", True, 5)]
+    other = [EpisodeResult(2, "pick", "", True, 5, perturbation="latency=1")]
     with pytest.raises(ValueError, match="no baseline episode on that seed"):
         pair_results(base, other)
 

@@ -93,7 +93,7 @@ def test_jobs_seeds_and_video_quota(fake_sim, tmp_path) -> None:
     cfg = _cfg(tmp_path, splits=("train", "heldout"))
     results, timing = runner.evaluate(cfg)
     assert len(results) == 2 * 2 * 4 and timing["workers"] == 0
-    assert [(r.split, r.task) for r in results[:5]] == [("train", "pick_cube")] * 4 + [
+    assert [(r.split, r.family) for r in results[:5]] == [("train", "pick_cube")] * 4 + [
         ("train", "stack")
     ]
     seeds = [r.seed for r in results]

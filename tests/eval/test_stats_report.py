@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from vla.eval.report import EpisodeResult, build_report, format_table, plot_success_chart
+from vla.eval.report import build_report, format_table, plot_success_chart
 from vla.eval.stats import wilson_interval
+from vla.rollout import EpisodeResult
 
 
 @pytest.mark.parametrize(
@@ -40,11 +41,11 @@ def _synthetic() -> list[EpisodeResult]:
     out = []
     # train: pick 4/5 (lengths 10..14), place 1/5; heldout: pick 2/5
     for i in range(5):
-        out.append(EpisodeResult("pick_cube", "train", i, i < 4, 10 + i, "pick up the cube"))
+        out.append(EpisodeResult(i, "pick_cube", "pick up the cube", i < 4, 10 + i))
     for i in range(5):
-        out.append(EpisodeResult("place_in_bowl", "train", 10 + i, i == 0, 20, "place it"))
+        out.append(EpisodeResult(10 + i, "place_in_bowl", "place it", i == 0, 20))
     for i in range(5):
-        out.append(EpisodeResult("pick_cube", "heldout", 20 + i, i < 2, 30, "grab the cube"))
+        out.append(EpisodeResult(20 + i, "pick_cube", "grab the cube", i < 2, 30, split="heldout"))
     return out
 
 
@@ -95,7 +96,7 @@ def test_empty_results_are_an_error() -> None:
 
 def test_outcomes_are_counted_per_family_and_listed_as_failures() -> None:
     kinds = ["success", "wrong_object", "wrong_object", "target_moved"]
-    results = [EpisodeResult("pick", "train", i, k == "success", 10, "pick it", outcome=k)
+    results = [EpisodeResult(i, "pick", "pick it", k == "success", 10, outcome=k)
                for i, k in enumerate(kinds)]  # fmt: skip
     report = build_report(results, run_info={}, timing={})
     block = report["splits"]["train"]
