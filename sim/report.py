@@ -1,10 +1,9 @@
-"""Success tables, JSON summaries and MP4 videos of episodes (shared by `vla sim run` and
-`vla eval`)."""
+"""Success tables, JSON summaries and video file names of episodes (`vla sim run`, the expert
+benchmark); the videos themselves: ``vla.rollout.video``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -42,25 +41,6 @@ def format_table(summary: dict) -> str:
     wins = sum(s["successes"] for s in summary["per_task"].values())
     lines.append(f"{'all':<10} {wins:>4}/{n:<3} {summary['success_rate']:>7.1%}")
     return "\n".join(lines)
-
-
-def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: float = 10.0,
-                scale: int = 2) -> Path:  # fmt: skip
-    """Encode uint8 (H, W, 3) frames to an H.264 MP4 (pyav through imageio), each frame
-    upscaled `scale` times (nearest) so 128 px images stay legible."""
-    import imageio.v3 as iio
-
-    if len(frames) == 0:
-        raise ValueError(f"no frames to write to {path}; record the episode with render=True")
-    video = np.stack(frames)  # (T, H, W, 3)
-    if scale > 1:
-        video = video.repeat(scale, axis=1).repeat(scale, axis=2)
-    if video.shape[1] % 2 or video.shape[2] % 2:  # H.264 needs even sizes
-        video = np.pad(video, ((0, 0), (0, video.shape[1] % 2), (0, video.shape[2] % 2), (0, 0)))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, video, plugin="pyav", codec="libx264", fps=fps)
-    return path
 
 
 def video_name(family: str, seed: int, success: bool) -> str:

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"vla replay: {err}", file=sys.stderr)
         return 2
     if args.video is not None:
-        from sim.report import write_video
+        from vla.rollout.video import write_video
 
         write_video(args.video, result.frames)
     summary = {k: v for k, v in asdict(result).items() if k != "frames"}

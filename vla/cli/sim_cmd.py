@@ -58,9 +58,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim.env import BACKENDS
-    from sim.report import format_table, summarize, video_name, write_video
+    from sim.report import format_table, summarize, video_name
     from sim.tasks import SPLITS, SUITES
     from vla.rollout.suite_run import POLICIES, EpisodeJob, run_episodes
+    from vla.rollout.video import write_video
 
     if args.suite not in SUITES:
         return _fail(f"unknown suite {args.suite!r}; valid suites: {sorted(SUITES)}")

@@ -1,9 +1,10 @@
 """The few calls `vla eval` makes into ``sim``: one place to adapt if the simulator API moves.
 
-Uses ``sim.make``, ``sim.tasks.SUITES`` / ``TASK_GROUPS``, ``vla.rollout.episode.run_episode`` (the
-rollout loop) and ``sim.report.write_video``. The worker pool is `vla eval`'s own rather than
-``vla.rollout.suite_run.run_episodes`` because evaluation loads a checkpoint once per worker and writes
-videos inside the worker under a shared quota instead of shipping every frame to the parent.
+Uses ``sim.make``, ``sim.tasks.SUITES`` / ``TASK_GROUPS`` and the rollout engine's episode loop
+(``vla.rollout.run_episode``) and video writer (``vla.rollout.video``). Evaluation runs its jobs
+on the engine's pool (``vla.rollout.pool.run_jobs``) with its own worker initializer: the
+checkpoint loads once per worker, and videos are written inside the worker under a shared
+quota instead of shipping every frame to the parent.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def episode_outcome(env: Any, success: bool) -> str | None:
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
-    """Encode an episode's frames to MP4 (``sim.report.write_video``: H.264, 2x upscaled)."""
-    from sim.report import write_video as sim_write_video
+    """Encode an episode's frames to MP4 (``vla.rollout.video.write_video``: H.264, 2x
+    upscaled)."""
+    from vla.rollout.video import write_video as rollout_write_video
 
-    return sim_write_video(path, frames, fps=fps)
+    return rollout_write_video(path, frames, fps=fps)

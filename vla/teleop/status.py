@@ -101,7 +101,7 @@ class StatusDisplay:
     def end_episode(self) -> None:
         """Flush the episode's frames to the MP4 preview (if any)."""
         if self.preview is not None and self.preview.suffix.lower() == ".mp4" and self.frames:
-            from sim.report import write_video
+            from vla.rollout.video import write_video
 
             write_video(self.preview, self.frames, fps=self.fps, scale=1)
         self.frames = []
