@@ -1,4 +1,5 @@
-"""`vla sim run`: run a policy (the scripted expert) through a simulated task suite.
+"""`vla sim run`: run a policy (the scripted expert) through a simulated task suite on the
+rollout engine (``vla.rollout.suite_run``: its jobs, pool and episode loop).
 
     vla sim run --suite pick_place [--task FAMILY ...] --backend mujoco|pybullet --policy expert
                 --episodes-per-task N --seed S [--workers W] [--video-dir DIR] [--json OUT]
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.env import BACKENDS
     from sim.report import format_table, summarize, video_name
     from sim.tasks import SPLITS, SUITES
+    from vla.rollout.jobs import consecutive_seed
     from vla.rollout.suite_run import POLICIES, EpisodeJob, run_episodes
     from vla.rollout.video import write_video
 
@@ -84,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
     for family in families:
         for i in range(args.episodes):
             video = args.video_dir is not None and i < args.videos_per_task
-            jobs.append(EpisodeJob(family, args.seed + i, backend=args.backend, suite=args.suite,
-                                   split=args.split, image_size=tuple(args.image_size),
+            jobs.append(EpisodeJob(family, consecutive_seed(args.seed, i), backend=args.backend,
+                                   suite=args.suite, split=args.split,
+                                   image_size=tuple(args.image_size),
                                    render=needs_images or video, record=video))  # fmt: skip
     t0 = time.perf_counter()
     results = []
