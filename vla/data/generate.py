@@ -32,21 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from vla.constants import (
-    ACTION,
-    DEFAULT_IMAGE_SIZE,
-    IMAGE_KEYS,
-    OBS_STATE,
-    TASK,
-)
+from vla.constants import ACTION, DEFAULT_IMAGE_SIZE, IMAGE_KEYS, OBS_STATE, TASK
 from vla.data.episode_prep import EpisodeSpec, prepare_episode
-from vla.data.generation_record import (
-    RECORD,
-    commit,
-    load_record,
-    new_batch,
-    settle_pending,
-)
+from vla.data.generation_record import RECORD, commit, load_record, new_batch, settle_pending
 from vla.data.layout import atomic_write_json, default_features
 from vla.data.learner import LearnerSpec, check_learner, dagger_rollout
 from vla.data.writer import DatasetWriter
