@@ -17,8 +17,7 @@ from vla.policy import Policy
 
 
 def plain_ids(policy: Policy, observations: list[dict]) -> torch.Tensor:
-    b = policy._batch(observations)
-    return policy.model.predict_tokens(b["images"], b[OBS_STATE], b["text"], b["text_mask"])
+    return policy.predict_ids(observations)
 
 
 @pytest.fixture

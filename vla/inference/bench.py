@@ -190,9 +190,7 @@ def autoregressive_twin(policy: Policy) -> Policy:
 
 def token_parity(policy: Policy, fast: FastPolicy, observations: list[dict]) -> dict:
     """Fast vs plain parallel action ids on the same observations."""
-    with torch.inference_mode():
-        b = policy._batch(observations)
-        plain = policy.model.predict_tokens(b["images"], b[OBS_STATE], b["text"], b["text_mask"])
+    plain = policy.predict_ids(observations)  # the same readout as the fast path
     fast_ids = fast.predict_tokens(observations)
     diff = (plain.cpu() - fast_ids.cpu()).abs()
     return {

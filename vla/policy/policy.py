@@ -220,18 +220,22 @@ class Policy:
         return apply_transforms(self.chain, batch)
 
     @torch.inference_mode()
-    def predict_batch(self, observations: Sequence[dict]) -> np.ndarray:
-        """Action chunks (B, H, D) float32 in robot units for a list of observations."""
+    def predict_ids(self, observations: Sequence[dict]) -> torch.Tensor:
+        """Action ids (B, T) on the device: the checkpoint's readout of the parallel logits
+        (greedy per step when autoregressive); what ``predict_batch`` decodes."""
         if not observations:
             raise ValueError("predict_batch needs at least one observation")
         b = self._batch(observations)
         args = (b["images"], b[OBS_STATE], b["text"], b["text_mask"])
         if self.decode == "parallel":
-            ids = self.readout(self.model(*args)["logits"])  # (B, T)
-        else:
-            ids = self.model.predict_tokens(
-                *args, decode=self.decode, allow_eos=not is_fixed_length(self.tokenizer)
-            )
+            return self.readout(self.model(*args)["logits"])  # (B, T)
+        return self.model.predict_tokens(
+            *args, decode=self.decode, allow_eos=not is_fixed_length(self.tokenizer)
+        )
+
+    def predict_batch(self, observations: Sequence[dict]) -> np.ndarray:
+        """Action chunks (B, H, D) float32 in robot units for a list of observations."""
+        ids = self.predict_ids(observations)
         return decode_tokens(
             self.tokenizer, ids.cpu().numpy(), self.meta.chunk_size, self.model.config.eos_id
         )
