@@ -73,6 +73,7 @@ def run_file(
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as OnnxPolicy
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     logits = np.concatenate([sess.run(["logits"], f)[0] for f in feeds])  # also the warm-up
     times = []
