@@ -17,6 +17,7 @@ not show up as server latency.
     python benchmarks/serve_bench.py --robots 1,2,4,8 --duration 5 --torch-threads 1
     python benchmarks/serve_bench.py --checkpoint checkpoints/pick_place_v7 --device cuda \
         --robots 1,4,16,32,64 --duration 6 --max-batch 64 --json serve_bench_gpu.json
+    (the server is started with --max-connections = the most robots + 8)
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ from vla.serving import codec  # noqa: E402
 def start_server(args: argparse.Namespace, checkpoint: Path) -> tuple[subprocess.Popen, int]:
     cmd = [sys.executable, "-m", "vla.cli.main", "serve", "--checkpoint", str(checkpoint),
            "--port", "0", "--device", args.device, "--max-batch", str(args.max_batch),
-           "--batch-window-ms", str(args.batch_window_ms)]  # fmt: skip
+           "--batch-window-ms", str(args.batch_window_ms),
+           # one connection per robot: the server's default cap (64) would refuse the rest
+           "--max-connections", str(max(int(v) for v in args.robots.split(",")) + 8)]  # fmt: skip
+    if args.compile:
+        cmd.append("--compile")
     if args.torch_threads:
         cmd += ["--torch-threads", str(args.torch_threads)]
     if args.fast is not None:
@@ -221,6 +226,8 @@ def main() -> int:
         help="force FastPolicy / the plain Policy (default: the server's choice)",
     )
     ap.add_argument("--text-cache", help="passed to vla serve (MiniLM checkpoints)")
+    ap.add_argument("--compile", action="store_true",
+                    help="vla serve --compile: torch.compile inside each bucket's CUDA graph")  # fmt: skip
     ap.add_argument("--instruction", action="append", default=None,
                     help="instruction(s) the robots send (default: two pick_place ones); "
                     "repeat for several")  # fmt: skip

@@ -103,6 +103,7 @@ def load_policy(
     fast: bool | None = None,
     max_batch: int = 16,
     text_cache: str | Path | None = None,
+    compile: bool = False,
 ) -> Any:
     """The policy ``vla serve`` serves: ``FastPolicy`` or the plain ``Policy``.
 
@@ -113,6 +114,7 @@ def load_policy(
     checkpoint, 1 torch thread, interleaved medians: batch 1 198 vs 187 ms, batch 3 707 vs
     474 ms). ``fast=True`` forces FastPolicy (an autoregressive checkpoint is then an error);
     ``fast=False`` forces the plain Policy. ``text_cache``: as in ``Policy.from_pretrained``.
+    ``compile``: FastConfig(compile=True), torch.compile inside each bucket's graph (CUDA).
     """
     from vla.policy import Policy
 
@@ -126,11 +128,14 @@ def load_policy(
             )
         log.warning("checkpoint decodes %r: serving the plain Policy", policy.decode)
         use_fast = False
+    if compile and not use_fast:
+        raise ValueError("--compile applies to the fast path: serve on cuda without --no-fast")
     if not use_fast:
         return policy
     from vla.inference import FastConfig, FastPolicy
 
-    fast_policy = FastPolicy(policy, FastConfig(buckets=fast_buckets(max_batch)))
+    config = FastConfig(buckets=fast_buckets(max_batch), compile=compile)
+    fast_policy = FastPolicy(policy, config)
     fast_policy.warmup()  # build every bucket (capture its CUDA graph) before serving
     return fast_policy
 
