@@ -158,6 +158,12 @@ class FastPolicy:
         self._static: dict[int, StaticForward] = {}
         self._text_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         if self.config.compile:  # compiled on the first bucket's warm-up, then captured
+            # one compilation per bucket (static shapes): past dynamo's recompile limit (8 by
+            # default) a bucket would run uncompiled without a word
+            dyn = torch._dynamo.config
+            for knob in ("cache_size_limit", "recompile_limit"):
+                if hasattr(dyn, knob):
+                    setattr(dyn, knob, max(getattr(dyn, knob), 4 * len(self.buckets)))
             self.model.forward = torch.compile(self.model.forward, dynamic=False)
         self._table = action_table(policy.tokenizer)
         b = policy.broker
