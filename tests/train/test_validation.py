@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import math
 from contextlib import nullcontext
 from types import SimpleNamespace
@@ -110,6 +112,9 @@ def test_soft_labels_still_fit_a_learnable_set(small_dataset, tmp_path):
     first, final = summary["history"][0], summary["val"]
     assert final["val_accuracy"] > 0.95 and final["val_bin_error"] < 0.1, final
     assert first["val_bin_error"] > 5 * final["val_bin_error"]
+    # a soft-label checkpoint reads out the smoothed argmax (its flat tops make argmax a tie-break)
+    meta = json.loads((tmp_path / "final" / "policy_meta.json").read_text())
+    assert meta["readout"] == "smoothed"
 
 
 def test_label_sigma_needs_ordinal_bins():

@@ -143,5 +143,8 @@ def build_model(
         chunk_size=cfg.chunk_size,
         execution_horizon=cfg.execution_horizon,
         state_norm_mode=cfg.state_norm_mode,
+        # soft labels train wide, flat-topped bin distributions: their argmax is a rounding
+        # decision, the smoothed argmax is not (vla.policy.readout; benchmarks/RESULTS.md)
+        readout="smoothed" if cfg.label_sigma > 0 else "argmax",
     )
     return Built(tokenizer, model, vcfg, text_src, text_tf, meta, n_params)
