@@ -34,8 +34,15 @@ def fake_rollout(job: EpisodeJob) -> EpisodeResult:
     frames = {k: rng.integers(0, 255, (n, h, w, 3), dtype=np.uint8) for k in IMAGE_KEYS}
     frames[OBS_STATE] = rng.normal(size=(n, 15)).astype(np.float32)
     frames[ACTION] = rng.uniform(-1, 1, (n, 7)).astype(np.float32)
-    return EpisodeResult(job.seed, job.family, f"{job.family} task", True,
-                         len(frames[ACTION]), index=job.index, arrays=frames)
+    return EpisodeResult(
+        job.seed,
+        job.family,
+        f"{job.family} task",
+        True,
+        len(frames[ACTION]),
+        index=job.index,
+        arrays=frames,
+    )
 
 
 def dataset_actions(root: Path) -> list[np.ndarray]:

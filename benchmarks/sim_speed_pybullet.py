@@ -52,8 +52,8 @@ def bench_scene():
 
 def run_mode(mode: str, steps: int, seed: int = 0) -> dict:
     """Time `steps` control steps in one process; returns a result row."""
-    from vla.robot.panda import HOME_Q
     from sim.physics.pybullet_physics import PyBulletPhysics
+    from vla.robot.panda import HOME_Q
 
     renderer = "egl" if mode == "egl" else "tiny"
     with warnings.catch_warnings(record=True) as caught:

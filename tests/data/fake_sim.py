@@ -22,5 +22,12 @@ def fake_rollout(job: EpisodeJob) -> EpisodeResult:
     }
     frames[OBS_STATE] = rng.normal(size=(length, 15)).astype(np.float32)
     frames[ACTION] = rng.uniform(-1, 1, size=(length, 7)).astype(np.float32)
-    return EpisodeResult(job.seed, job.family, f"{job.family} #{job.index}", success, length,
-                         index=job.index, arrays=frames)
+    return EpisodeResult(
+        job.seed,
+        job.family,
+        f"{job.family} #{job.index}",
+        success,
+        length,
+        index=job.index,
+        arrays=frames,
+    )

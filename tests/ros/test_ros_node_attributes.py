@@ -80,6 +80,8 @@ def test_nodes_do_not_overwrite_rclpy_node_state(path, rclpy_node_attributes):
 
 def test_the_check_catches_the_original_defect(tmp_path, rclpy_node_attributes):
     bad = tmp_path / "bad_node.py"
-    bad.write_text("class N:\n    def __init__(self):\n        self._subs, self._services = [], []\n")
+    bad.write_text(
+        "class N:\n    def __init__(self):\n        self._subs, self._services = [], []\n"
+    )
     assert "_services" in assigned_self_attributes(bad)
     assert "_services" in rclpy_node_attributes

@@ -63,8 +63,12 @@ def test_bad_probability_is_refused_with_the_range(dataset):
 
 
 def test_training_with_camera_dropout_runs_and_records_it(dataset, tmp_path):
-    summary = train(load_config(PRESET, overrides(dataset, tmp_path, "--steps=3",
-                                                  "--batch_size=4", "--camera_dropout=0.5")))
+    summary = train(
+        load_config(
+            PRESET,
+            overrides(dataset, tmp_path, "--steps=3", "--batch_size=4", "--camera_dropout=0.5"),
+        )
+    )
     assert summary["steps"] == 3
     saved = (tmp_path / "final" / "train_config.yaml").read_text()
     assert "camera_dropout: 0.5" in saved

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import math
 from contextlib import nullcontext
 from types import SimpleNamespace
