@@ -3,7 +3,7 @@
     nice .venv/bin/python benchmarks/datagen_bench.py --backend mujoco --episodes 8 \
         [--workers 1 2] [--json /tmp/datagen_bench.json]
 
-Runs ``vla.data.generate.generate`` (scripted experts, real simulator) into a fresh temporary
+Runs ``vla.rollout.generate.generate`` (scripted experts, real simulator) into a fresh temporary
 dataset per worker count and reports attempts/min (all attempts, failed ones included, since
 they cost the same), successful episodes/min, attempts/min per worker, and the speed-up over
 one worker. ``--fake`` swaps in a CPU-bound stand-in rollout (to check the machinery only).
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from vla.constants import ACTION, IMAGE_KEYS, OBS_STATE
-from vla.data.generate import EpisodeJob, EpisodeResult, GenerateConfig, generate, sim_rollout
+from vla.rollout.generate import EpisodeJob, EpisodeResult, GenerateConfig, generate, sim_rollout
 
 
 def fake_rollout(job: EpisodeJob) -> EpisodeResult:

@@ -28,7 +28,7 @@ from vla.data.video import decode_window, encode_video
 
 def render_episodes(n: int, seed: int) -> list[np.ndarray]:
     """Scene-camera frames (T, 128, 128, 3) of ``n`` expert attempts (successful or not)."""
-    from vla.data.generate import GenerateConfig, make_jobs, sim_families, sim_rollout
+    from vla.rollout.generate import GenerateConfig, make_jobs, sim_families, sim_rollout
 
     cfg = GenerateConfig(out=Path("unused"), episodes=n, seed=seed, progress=False)
     jobs = make_jobs(cfg, sim_families(cfg.suite), 0)

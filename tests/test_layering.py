@@ -1,10 +1,29 @@
 """The layers, checked on the source: every import statement (module level or inside a function)
 of every module, read with ``ast``, nothing imported.
 
-    vla.constants, vla.robot   numpy only: the robot (facts, kinematics, controller)
-        ^            ^
-       sim       vla.ros_core   the simulator and the real robot's side: neither imports the other,
-                                and ros_core imports no torch
+    vla.cli                       the command line: one module per subcommand
+       ^
+    vla.eval     vla.teleop       evaluation; devices, recording, replay
+       ^            ^
+    vla.rollout                   the rollout engine and demonstration generation (the DAgger
+       ^                          learner too): the one layer that drives the simulator for data
+       |
+       |    core, floor by floor (a floor imports its own and those below, never sim, ros_core
+       |    or a layer above):
+       |        vla.serving
+       |        vla.inference
+       |        vla.train   vla.export
+       |        vla.policy
+       |        vla.model   vla.registration
+       |        vla.data
+       |        vla.tokenizers
+       |
+      sim       vla.ros_core      the simulator and the real robot's side: neither imports the
+       ^            ^             other, ros_core imports no torch, sim no vla above the robot
+    vla.constants, vla.robot, vla.resources   numpy only: keys and limits; the robot (facts,
+                                               kinematics, controller); shipped-file paths
+
+Upper layers may import anything below them (rollout: sim and the core; cli: everything).
 """
 
 from __future__ import annotations
@@ -38,10 +57,16 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     return sorted(found)
 
 
+def _files(package: str) -> list[Path]:
+    """The files of a package (every module under it) or of a single module."""
+    base = ROOT / package.replace(".", "/")
+    return sorted(base.rglob("*.py")) if base.is_dir() else [base.with_suffix(".py")]
+
+
 def _violations(package: str, allowed) -> list[str]:
     """``file:line imports name`` for every import under ``package`` that ``allowed`` rejects."""
     bad = []
-    for path in sorted((ROOT / package.replace(".", "/")).rglob("*.py")):
+    for path in _files(package):
         for line, name in _imports(path):
             if not allowed(name):
                 bad.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
@@ -64,8 +89,50 @@ def _sim_allowed(name: str) -> bool:
     return not _under(name, "vla") or _under(name, "vla.constants", "vla.robot")
 
 
-def _tokenizers_allowed(name: str) -> bool:
-    return not _under(name, "sim", "vla.data")
+# The core (no simulator): floor by floor, bottom first. A core module imports the standard
+# library, third-party packages and vla modules of its own floor or below; anything else of vla
+# (a layer above, ros_core, or a package missing here) and sim is rejected.
+CORE_FLOORS: tuple[tuple[str, ...], ...] = (
+    ("vla.constants", "vla.robot", "vla.resources"),
+    ("vla.tokenizers",),
+    ("vla.data",),
+    ("vla.model", "vla.registration"),  # vla.model registers itself via vla.registration
+    ("vla.policy",),
+    ("vla.train", "vla.export"),
+    ("vla.inference",),  # FastPolicy loads exported ONNX/int8 files (names from vla.export)
+    ("vla.serving",),
+)
+CORE = tuple(p for floor in CORE_FLOORS for p in floor if p != "vla.robot")  # robot: own rule
+ABOVE_CORE = ("sim", "vla.ros_core", "vla.rollout", "vla.eval", "vla.teleop", "vla.cli")
+
+
+def _floor(name: str) -> int | None:
+    for level, floor in enumerate(CORE_FLOORS):
+        if _under(name, *floor):
+            return level
+    return None
+
+
+def _core_allowed(package: str):
+    """The rule of core package ``package``: no sim, nothing above its floor."""
+    own = _floor(package)
+
+    def allowed(name: str) -> bool:
+        if _under(name, "sim"):
+            return False
+        if not _under(name, "vla") or name in ("vla", "vla.__version__"):
+            return True
+        level = _floor(name)
+        return level is not None and level <= own
+
+    return allowed
+
+
+def _core_rule(package: str) -> str:
+    return (f"{package} is core (floor {_floor(package)} of CORE_FLOORS): it imports no sim, "
+            f"nor {', '.join(ABOVE_CORE[1:])}, nor a higher floor. Code that drives the simulator "
+            "goes up to vla/rollout/ (as demonstration generation did: vla.rollout.generate); "
+            "a piece a lower floor needs moves down to that floor")  # fmt: skip
 
 
 RULES = {
@@ -75,14 +142,20 @@ RULES = {
                      "nor torch: take robot facts from vla.robot, put simulator code in sim/"),
     "sim": (_sim_allowed, "sim imports from vla only vla.constants and vla.robot: move the code "
             "that needs more up into vla/"),
-    "vla.tokenizers": (_tokenizers_allowed, "vla.tokenizers sits below the data and the "
-                       "simulator: put code that reads datasets or rolls out experts there"),
+    "vla.rollout": (lambda n: not _under(n, "vla.eval", "vla.teleop", "vla.cli"), "vla.rollout "
+                    "is the engine under vla.eval, vla.teleop and vla.cli: move shared code down"),
+    "vla.eval": (lambda n: not _under(n, "vla.cli"), "vla.eval sits under vla.cli: move shared "
+                 "code down, out of vla/cli/"),
+    "vla.teleop": (lambda n: not _under(n, "vla.cli", "vla.eval"), "vla.teleop sits under "
+                   "vla.cli, beside vla.eval: move shared code down to vla.rollout or the core"),
+    **{package: (_core_allowed(package), _core_rule(package)) for package in CORE},
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("package", sorted(RULES))
 def test_layer_imports(package: str) -> None:
     allowed, rule = RULES[package]
+    assert all(p.is_file() for p in _files(package)), f"{package}: no such package or module"
     bad = _violations(package, allowed)
     assert not bad, f"{rule}:\n" + "\n".join(bad)
 
@@ -103,6 +176,12 @@ def test_checker_sees_function_local_and_relative_imports(tmp_path: Path, monkey
     assert _imports(pkg / "bad.py")[2] == (6, "vla.robot.panda")
     assert not _robot_allowed("scipy.spatial") and _robot_allowed("vla.robot.kinematics")
     assert not _sim_allowed("vla.data") and _sim_allowed("vla.constants")
+    data, policy = _core_allowed("vla.data"), _core_allowed("vla.policy")
+    assert not data("sim.tasks.SUITES") and not data("vla.rollout.generate.generate")
+    assert not data("vla.policy.Policy") and not data("vla.cli.main") and data("numpy")
+    assert policy("vla.model.VLAModel") and policy("vla.constants.ACTION") and policy("torch")
+    assert not policy("vla.train.run") and not policy("vla.newpackage") and policy("vla")
+    assert not _core_allowed("vla.serving")("vla.ros_core.messages")
 
 
 def test_ros_core_and_robot_load_without_sim_or_torch() -> None:

@@ -1,16 +1,15 @@
 """Prepared episodes (encoded + summarised in a worker, written by the parent): the dataset is
-byte-for-byte the one ``add_frame`` + ``save_episode`` writes, whatever the worker count."""
+byte-for-byte the one ``add_frame`` + ``save_episode`` writes (whatever the worker count:
+tests/rollout/test_generate.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from fake_sim import FAMILIES, fake_rollout
 
 from vla.constants import ACTION, IMAGE_KEYS, OBS_STATE
 from vla.data import DatasetWriter, default_features
 from vla.data.episode_prep import prepare_episode
-from vla.data.generate import GenerateConfig, generate
 from vla.data.video import encode_video, encode_video_bytes
 
 SIZE = (16, 16)
@@ -58,17 +57,6 @@ def test_video_bytes_equal_the_file_encoder(tmp_path):
     frames, _ = _episode(3)
     encode_video(tmp_path / "x.mp4", frames[IMAGE_KEYS[0]], 10)
     assert encode_video_bytes(frames[IMAGE_KEYS[0]], 10) == (tmp_path / "x.mp4").read_bytes()
-
-
-def test_generation_is_byte_identical_for_any_worker_count(tmp_path):
-    def cfg(name, workers):
-        return GenerateConfig(out=tmp_path / name, episodes=8, image_size=SIZE, workers=workers,
-                              progress=False)  # fmt: skip
-
-    generate(cfg("w0", 0), fake_rollout, FAMILIES)
-    generate(cfg("w2", 2), fake_rollout, FAMILIES)
-    files = _files(tmp_path / "w0")
-    assert any(k.endswith(".mp4") for k in files) and files == _files(tmp_path / "w2")
 
 
 def test_bad_prepared_input_names_the_fix(tmp_path):

@@ -10,8 +10,8 @@ from sim_test_params import SMALL, ExecutedRecorder
 
 import sim
 from vla.constants import EEF_ACTION_HIGH
-from vla.data.generate import RECORD, GenerateConfig, attempt_noise, make_jobs
 from vla.rollout.episode import NOISE_DIMS, perturb, run_episode
+from vla.rollout.generate import RECORD, GenerateConfig, attempt_noise, make_jobs
 from vla.rollout.suite_run import expert_policy
 
 

@@ -133,7 +133,7 @@ def test_meta_worlds_expert_solves_through_our_interface(task):
 def short_rollout(job):
     """The real env and expert for 6 steps. The attempt is marked successful so the writer keeps
     it: this exercises the dataset format, not the expert (tested above)."""
-    from vla.data.generate import result_from_rollout
+    from vla.rollout.generate import result_from_rollout
 
     env = sim.make(job.family, suite=job.suite, image_size=job.image_size)
     try:
@@ -146,7 +146,7 @@ def short_rollout(job):
 
 @pytest.fixture(scope="module")
 def mt50_dataset(tmp_path_factory):
-    from vla.data.generate import GenerateConfig, generate
+    from vla.rollout.generate import GenerateConfig, generate
 
     out = tmp_path_factory.mktemp("mt50") / "ds"
     cfg = GenerateConfig(out=out, suite="mt50", episodes=2, workers=0, image_size=SIZE,

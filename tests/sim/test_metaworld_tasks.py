@@ -55,7 +55,7 @@ def test_suite_format_and_policy_action_space():
 
 
 def test_generate_config_takes_the_suite_format(tmp_path):
-    from vla.data.generate import GenerateConfig, dataset_features
+    from vla.rollout.generate import GenerateConfig, dataset_features
 
     cfg = GenerateConfig(out=tmp_path, suite="mt50", progress=False)
     assert cfg.fps == 80.0 and cfg.identity()["fps"] == 80.0

@@ -221,12 +221,12 @@ def test_generate_with_randomize_is_deterministic(tmp_path, monkeypatch):
     strength is part of the generation identity (a resume with another value is refused)."""
     from vla.cli.main import main
     from vla.data import LeRobotDatasetReader
-    from vla.data.generate import RECORD, GenerateConfig
     from vla.data.generation_record import load_record
+    from vla.rollout.generate import RECORD, GenerateConfig
 
     frames = []
     for run in ("a", "b"):
-        monkeypatch.setattr("vla.data.generate._ENVS", {})
+        monkeypatch.setattr("vla.rollout.generate._ENVS", {})
         out = tmp_path / run
         argv = ["data", "generate", "--task", "pick", "--episodes", "2", "--workers", "0",
                 "--out", str(out), "--seed", "1", "--image-size", "32", "32", "--no-progress",

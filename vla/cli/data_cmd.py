@@ -84,9 +84,9 @@ def register(subparsers) -> None:
 
 def run_generate(args: argparse.Namespace) -> int:
     from vla.constants import DEFAULT_IMAGE_SIZE
-    from vla.data.generate import GenerateConfig, generate
-    from vla.data.learner import LearnerSpec
     from vla.model.text import MissingInstructionError
+    from vla.rollout.generate import GenerateConfig, generate
+    from vla.rollout.learner import LearnerSpec
     from vla.rollout.pool import terminate_on_sigterm
 
     try:
@@ -149,7 +149,7 @@ def run_info(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from vla.data import LeRobotDatasetReader
-    from vla.data.generate import RECORD
+    from vla.rollout.generate import RECORD
 
     if args.recompute_stats:
         from vla.data.dataset_stats import recompute_stats

@@ -98,7 +98,7 @@ def episode_instruction(suite: str, family: str, split: str, seed: int) -> str:
 
 def plan_instructions(suite: str, splits: list[str], episodes: int, seed: int) -> set[str]:
     """Instructions of the attempts `vla data generate` makes for (suite, split, seed, N)."""
-    from vla.data.generate import GenerateConfig, make_jobs, sim_families
+    from vla.rollout.generate import GenerateConfig, make_jobs, sim_families
 
     out: set[str] = set()
     families = sim_families(suite)

@@ -1,4 +1,5 @@
-"""LeRobotDataset v3 datasets: writer, reader, PyTorch Dataset, demonstration generation.
+"""LeRobotDataset v3 datasets: writer, reader, PyTorch Dataset (demonstration generation, which
+drives the simulator, is the layer above: ``vla.rollout.generate``).
 
 Public API::
 

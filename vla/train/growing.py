@@ -1,6 +1,6 @@
 """Train while the dataset is still being generated (``vla train --grow_s=S``).
 
-A ``vla data generate`` run commits episodes in batches (``vla.data.generate.COMMIT_EVERY``);
+A ``vla data generate`` run commits episodes in batches (``vla.rollout.generate.COMMIT_EVERY``);
 readers trust only the committed episode table (``vla.data.writer``), so a second process can
 read a dataset that is still growing. :class:`EpisodeFeed` polls the table every ``poll_s``
 seconds from a background thread, decodes the newly committed episodes (video in a thread pool,

@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_sim import FAMILIES, fake_rollout  # noqa: E402
 
-from vla.data.generate import EpisodeJob, EpisodeResult, GenerateConfig, generate  # noqa: E402
+from vla.rollout.generate import EpisodeJob, EpisodeResult, GenerateConfig, generate  # noqa: E402
 from vla.rollout.pool import terminate_on_sigterm  # noqa: E402
 
 

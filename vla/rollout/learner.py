@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vla.rollout.episode import run_episode
+
 DEVICES = ("cpu", "cuda", "auto")
 
 
@@ -122,7 +124,6 @@ def dagger_rollout(env, expert, spec: LearnerSpec, seed: int, action_noise: floa
     sim.dagger.DaggerDriver that ran it: steps the learner drove, executed actions). DART noise,
     if any, perturbs whatever drives. ``learner`` overrides the spec's policy (tests)."""
     from sim.dagger import DaggerDriver
-    from vla.rollout.episode import run_episode
 
     learner = load_learner(spec) if learner is None else learner
     driver = DaggerDriver(expert, learner, spec.expert_prob, spec.block, seed=seed)

@@ -4,7 +4,7 @@
 
     attempt i (0..N-1) --(seed from (S, i), family i mod F)--> worker pool (spawn, W procs)
         worker: env = sim.make(family, ...) (cached per process); expert rollout -> frames
-                (--learner: DAgger, the policy drives some blocks, vla.data.learner)
+                (--learner: DAgger, the policy drives some blocks, vla.rollout.learner)
     parent: results re-ordered by i -> successful ones (DAgger: all) -> DatasetWriter (episode
             order = i order) -> meta/vla_generation.json (attempted prefix, failures) for resume
 
@@ -36,11 +36,11 @@ from vla.constants import ACTION, DEFAULT_IMAGE_SIZE, IMAGE_KEYS, OBS_STATE, TAS
 from vla.data.episode_prep import EpisodeSpec, prepare_episode
 from vla.data.generation_record import RECORD, commit, load_record, new_batch, settle_pending
 from vla.data.layout import atomic_write_json, default_features
-from vla.data.learner import LearnerSpec, check_learner, dagger_rollout
 from vla.data.writer import DatasetWriter
-from vla.rollout.episode import EpisodeResult
+from vla.rollout.episode import EpisodeResult, run_episode
 from vla.rollout.jobs import BACKENDS
 from vla.rollout.jobs import attempt_seed as episode_seed
+from vla.rollout.learner import LearnerSpec, check_learner, dagger_rollout
 from vla.rollout.pool import run_jobs
 
 
@@ -188,7 +188,6 @@ def sim_rollout(job: EpisodeJob) -> EpisodeResult:
     """Run the scripted expert (with ``job.learner``: DAgger) for one attempt in the simulator."""
     import sim
     from sim.experts import make_expert
-    from vla.rollout.episode import run_episode
 
     t0 = time.perf_counter()
     key = (job.family, job.backend, job.suite, job.image_size, job.split, job.base_seed,

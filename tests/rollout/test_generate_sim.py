@@ -10,7 +10,7 @@ import pytest
 from vla.cli.main import main
 from vla.constants import ACTION, IMAGE_KEYS, OBS_STATE, STATE_DIM
 from vla.data import LeRobotDatasetReader
-from vla.data.generate import RECORD
+from vla.rollout.generate import RECORD
 
 pytest.importorskip("sim.env", reason="the simulator (sim.make/rollout/experts) is absent")
 pytest.importorskip("sim.experts", reason="the simulator's scripted experts are absent")
@@ -19,7 +19,7 @@ pytest.importorskip("sim.experts", reason="the simulator's scripted experts are 
 @pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
 def test_generate_with_scripted_experts(tmp_path, backend, monkeypatch):
     # an empty env cache: this process builds exactly the envs these attempts need
-    monkeypatch.setattr("vla.data.generate._ENVS", {})
+    monkeypatch.setattr("vla.rollout.generate._ENVS", {})
     out = tmp_path / "ds"
     argv = ["data", "generate", "--backend", backend, "--episodes", "2", "--workers", "0",
             "--out", str(out), "--seed", "3", "--image-size", "64", "64", "--no-progress"]  # fmt: skip

@@ -13,8 +13,8 @@ from fake_sim import FAMILIES, fake_rollout
 from vla.cli.main import main
 from vla.constants import ACTION
 from vla.data import LeRobotDatasetReader
-from vla.data.generate import RECORD, GenerateConfig, generate
-from vla.data.learner import LearnerSpec, load_learner
+from vla.rollout.generate import RECORD, GenerateConfig, generate
+from vla.rollout.learner import LearnerSpec, load_learner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
 from tiny_checkpoint import make_tiny_checkpoint  # noqa: E402
@@ -129,7 +129,7 @@ def test_learner_is_loaded_once_per_process(tiny):
 
 def test_cli_generates_with_a_learner_on_the_simulator(tmp_path, tiny, monkeypatch, capsys):
     pytest.importorskip("sim.experts", reason="the simulator's scripted experts are absent")
-    monkeypatch.setattr("vla.data.generate._ENVS", {})
+    monkeypatch.setattr("vla.rollout.generate._ENVS", {})
     out = tmp_path / "ds"
     argv = ["data", "generate", "--episodes", "2", "--workers", "0", "--out", str(out),
             "--seed", "3", "--image-size", "32", "32", "--max-steps", "40", "--no-progress",
@@ -162,7 +162,7 @@ def test_cli_learner_runs_from_a_text_cache_without_minilm(tmp_path, monkeypatch
     assert main(["text-cache", "--plan-episodes", "1", "--plan-seed", "3", "--out",
                  str(cache)]) == 0  # fmt: skip
     monkeypatch.setattr(text, "minilm_available", lambda: False)  # MiniLM absent
-    monkeypatch.setattr("vla.data.generate._ENVS", {})
+    monkeypatch.setattr("vla.rollout.generate._ENVS", {})
     argv = ["data", "generate", "--episodes", "1", "--workers", "0", "--seed", "3",
             "--image-size", "32", "32", "--max-steps", "4", "--no-progress",
             "--learner", str(ckpt)]  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from vla.constants import ACTION, IMAGE_KEYS, OBS_STATE
-from vla.data.generate import EpisodeJob, EpisodeResult
+from vla.rollout.generate import EpisodeJob, EpisodeResult
 
 FAMILIES = ["pick_cube", "place_in_bowl", "stack"]
 

@@ -10,7 +10,7 @@ from fake_sim import FAMILIES, fake_rollout
 
 from vla.constants import ACTION, OBS_STATE
 from vla.data import LeRobotDatasetReader
-from vla.data.generate import RECORD, GenerateConfig, episode_seed, generate
+from vla.rollout.generate import RECORD, GenerateConfig, episode_seed, generate
 
 
 def _cfg(out, **kw):
@@ -45,7 +45,7 @@ def test_keeps_successes_in_attempt_order(tmp_path):
 
 
 def _job(i, seed=0):
-    from vla.data.generate import EpisodeJob
+    from vla.rollout.generate import EpisodeJob
 
     return EpisodeJob(i, episode_seed(seed, i), FAMILIES[i % 3], "pick_place", "mujoco",
                       "train", (16, 16))  # fmt: skip
@@ -55,6 +55,23 @@ def test_same_dataset_for_any_worker_count(tmp_path):
     generate(_cfg(tmp_path / "w0", workers=0), fake_rollout, FAMILIES)
     generate(_cfg(tmp_path / "w2", workers=2), fake_rollout, FAMILIES)
     assert _content(tmp_path / "w0") == _content(tmp_path / "w2")
+
+
+def _files(root) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".writer.lock"
+    }
+
+
+def test_generation_is_byte_identical_for_any_worker_count(tmp_path):
+    """Workers encode and summarise (prepared episodes), the parent writes: the files are the
+    same bytes whatever the worker count."""
+    generate(_cfg(tmp_path / "w0", workers=0, episodes=8), fake_rollout, FAMILIES)
+    generate(_cfg(tmp_path / "w2", workers=2, episodes=8), fake_rollout, FAMILIES)
+    files = _files(tmp_path / "w0")
+    assert any(k.endswith(".mp4") for k in files) and files == _files(tmp_path / "w2")
 
 
 def test_resume_skips_attempted_and_matches_one_run(tmp_path):
@@ -107,8 +124,8 @@ def test_parent_work_is_linear_in_episodes(tmp_path, monkeypatch):
     """Each commit converts only the new rows of the episode table, files are merged once (at
     finalize), and the dataset still reads back whole: the parent's work grows linearly."""
     import vla.data.consolidate as cons
-    import vla.data.generate as gen
     import vla.data.layout as layout
+    import vla.rollout.generate as gen
 
     converted, merges = [], []
     real_table, real_cons = layout.episodes_table, cons.consolidate
