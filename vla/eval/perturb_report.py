@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vla.eval.report import SPLIT_ORDER, episode_entry
+from vla.eval.report import SPLIT_ORDER, episode_entry, save_figure
 from vla.eval.stats import mcnemar_exact, wilson_interval
 from vla.rollout.episode import EpisodeResult
 
@@ -178,9 +178,4 @@ def plot_perturbation_chart(report: dict[str, Any], path: str | Path) -> Path:
     fig.suptitle(f"{Path(str(report.get('checkpoint', ''))).name or 'policy'} | "
                  f"{report.get('backend', '')} | perturbations vs baseline; bars: Wilson 95%; "
                  f"red/green: McNemar p < {SIGNIFICANT}", fontsize=10)  # fmt: skip
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)

@@ -214,6 +214,13 @@ def plot_success_chart(report: dict[str, Any], path: str | Path) -> Path:
     )
     ax.legend(loc="upper center", ncol=len(splits), fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Lay out, write (PNG, 100 dpi, parent folders made) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
