@@ -73,7 +73,10 @@ def _encode(target, frames: np.ndarray, fps: float, codec: str, gop: int) -> Non
 def _scheduling_kept():
     """Restore this thread's scheduling policy after encoding: SVT-AV1 (libsvtav1) switches the
     calling thread to SCHED_FIFO priority 99 when it may (as root), which then starves every
-    other process on the machine, robot nodes included, and is inherited by child processes."""
+    other process on the machine, robot nodes included, and is inherited by child processes.
+    Not undone here: DDS threads that Fast DDS creates later in the same process still come up
+    SCHED_FIFO (seen, cause not traced), so a ROS node should not encode AV1 in its own process
+    (the default codec, H.264, does not do this)."""
     if not hasattr(os, "sched_getscheduler"):
         yield
         return
