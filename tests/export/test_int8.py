@@ -13,10 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
 
 from tiny_checkpoint import INSTRUCTIONS, make_tiny_checkpoint  # noqa: E402
 
-from vla.constants import OBS_STATE, TASK  # noqa: E402
 from vla.export import ExportConfig, export_onnx  # noqa: E402
 from vla.export.onnx_export import build_graph  # noqa: E402
 from vla.export.quantize import INT8_FILENAME, head_nodes, quantize_int8  # noqa: E402
+from vla.inference.bench import synthetic_observations  # noqa: E402
 from vla.inference.onnx_policy import OnnxPolicy  # noqa: E402
 from vla.policy import Policy  # noqa: E402
 from vla.policy.action_tokens import decode_tokens  # noqa: E402
@@ -40,15 +40,7 @@ def exported(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def observations(policy: Policy, n: int) -> list[dict]:
-    rng = np.random.default_rng(0)
-    h, w = policy.meta.image_size
-    out = []
-    for i in range(n):
-        obs = {k: rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for k in policy.meta.camera_keys}
-        obs[OBS_STATE] = rng.normal(size=len(policy.meta.state_names)).astype(np.float32)
-        obs[TASK] = INSTRUCTIONS[i % 2]
-        out.append(obs)
-    return out
+    return synthetic_observations(policy, n, INSTRUCTIONS[:2], seed=0)
 
 
 def test_fp32_onnx_policy_matches_the_graph(exported):

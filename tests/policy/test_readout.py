@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "serving"))
 
 from tiny_checkpoint import INSTRUCTIONS, make_tiny_checkpoint  # noqa: E402
 
-from vla.constants import OBS_STATE, TASK  # noqa: E402
+from vla.constants import OBS_STATE  # noqa: E402
+from vla.inference.bench import synthetic_observations  # noqa: E402
 from vla.policy import Policy, PolicyMeta  # noqa: E402
 from vla.policy.readout import READOUT_MODES, Readout  # noqa: E402
 
@@ -88,15 +89,7 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
 
 
 def observations(policy: Policy, n: int, seed: int = 0) -> list[dict]:
-    rng = np.random.default_rng(seed)
-    h, w = policy.meta.image_size
-    out = []
-    for i in range(n):
-        obs = {k: rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for k in policy.meta.camera_keys}
-        obs[OBS_STATE] = rng.normal(size=len(policy.meta.state_names)).astype(np.float32)
-        obs[TASK] = INSTRUCTIONS[i % len(INSTRUCTIONS)]
-        out.append(obs)
-    return out
+    return synthetic_observations(policy, n, INSTRUCTIONS, seed)
 
 
 @pytest.mark.parametrize("mode", READOUT_MODES)

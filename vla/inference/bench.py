@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -112,15 +112,18 @@ def pick_instruction(policy: Policy, wanted: str | None, synthetic: bool = False
     return next(iter(enc.entries))
 
 
-def synthetic_observations(policy: Policy, n: int, instruction: str, seed: int) -> list[dict]:
-    """``n`` observations with random uint8 images and random state (fixed seed)."""
+def synthetic_observations(policy: Policy, n: int, instruction: str | Sequence[str],
+                           seed: int = 0) -> list[dict]:  # fmt: skip
+    """``n`` observations with random uint8 images and random state (fixed seed); the
+    instruction, or each of a list in turn."""
+    tasks = [instruction] if isinstance(instruction, str) else list(instruction)
     rng = np.random.default_rng(seed)
     h, w = policy.meta.image_size
     out = []
-    for _ in range(n):
+    for i in range(n):
         obs = {k: rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for k in policy.meta.camera_keys}
         obs[OBS_STATE] = rng.normal(size=len(policy.meta.state_names)).astype(np.float32)
-        obs[TASK] = instruction
+        obs[TASK] = tasks[i % len(tasks)]
         out.append(obs)
     return out
 
