@@ -62,13 +62,27 @@ def test_bad_probability_is_refused_with_the_range(dataset):
         load_config(PRESET, [f"--dataset={dataset}", "--camera_dropout=-0.1"])
 
 
-def test_training_with_camera_dropout_runs_and_records_it(dataset, tmp_path):
-    summary = train(
-        load_config(
-            PRESET,
-            overrides(dataset, tmp_path, "--steps=3", "--batch_size=4", "--camera_dropout=0.5"),
-        )
+def test_training_with_camera_dropout_blacks_out_cameras_and_records_it(
+    dataset, tmp_path, monkeypatch
+):
+    """The training step really applies it: every batch passes through drop_cameras with the
+    configured p, and some samples of the batches the model saw had a black camera."""
+    import vla.train.step as step
+
+    seen = []
+
+    def spy(batch, p, g):
+        dropped = drop_cameras(batch, p, g)
+        seen.append((p, dropped))
+        return dropped
+
+    monkeypatch.setattr(step, "drop_cameras", spy)
+    cfg = load_config(
+        PRESET, overrides(dataset, tmp_path, "--steps=3", "--batch_size=4", "--camera_dropout=0.5")
     )
-    assert summary["steps"] == 3
+    summary = train(cfg)
+    assert summary["steps"] == 3 and len(seen) >= 3
+    assert all(p == 0.5 for p, _ in seen)
+    assert any((d >= 0).any() for _, d in seen if d is not None)
     saved = (tmp_path / "final" / "train_config.yaml").read_text()
     assert "camera_dropout: 0.5" in saved
