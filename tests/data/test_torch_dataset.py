@@ -66,8 +66,13 @@ def test_cache_is_bounded(dataset_root):
     assert ds._cache.bytes <= one_episode and len(ds._cache._items) == 1
 
 
+@pytest.mark.timeout(120)
 def test_dataloader_with_workers_and_sampler(dataset_root):
     ds = LeRobotTorchDataset(dataset_root, chunk_size=4)
+    # The parent decodes first, as a training script looking at a sample does: with PyAV's
+    # shared converter, forked workers then blocked forever in their first frame conversion.
+    assert ds[0]["observation.images.scene"].shape == (32, 48, 3)
+    ds._cache = None
     sampler = EpisodeChunkSampler(ds, episodes_per_block=2, seed=0)
     assert sorted(sampler) == list(range(len(ds)))
     loader = torch.utils.data.DataLoader(ds, batch_size=8, sampler=sampler, num_workers=2)

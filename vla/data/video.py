@@ -24,6 +24,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vla.data.layout import DEFAULT_CODEC, DatasetFormatError
 
@@ -200,6 +201,10 @@ def decode_window(
     container = _open(path)
     tol = 0.5 / fps  # frames sit at k / fps; half a period separates neighbours
     out: list[np.ndarray] = []
+    # A reformatter (FFmpeg swscale context) of this call's own: PyAV's shared one keeps slice
+    # threads that do not survive fork(), so a DataLoader worker forked after the parent decoded
+    # once blocked forever in its first conversion.
+    to_rgb = VideoReformatter()
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -213,7 +218,7 @@ def decode_window(
                     continue
                 if t >= to_ts - tol:
                     break
-                out.append(frame.to_ndarray(format="rgb24"))
+                out.append(to_rgb.reformat(frame, format="rgb24").to_ndarray())
         except av.error.DecoderNotFoundError as exc:  # pragma: no cover - depends on FFmpeg
             raise DatasetFormatError(
                 f"{path}: no decoder for codec {stream.codec_context.name!r} in this PyAV build"
