@@ -74,8 +74,12 @@ def measure(tmp: Path) -> dict:
 
 
 def _close(got, want, path="") -> list[str]:
-    """Where ``got`` differs from ``want`` beyond float rounding (1e-6 relative: another CPU's
-    kernels round differently; a changed draw, order or formula moves these numbers far more)."""
+    """Where ``got`` differs from ``want`` beyond float rounding: 1e-6 relative for the logged
+    numbers, 1e-4 for the weight sums. Another CPU's kernels round differently, and six Adam
+    steps plus the cancellation in a sum amplify that in the weights (an AMD EPYC gave up to
+    2.4e-5 against the recording machine, losses within 2e-7). A changed draw, order or formula
+    moves these numbers far more: --ema_decay 0.51 instead of 0.5 put 136 weight sums over 1e-4
+    (up to 1.1e-2) and 13 logged numbers over 1e-6."""
     if isinstance(want, dict):
         if set(got) != set(want):
             return [f"{path}: keys {sorted(set(got) ^ set(want))} differ"]
@@ -89,9 +93,8 @@ def _close(got, want, path="") -> list[str]:
             for d in _close(g, w, f"{path}[{i}]")
         ]
     if isinstance(want, float):
-        return (
-            [] if got == pytest.approx(want, rel=1e-6, abs=1e-9) else [f"{path}: {got} != {want}"]
-        )
+        rel = 1e-4 if ".weights." in path else 1e-6
+        return [] if got == pytest.approx(want, rel=rel, abs=1e-9) else [f"{path}: {got} != {want}"]
     return [] if got == want else [f"{path}: {got!r} != {want!r}"]
 
 
