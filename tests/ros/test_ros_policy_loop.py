@@ -113,7 +113,7 @@ def test_estop_during_inference_drops_the_chunk():
     feed(loop, 0)
     out = loop.tick(MS)
     assert out.kind == "hold" and out.verdict.reason == "operator"
-    assert len(loop.scheduler) == 0
+    assert len(loop.executor) == 0
     feed(loop, PERIOD_NS)
     assert loop.tick(PERIOD_NS).kind == "none"
     policy.on_act = None
@@ -137,7 +137,7 @@ def test_new_instruction_flushes_and_marks_a_new_episode():
     loop.tick(MS)
     loop.new_episode = False
     loop.set_instruction("stack the cubes")
-    assert loop.new_episode and len(loop.scheduler) == 0 and loop.task == "stack the cubes"
+    assert loop.new_episode and len(loop.executor) == 0 and loop.task == "stack the cubes"
     with pytest.raises(ValueError, match="empty"):
         loop.set_instruction("  ")
     loop.clear_instruction()
@@ -221,16 +221,16 @@ def test_no_unsafe_command_under_random_policies(events, chunks, start):
                 q = out.q  # the arm tracks the command
             elif out.kind == "hold":
                 np.testing.assert_array_equal(out.q, q)  # hold in place, never zeros
-                assert len(loop.scheduler) == 0
+                assert len(loop.executor) == 0
 
 
 def test_early_duplicate_tick_consumes_nothing():
     loop = make_loop(FakePolicy())
     feed(loop, 0)
     assert loop.tick(MS).kind == "command"
-    queued = len(loop.scheduler)
+    queued = len(loop.executor)
     assert loop.tick(20 * MS).kind == "none"  # a second timer call in the same period
-    assert len(loop.scheduler) == queued
+    assert len(loop.executor) == queued
     feed(loop, PERIOD_NS)
     assert loop.tick(PERIOD_NS).kind == "command"
     feed(loop, 5 * PERIOD_NS)
@@ -309,7 +309,7 @@ def test_events_during_inference_void_the_chunk(event):
     feed(loop, 0)
     out = loop.tick(MS)
     assert out.kind in ("hold", "none") and out.action is None
-    assert len(loop.scheduler) == 0  # nothing of the voided chunk is queued
+    assert len(loop.executor) == 0  # nothing of the voided chunk is queued
     if event in ("new_instruction", "estop_reset"):
         policy.on_act = None
         feed(loop, PERIOD_NS)

@@ -46,8 +46,8 @@ from vla.constants import OBS_STATE, TASK
 from vla.inference.static_forward import Preprocess, StaticForward, forward_logits
 from vla.policy import Policy
 from vla.policy.action_tokens import decode_tokens, is_fixed_length
-from vla.policy.broker import ChunkBroker
 from vla.policy.transforms import CLIP, EmbedInstruction, Normalize
+from vla.robot.chunks import ChunkBroker
 
 PARITY_MIN_AGREEMENT: dict[str, float] = {"float32": 1.0, "float16": 0.97, "bfloat16": 0.90}
 DTYPES: dict[str, torch.dtype] = {

@@ -23,8 +23,8 @@ import torch
 
 from vla.constants import OBS_STATE, TASK
 from vla.policy.action_tokens import decode_tokens
-from vla.policy.broker import ChunkBroker
 from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta
+from vla.robot.chunks import ChunkBroker
 
 
 class OnnxPolicy:

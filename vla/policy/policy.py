@@ -29,10 +29,10 @@ from vla.constants import OBS_STATE, TASK
 from vla.model import VLAConfig, VLAModel
 from vla.model.text import TEXT_CACHE_FILENAME, InstructionEmbeddings, WordVocab
 from vla.policy.action_tokens import decode_tokens, is_fixed_length
-from vla.policy.broker import ChunkBroker
 from vla.policy.checkpoint import TOKENIZER_DIRNAME, PolicyMeta, load_model, read_stats
 from vla.policy.readout import Readout
 from vla.policy.transforms import EmbedInstruction, apply_transforms, input_transforms
+from vla.robot.chunks import ChunkBroker
 from vla.tokenizers import load_tokenizer
 
 

@@ -10,7 +10,7 @@ classes from the ``rosbags`` type store standing in for rclpy's.
     arm_control.py     policy action -> joint target (vla.robot's controller and kinematics)
     safety.py          heartbeat / e-stop / freshness state machine
     command_filter.py  joint limits, per-step change, workspace box
-    scheduling.py      chunk scheduler, fixed-rate ticks
+    scheduling.py      fixed-rate ticks, command latencies (chunks: vla.robot.chunks)
     policy_loop.py     the policy node's control tick
     recording.py       the recorder's synchroniser and episode controls
     mcap_log.py        optional rosbag2 MCAP log

@@ -1,9 +1,9 @@
 """The policy node's control loop, without ROS: observations in, safe commands out.
 
     camera images (stamped) --+
-    joint states (stamped) ---+--> Observation --act()--> chunk --ChunkScheduler--> action
-    instruction --------------+                                                      |
-    heartbeat / e-stop --> SafetyMonitor.check(now) --not OK--> flush, hold once     |
+    joint states (stamped) ---+--> Observation --act()--> chunk --ChunkExecutor--> action
+    instruction --------------+                                                     |
+    heartbeat / e-stop --> SafetyMonitor.check(now) --not OK--> flush, hold once    |
                                                     --OK-----> action_to_joint_target (DLS IK)
                                                                --> CommandFilter --> TickOutput
 
@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vla.constants import ACTION_SPACE_EEF_DELTA, OBS_IMAGES_PREFIX, OBS_STATE, TASK
+from vla.robot.chunks import ChunkExecutor
 from vla.robot.kinematics import PANDA_HOME_Q, forward_kinematics, jacobian
 from vla.ros_core.arm_control import action_to_joint_target
 from vla.ros_core.command_filter import CommandFilter
 from vla.ros_core.images import resize_rgb
 from vla.ros_core.node_configs import PolicyNodeConfig
 from vla.ros_core.safety import SafetyMonitor, SafetyState, Verdict
-from vla.ros_core.scheduling import ChunkScheduler, RateController
+from vla.ros_core.scheduling import RateController
 
 
 @dataclass
@@ -97,7 +98,7 @@ class PolicyLoop:
         self.image_size = tuple(metadata.get("image_size", (128, 128)))
         steps = config.execute_steps or int(metadata.get("execution_horizon", 1))
         action_dim = 8 if self.action_space != ACTION_SPACE_EEF_DELTA else 7
-        self.scheduler = ChunkScheduler(action_dim, steps)
+        self.executor = ChunkExecutor(steps, action_dim)  # open loop, `steps` per chunk
         self.rate = RateController(config.control_rate)  # drops early duplicate timer calls
         self.safety = SafetyMonitor(config.safety, config.period_s)
         self.filter = CommandFilter(config.safety)
@@ -126,7 +127,7 @@ class PolicyLoop:
             if bool(value) != self._enabled:
                 self._enabled = bool(value)
                 self._epoch += 1
-                self.scheduler.flush()
+                self.executor.flush()
 
     # ---- inputs (subscription callbacks) --------------------------------------------------------
     def set_image(self, camera: str, rgb: np.ndarray, stamp_ns: int) -> None:
@@ -160,13 +161,13 @@ class PolicyLoop:
                 self._task = text
                 self.new_episode = True
                 self._epoch += 1
-                self.scheduler.flush()
+                self.executor.flush()
 
     def clear_instruction(self) -> None:
         with self._lock:
             self._task = None
             self._epoch += 1
-            self.scheduler.flush()
+            self.executor.flush()
 
     def heartbeat(self, now_ns: int) -> None:
         self.safety.heartbeat(now_ns)
@@ -211,7 +212,7 @@ class PolicyLoop:
             joints, epoch = self._joints, self._epoch
             verdict = self._check(now_ns, stamps, joints)
             if not verdict.ok:
-                flushed = self.scheduler.flush()
+                flushed = self.executor.flush()
                 self._step_ref = None
                 if verdict.just_stopped:
                     return self.hold(verdict, flushed)
@@ -220,7 +221,7 @@ class PolicyLoop:
                 return TickOutput("none", verdict)
             q_meas, opening, _ = joints
             obs = None
-            if self.scheduler.needs_chunk():
+            if self.executor.needs_chunk():
                 obs = {k: self._images[k][0] for k in self.camera_keys}
                 obs[OBS_STATE] = build_state(q_meas, opening)
                 obs[TASK] = self._task
@@ -234,13 +235,13 @@ class PolicyLoop:
             # re-judged here: it was judged when the observation was taken, and inputs stamped
             # during inference would look "ahead" of this tick's clock
             if self._epoch != epoch or self._joint_fault is not None:
-                flushed = self.scheduler.flush()
+                flushed = self.executor.flush()
                 self._step_ref = None
                 return self.hold(self._voided_verdict(now_ns, stamps, joints), flushed)
             if obs is not None:
-                self.scheduler.push(chunk)
-            action = self.scheduler.pop()
-            rest = self.scheduler.peek_all()
+                self.executor.push(chunk)
+            action = self.executor.pop()
+            rest = self.executor.peek_all()
             step_ref = self._step_reference(q_meas)
         out = self._command(verdict, q_meas, step_ref, action, rest)
         out.obs_stamp_ns = obs_stamp
@@ -249,7 +250,7 @@ class PolicyLoop:
                 self._last_target = out.q.copy()
                 self._step_ref = out.q.copy()
                 return out
-            return self.hold(self.safety.last, self.scheduler.flush())
+            return self.hold(self.safety.last, self.executor.flush())
 
     def _step_reference(self, q_meas: np.ndarray) -> np.ndarray:
         """The last command, unless the arm is far from it (moved by someone else, reset,
@@ -317,8 +318,8 @@ class PolicyLoop:
             "estopped": self.safety.estopped,
             "dry_run": self.config.safety.dry_run,
             "task": self._task,
-            "queued_actions": len(self.scheduler),
-            "chunks": self.scheduler.chunks_received,
+            "queued_actions": len(self.executor),
+            "chunks": self.executor.chunks_received,
             "missed_periods": self.rate.missed,
             "clock_jumps": self.safety.clock_jumps,
         }

@@ -1,10 +1,8 @@
-"""Control-rate bookkeeping and action-chunk scheduling.
+"""Control-rate bookkeeping: fixed-rate ticks and command latencies.
 
-The policy returns a chunk of H actions per call; the robot consumes one per control period.
-:class:`ChunkScheduler` executes the first ``execute_steps`` actions of a chunk open-loop and then
-asks for a new chunk (receding horizon, as ``Policy.select_action`` does), and drops everything
-queued on :meth:`flush` (a stop must never replay old actions). :class:`RateController` turns a
-jittery timer into a fixed-rate tick count and reports overruns.
+:class:`RateController` turns a jittery timer into a fixed-rate tick count and reports overruns;
+:class:`LatencyStats` keeps camera-stamp-to-command latencies for diagnostics. Turning action
+chunks into one action per tick is ``vla.robot.chunks.ChunkExecutor`` (shared with simulation).
 """
 
 from __future__ import annotations
@@ -14,58 +12,6 @@ from collections import deque
 import numpy as np
 
 NS = 1_000_000_000
-
-
-class ChunkScheduler:
-    """Queue of the current chunk's actions; one per tick."""
-
-    def __init__(self, action_dim: int, execute_steps: int):
-        if execute_steps < 1:
-            raise ValueError(f"execute_steps must be >= 1, got {execute_steps}")
-        self.action_dim = action_dim
-        self.execute_steps = execute_steps
-        self._queue: deque[np.ndarray] = deque()
-        self.chunks_received = 0
-
-    def __len__(self) -> int:
-        return len(self._queue)
-
-    def needs_chunk(self) -> bool:
-        """True when the queue is empty: time to run the policy on the newest observation."""
-        return not self._queue
-
-    def push(self, chunk) -> None:
-        """Replace the queue with the first ``execute_steps`` actions of ``chunk`` (H, A)."""
-        chunk = np.asarray(chunk, dtype=np.float32)
-        if chunk.ndim == 1:
-            chunk = chunk[None]
-        if chunk.ndim != 2 or chunk.shape[1] != self.action_dim or len(chunk) == 0:
-            raise ValueError(
-                f"policy returned a chunk of shape {chunk.shape}; expected "
-                f"(H, {self.action_dim}) with H >= 1"
-            )
-        if not np.all(np.isfinite(chunk)):
-            raise ValueError("policy returned non-finite actions; refusing to queue them")
-        self._queue = deque(chunk[: self.execute_steps])
-        self.chunks_received += 1
-
-    def pop(self) -> np.ndarray:
-        """The next action to execute."""
-        if not self._queue:
-            raise IndexError("no queued action; call push() with a new chunk first")
-        return self._queue.popleft()
-
-    def peek_all(self) -> np.ndarray:
-        """The queued actions (N, A) without consuming them (for trajectory look-ahead)."""
-        if not self._queue:
-            return np.zeros((0, self.action_dim), dtype=np.float32)
-        return np.stack(self._queue)
-
-    def flush(self) -> int:
-        """Drop every queued action; returns how many were dropped."""
-        n = len(self._queue)
-        self._queue.clear()
-        return n
 
 
 class RateController:

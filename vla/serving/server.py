@@ -57,7 +57,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from vla.policy.broker import ChunkBroker
+from vla.robot.chunks import ChunkBroker
 from vla.serving import codec, openpi
 from vla.serving.batcher import MicroBatcher
 from vla.serving.config import MIN_TOKEN_CHARS, ServerConfig, is_loopback, read_token_file
@@ -89,7 +89,7 @@ class _NeedChunk(Exception):
 class Session:
     """State of one robot connection: its last instruction and its own chunk broker.
 
-    The broker is ``vla.policy.ChunkBroker`` (the one ``Policy.select_action`` uses). Its
+    The broker is ``vla.robot.chunks.ChunkBroker`` (the one ``Policy.select_action`` uses). Its
     ``predict`` hands over a chunk fetched beforehand through the batcher; when the broker asks
     without one, ``_NeedChunk`` aborts the call before any broker state changes, the server
     awaits a batched forward, and the call is repeated.
