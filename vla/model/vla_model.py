@@ -21,6 +21,8 @@ follow the vocabulary (``config.bos_id`` / ``config.eos_id``).
 
 from __future__ import annotations
 
+import functools
+import inspect
 from pathlib import Path
 
 import torch
@@ -51,6 +53,15 @@ def hl_gauss_targets(target: torch.Tensor, n_bins: int, width: int, sigma: float
     if special.any():
         out[special] = F.one_hot(target[special], width).float()
     return out
+
+
+@functools.cache
+def _cache_kwarg(backbone: type) -> str:
+    """The KV-cache argument of ``backbone.forward``: ``cache`` (transformers >= 5.25) or
+    ``past_key_values`` (older, and deprecated from 5.25 on)."""
+    return (
+        "cache" if "cache" in inspect.signature(backbone.forward).parameters else "past_key_values"
+    )
 
 
 def llama_config_from(config: VLAConfig) -> LlamaConfig:
@@ -313,8 +324,10 @@ class VLAModel(PreTrainedModel):
         mask = self.prefix_lm_mask(valid, p, causal_suffix=True)
         cache = DynamicCache(config=self.backbone.config)
         pos = self.positions(valid)  # (B, P+1)
-        out = self.backbone(inputs_embeds=x, attention_mask=mask, position_ids=pos,
-                            past_key_values=cache, use_cache=True)  # fmt: skip
+        # transformers 5.25 renamed the forward's past_key_values to cache (the old name goes in
+        # 5.40); the DynamicCache fills in place, so every step passes the same object
+        kv = {_cache_kwarg(type(self.backbone)): cache, "use_cache": True}
+        out = self.backbone(inputs_embeds=x, attention_mask=mask, position_ids=pos, **kv)
         next_pos = pos[:, -1:]  # (B, 1)
         # constrain decoding to the action vocabulary (+ EOS for variable-length tokenizers)
         allowed = torch.zeros(cfg.output_vocab_size, dtype=torch.bool, device=x.device)
@@ -335,7 +348,7 @@ class VLAModel(PreTrainedModel):
             emb = self.action_embed(nxt[:, None]).to(prefix.dtype)  # (B, 1, d)
             next_pos = next_pos + 1
             out = self.backbone(inputs_embeds=emb, attention_mask=step_mask, position_ids=next_pos,
-                                past_key_values=out.past_key_values, use_cache=True)  # fmt: skip
+                                **kv)  # fmt: skip
             h = out.last_hidden_state[:, -1]
         return ids
 
