@@ -120,13 +120,15 @@ class Graph:
     def close(self):
         for proc in self.procs:
             proc.stop()
-        self.executor.shutdown(timeout_sec=2.0)
+        # the spin thread must be out of its wait set before any node is destroyed: destroying
+        # one under it raised InvalidHandle ("destruction was requested") in that thread (CI)
+        self.executor.shutdown(timeout_sec=10.0)
+        self._thread.join(timeout=10.0)
         for node in self.nodes:
             node.destroy_node()
         import rclpy
 
         rclpy.try_shutdown()  # (not context.try_shutdown: this also renews the default context)
-        self._thread.join(timeout=5.0)
 
 
 class Process:
