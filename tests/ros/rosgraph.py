@@ -56,23 +56,6 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: f
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def demote_realtime_threads() -> list[str]:
-    """Put every real-time (SCHED_FIFO/RR) thread of this process back on SCHED_OTHER; returns
-    their names. Once SVT-AV1 has encoded in a process as root (an AV1 dataset test earlier in
-    the same pytest run), the DDS threads Fast DDS creates afterwards come up SCHED_FIFO 99 (seen,
-    cause not traced); spinning at that priority they starved the 2-core CI machine."""
-    demoted = []
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            if os.sched_getscheduler(int(tid)) in (os.SCHED_FIFO, os.SCHED_RR):
-                os.sched_setscheduler(int(tid), os.SCHED_OTHER, os.sched_param(0))
-                with open(f"/proc/self/task/{tid}/comm") as f:
-                    demoted.append(f.read().strip())
-        except (OSError, ValueError):  # the thread ended meanwhile
-            continue
-    return demoted
-
-
 class Graph:
     """rclpy initialised (default context: node classes under test create their nodes there),
     with a multi-threaded executor spinning in a background thread. Add nodes with :meth:`add`;
@@ -109,7 +92,6 @@ class Graph:
     def add(self, node):
         self.nodes.append(node)
         self.executor.add_node(node)
-        demote_realtime_threads()
         return node
 
     def spawn(self, cmd: list[str], log: Path) -> Process:

@@ -17,8 +17,10 @@ re-encoding), so an episode of a file spans ``[from_timestamp, to_timestamp)`` s
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -70,21 +72,67 @@ def _encode(target, frames: np.ndarray, fps: float, codec: str, gop: int) -> Non
         _mux(target, frames, fps, encoder, gop, w, h)
 
 
+class _ThreadScheduling:
+    """This thread's scheduling as glibc sees it (``pthread_getschedparam``/``setschedparam``).
+
+    glibc keeps a copy of a thread's policy in its thread descriptor once ``pthread_setschedparam``
+    has set it, and copies it into every thread that thread creates. The kernel-side
+    ``os.sched_setscheduler`` leaves that copy alone, so a restore through it alone left threads
+    created later believing they were SCHED_FIFO 99; Fast DDS, which reads its threads' policy
+    back and sets it again, then really ran its threads at that priority. None where the C library
+    has no such calls (not glibc/Linux)."""
+
+    def __init__(self) -> None:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        self._get, self._set = libc.pthread_getschedparam, libc.pthread_setschedparam
+        libc.pthread_self.restype = ctypes.c_ulong
+        self._self, self._ctypes = libc.pthread_self, ctypes
+
+    def get(self) -> tuple[int, int]:
+        c = self._ctypes
+        policy, param = c.c_int(), c.c_int()  # struct sched_param is one int on Linux
+        if self._get(c.c_ulong(self._self()), c.byref(policy), c.byref(param)):
+            raise OSError("pthread_getschedparam failed")
+        return policy.value, param.value
+
+    def set(self, policy: int, priority: int) -> None:
+        c = self._ctypes
+        err = self._set(c.c_ulong(self._self()), policy, c.byref(c.c_int(priority)))
+        if err:
+            raise OSError(err, os.strerror(err))
+
+
+@functools.cache
+def _thread_scheduling() -> _ThreadScheduling | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return _ThreadScheduling()
+    except (OSError, AttributeError):  # no glibc (musl) or no such symbols
+        return None
+
+
 @contextlib.contextmanager
 def _scheduling_kept():
-    """Restore this thread's scheduling policy after encoding: SVT-AV1 (libsvtav1) switches the
-    calling thread to SCHED_FIFO priority 99 when it may (as root), which then starves every
-    other process on the machine, robot nodes included, and is inherited by child processes.
-    Not undone here: DDS threads that Fast DDS creates later in the same process still come up
-    SCHED_FIFO (seen, cause not traced), so a ROS node should not encode AV1 in its own process
-    (the default codec, H.264, does not do this)."""
+    """Restore this thread's scheduling after encoding: SVT-AV1 (libsvtav1) switches the calling
+    thread to SCHED_FIFO priority 99 when it may (as root), which then starves every other
+    process on the machine, robot nodes included, is inherited by child processes and, through
+    glibc's copy of the policy (:class:`_ThreadScheduling`), by the DDS threads of a ROS node
+    started later in the same process. Both the kernel's and glibc's view are put back."""
     if not hasattr(os, "sched_getscheduler"):
         yield
         return
     policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    pthread = _thread_scheduling()
+    before = pthread.get() if pthread else None
     try:
         yield
     finally:
+        if pthread and pthread.get() != before:
+            pthread.set(*before)  # sets the kernel's policy too
         if os.sched_getscheduler(0) != policy or os.sched_getparam(0) != param:
             os.sched_setscheduler(0, policy, param)
 
