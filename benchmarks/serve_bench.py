@@ -55,6 +55,8 @@ def start_server(args: argparse.Namespace, checkpoint: Path) -> tuple[subprocess
            "--max-connections", str(max(int(v) for v in args.robots.split(",")) + 8)]  # fmt: skip
     if args.compile:
         cmd.append("--compile")
+    if args.workers > 1:
+        cmd += ["--workers", str(args.workers)]
     if args.torch_threads:
         cmd += ["--torch-threads", str(args.torch_threads)]
     if args.fast is not None:
@@ -234,6 +236,8 @@ def main() -> int:
     ap.add_argument("--max-batch", type=int, default=32)
     ap.add_argument("--batch-window-ms", type=float, default=0.0)
     ap.add_argument("--torch-threads", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="vla serve --workers: server processes on the port")  # fmt: skip
     ap.add_argument(
         "--client-procs",
         type=int,
@@ -258,7 +262,9 @@ def main() -> int:
     levels = []
     try:
         path = inference_path(asyncio.run(server_request(port, "metadata")))
-        print(f"server: device {args.device}, inference {path}", flush=True)
+        print(
+            f"server: device {args.device}, inference {path}, {args.workers} worker(s)", flush=True
+        )
         for n in (int(v) for v in args.robots.split(",")):
             procs = args.client_procs or min(math.ceil(n / 16), max(1, (os.cpu_count() or 1) // 4))
             levels.append(run_level(port, n, args.hz, args.duration, args.warmup, procs))
@@ -294,6 +300,7 @@ def main() -> int:
             "device": args.device,
             "inference": path,
             "max_batch": args.max_batch,
+            "workers": args.workers,
             "batch_window_ms": args.batch_window_ms,
             "duration_s": args.duration,
             "host": platform.node(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from vla.serving.protocol import DEFAULT_MAX_MESSAGE_BYTES  # numpy only: --help stays fast
 
@@ -86,6 +85,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--torch-threads", type=int, default=None, help="torch CPU threads (default: torch's)"
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (SO_REUSEPORT), each with its own copy of the "
+        "policy (on CUDA, spread over the GPUs): one process answers ~3,000-4,000 requests/s "
+        "(about 100-128 robots at 30 Hz) before its event loop saturates (vla/serving/workers.py)",
+    )
     p.set_defaults(func=run)
 
 
@@ -110,27 +117,26 @@ def run(args: argparse.Namespace) -> int:
             certfile=args.tls_cert,
             keyfile=args.tls_key,
         )
+        if args.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {args.workers}")
     except ValueError as exc:  # refused before loading anything heavy
         print(f"vla serve: {exc}", file=sys.stderr)
         return 2
 
     import torch
 
-    from vla.serving.policy_adapter import describe_inference, load_policy
+    from vla.serving.policy_adapter import describe_inference, load_for_serving
 
-    if args.torch_threads:
-        torch.set_num_threads(args.torch_threads)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        if (Path(args.checkpoint) / "export_meta.json").is_file():  # a `vla export` folder
-            from vla.inference.onnx_policy import OnnxPolicy  # ONNX Runtime CPU, int8 if built
+    load = dict(checkpoint=args.checkpoint, device=device, fast=args.fast,
+                max_batch=args.max_batch, text_cache=args.text_cache, compile=args.compile,
+                threads=args.torch_threads)  # fmt: skip
+    if args.workers > 1:
+        from vla.serving.workers import run_workers
 
-            device = "cpu"
-            policy = OnnxPolicy.from_export(args.checkpoint, threads=args.torch_threads or 0,
-                                            text_cache=args.text_cache)  # fmt: skip
-        else:
-            policy = load_policy(args.checkpoint, device, args.fast, args.max_batch,
-                                 text_cache=args.text_cache, compile=args.compile)  # fmt: skip
+        return run_workers(load, config, args.workers)
+    try:
+        policy, device = load_for_serving(**load)
         server = PolicyServer(policy, config)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"vla serve: {exc}", file=sys.stderr)

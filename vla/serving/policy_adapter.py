@@ -140,6 +140,32 @@ def load_policy(
     return fast_policy
 
 
+def load_for_serving(
+    checkpoint: str | Path,
+    device: str,
+    fast: bool | None = None,
+    max_batch: int = 16,
+    text_cache: str | Path | None = None,
+    compile: bool = False,
+    threads: int | None = None,
+) -> tuple[Any, str]:
+    """What ``vla serve`` (each of its workers) serves, and on which device: a ``vla export``
+    folder runs on ONNX Runtime on the CPU (its int8 model if it has one), a checkpoint through
+    :func:`load_policy`. ``threads``: torch's (or ONNX Runtime's) CPU threads."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    if (Path(checkpoint) / "export_meta.json").is_file():  # a `vla export` folder
+        from vla.inference.onnx_policy import OnnxPolicy
+
+        policy = OnnxPolicy.from_export(checkpoint, threads=threads or 0, text_cache=text_cache)
+        return policy, "cpu"
+    policy = load_policy(checkpoint, device, fast, max_batch, text_cache=text_cache,
+                         compile=compile)  # fmt: skip
+    return policy, device
+
+
 def describe_inference(policy: Any) -> str:
     """One line for the log: which inference path serves (fast / plain) and how."""
     meta = getattr(policy, "metadata", {})

@@ -33,6 +33,9 @@ openpi clients (``openpi.py``) are served on the same port: a connection that of
 subprotocol and sends nothing for ``OPENPI_PROBE_S`` gets the metadata on connect, as openpi's
 server sends it, and is answered in openpi's shape from then on.
 
+``vla serve --workers N`` runs N such servers in N processes on one port (``workers.py``): one
+process's event loop nears its core's limit around 128 robots at 30 Hz, whatever the model.
+
 ``vla serve`` loads the policy with ``policy_adapter.load_policy``: ``FastPolicy`` (fp16, CUDA
 graphs, batch buckets up to ``max_batch``) on CUDA, the plain ``Policy`` on CPU or with
 ``--no-fast``. Start it with ``vla serve --checkpoint PATH`` or, in Python::
@@ -46,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -70,6 +74,7 @@ from vla.serving.protocol import (
     parse_request,
     validate_observation,
 )
+from vla.serving.worker_slot import PUBLISH_S, WorkerSlot
 
 log = logging.getLogger("vla.serving")
 __all__ = [  # the settings live in config.py; importing them from here keeps working
@@ -138,9 +143,13 @@ class ServerHandle:
 class PolicyServer:
     """Serves one policy (anything with ``predict_batch`` and ``metadata``) over WebSocket."""
 
-    def __init__(self, policy: Any, config: ServerConfig | None = None) -> None:
+    def __init__(self, policy: Any, config: ServerConfig | None = None,
+                 worker: WorkerSlot | None = None) -> None:  # fmt: skip
+        """``worker``: this server is one of ``vla serve --workers N`` (vla/serving/workers.py):
+        the connection cap and ``stats`` then count every worker."""
         self.policy = policy
         self.config = config or ServerConfig()
+        self.worker = worker
         spec = spec_from_policy(policy)
         self.spec = ObservationSpec(
             spec.camera_names, spec.image_size, spec.state_dim, self.config.max_instruction_chars
@@ -163,13 +172,30 @@ class PolicyServer:
 
     @property
     def _connections(self) -> int:
+        """This process's connections (what its batcher waits for)."""
         return len(self._sessions)
+
+    def _all_connections(self) -> int:
+        """Connections of the whole server, every worker's (what the cap counts)."""
+        if self.worker is None:
+            return self._connections
+        self._publish()
+        return self.worker.shared.connections()
+
+    def _publish(self) -> None:
+        """Copy this worker's counters into the shared table."""
+        b = self.batcher.stats if self.batcher is not None else None
+        self.worker.shared.write(self.worker.index, {
+            "forwards": b.forwards if b else 0, "requests": b.requests if b else 0,
+            "forward_s": b.forward_s if b else 0.0, "connections": self._connections,
+            "closed_idle": self.closed_idle, "evicted": self.evicted, "pid": os.getpid(),
+        })  # fmt: skip
 
     # ---- handshake ----------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Any) -> Any:
         if request.path == "/healthz":  # as openpi's server: a liveness probe, no handshake
             return connection.respond(HTTPStatus.OK, "OK\n")
-        if self._connections >= self.config.max_connections and not self._evict_one():
+        if self._all_connections() >= self.config.max_connections and not self._evict_one():
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many connections\n")
         if self.config.token is None:
             return None
@@ -218,6 +244,8 @@ class PolicyServer:
     async def _handle(self, ws: ServerConnection) -> None:
         session = Session(self.metadata["execution_horizon"], self.config.temporal_ensemble)
         self._sessions[ws] = session
+        if self.worker is not None:
+            self._publish()
         log.info("robot connected from %s", ws.remote_address)
         idle = self.config.idle_timeout_s
         try:
@@ -239,6 +267,8 @@ class PolicyServer:
             log.info("connection from %s closed: %s", ws.remote_address, exc)
         finally:
             del self._sessions[ws]
+            if self.worker is not None:
+                self._publish()
 
     async def _serve_vla(self, ws: ServerConnection, session: Session, message: Any) -> None:
         while message is not None:
@@ -340,7 +370,11 @@ class PolicyServer:
     def stats(self) -> dict[str, Any]:
         """Server-wide counters: forwards run, requests answered, mean batch, seconds spent in
         ``predict_batch`` (total and mean per forward), open connections, connections closed
-        for silence and evicted to admit another."""
+        for silence and evicted to admit another. Under ``--workers N``: summed over the
+        workers, with each one's own under ``workers``."""
+        if self.worker is not None:
+            self._publish()
+            return self.worker.shared.total()
         b = self.batcher.stats if self.batcher is not None else None
         return {
             "forwards": b.forwards if b else 0,
@@ -385,19 +419,29 @@ class PolicyServer:
                 open_timeout=self.config.handshake_timeout_s,  # slow or stalled handshakes
                 select_subprotocol=_select_subprotocol,
                 ssl=self.config.ssl_context(),
+                reuse_port=self.worker is not None,  # every worker binds the same port
             ) as server:
                 port = next(iter(server.sockets)).getsockname()[1]
-                scheme = "wss" if self.config.certfile else "ws"
-                log.info("serving on %s:%d (%s://)", self.config.host, port, scheme)
+                if self.worker is None:
+                    scheme = "wss" if self.config.certfile else "ws"
+                    log.info("serving on %s:%d (%s://)", self.config.host, port, scheme)
+                else:  # the parent says "serving on" once every worker listens
+                    log.info("worker %d/%d listening", self.worker.index + 1, self.worker.count)
+                    asyncio.get_running_loop().create_task(self._publish_every(PUBLISH_S))
                 if ready is not None:
                     ready(port)
                 await stop.wait()
         finally:
             await self.batcher.close()
 
-    def serve_forever(self) -> None:
-        """Block serving until interrupted (Ctrl-C)."""
-        asyncio.run(self.serve(asyncio.Event()))
+    async def _publish_every(self, period_s: float) -> None:
+        while True:
+            self._publish()
+            await asyncio.sleep(period_s)
+
+    def serve_forever(self, ready: Any = None) -> None:
+        """Block serving until interrupted (Ctrl-C); ``ready(port)`` once listening."""
+        asyncio.run(self.serve(asyncio.Event(), ready))
 
     def start_in_thread(self, timeout: float = 30.0) -> ServerHandle:
         """Start serving in a daemon thread; return once it listens (``handle.port``)."""
