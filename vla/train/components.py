@@ -10,6 +10,7 @@ from vla.model import InstructionEmbeddings, WordVocab
 from vla.policy.transforms import EmbedInstruction
 from vla.tokenizers import BinningActionTokenizer, BinningConfig, FastActionTokenizer, FastConfig
 from vla.train.config import TrainConfig
+from vla.train.instruction_aug import with_variants
 
 
 def build_tokenizer(cfg: TrainConfig, stats: dict, chunks: np.ndarray | None):
@@ -33,6 +34,7 @@ def build_text(cfg: TrainConfig, mf: dict, instructions: list[str], vocab_dir=No
     """The text side: frozen MiniLM states (cache/precomputed file) or a word vocabulary
     (built from the instructions, or the one saved in ``vocab_dir`` when warm-starting)."""
     max_tokens = int(mf.get("max_text_tokens", 32))
+    instructions = with_variants(instructions, cfg.instruction_aug)  # rewrites' words/states
     if mf.get("text_encoder", "minilm") == "trainable":
         vocab = WordVocab.load(vocab_dir) if vocab_dir else WordVocab.build(instructions)
         mf["text_vocab_size"] = len(vocab)

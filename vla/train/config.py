@@ -80,6 +80,10 @@ class TrainConfig:
     # > 0: per sample, black out one camera (chosen uniformly) with this probability
     # (vla.train.augment.drop_cameras): the policy learns to act when a camera is lost
     camera_dropout: float = 0.0
+    # > 0: per sample, replace the instruction by a rewrite of it with this probability
+    # (vla.train.instruction_aug: wrappers, articles dropped, a full stop; never the
+    # evaluation's paraphrases)
+    instruction_aug: float = 0.0
     augment: bool = True
     max_shift: int = 6
     brightness: float = 0.2
@@ -163,6 +167,8 @@ class TrainConfig:
             raise ValueError(f"state_dropout must be in [0, 1], got {self.state_dropout}")
         if not 0.0 <= self.camera_dropout <= 1.0:
             raise ValueError(f"camera_dropout must be in [0, 1], got {self.camera_dropout}")
+        if not 0.0 <= self.instruction_aug <= 1.0:
+            raise ValueError(f"instruction_aug must be in [0, 1], got {self.instruction_aug}")
         if not self.state_noise_std >= 0.0:
             raise ValueError(f"state_noise_std must be >= 0, got {self.state_noise_std}")
         if self.model.get("use_state", True) is False and (

@@ -24,6 +24,7 @@ from vla.data.episode_arrays import EpisodeArrays
 from vla.data.torch_dataset import LeRobotTorchDataset
 from vla.policy.action_tokens import encode_targets
 from vla.train.config import TrainConfig
+from vla.train.instruction_aug import augment_instructions
 from vla.train.runtime import DistInfo, batch_generator
 
 
@@ -155,4 +156,8 @@ def draw_batch(source, cfg: TrainConfig, rank: int, step: int, device: torch.dev
     g = batch_generator(cfg.seed, rank, step)
     raw = source.sample(g, cfg.batch_size, device)
     raw["aug_rand"] = torch.rand(cfg.batch_size, 4, generator=g)
+    if cfg.instruction_aug > 0:  # strings from here on: the rewrites are not in the table
+        tasks = raw[TASK] if TASK in raw else [source.instructions[i]
+                                               for i in raw.pop("task_index").tolist()]  # fmt: skip
+        raw[TASK] = augment_instructions(tasks, cfg.instruction_aug, g)
     return raw, g

@@ -34,6 +34,7 @@ from vla.data.dataset_stats import compute_dataset_stats
 from vla.data.episode_arrays import EpisodeArrays, read_spool
 from vla.data.layout import DatasetFormatError
 from vla.data.reader import LeRobotDatasetReader
+from vla.train.instruction_aug import with_variants
 
 
 def wait_for_episodes(root: str, count: int, timeout_s: float, poll_s: float = 2.0):
@@ -200,12 +201,13 @@ def start_stats(reader: LeRobotDatasetReader) -> dict:
     return compute_dataset_stats(reader.root)
 
 
-def extend_text(text_src, text_tf, instructions: list[str], device):
+def extend_text(text_src, text_tf, instructions: list[str], device, aug: float = 0.0):
     """The instruction transform over a longer table (new tasks at its end). MiniLM states of
     the new instructions come from the text cache (or the encoder, where installed); a word
-    vocabulary stays as trained from the first episodes (new words map to UNK)."""
-    if hasattr(text_src, "ensure"):
-        text_src.ensure(instructions)  # MissingInstructionError names the fix
+    vocabulary stays as trained from the first episodes (new words map to UNK). ``aug``: the
+    run's ``instruction_aug`` (the new instructions' rewrites are needed too)."""
+    if hasattr(text_src, "ensure"):  # MissingInstructionError names the fix
+        text_src.ensure(with_variants(instructions, aug))
     return text_tf.with_table(instructions, device)
 
 

@@ -77,7 +77,8 @@ class TrainRun:
             if len(more.instructions) > len(self.data.instructions):
                 self.data.instructions = list(more.instructions)
                 self.text_tf = gr.extend_text(self.built.text_src, self.text_tf,
-                                              self.data.instructions, self.info.device)  # fmt: skip
+                                              self.data.instructions, self.info.device,
+                                              self.cfg.instruction_aug)  # fmt: skip
                 self.chain = input_chain(self.cfg, self.data, self.built, self.augment,
                                          self.text_tf)  # fmt: skip
             self.batches.extend(more)
