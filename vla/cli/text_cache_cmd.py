@@ -55,6 +55,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--int8", action="store_true",
                    help="store the states as int8 with one scale per token (half the size)")  # fmt: skip
+    p.add_argument("--with-rewrites", action="store_true",
+                   help="also every rewrite `vla train --instruction_aug` can draw for these "
+                   "instructions (vla/train/instruction_aug.py; ~35 per instruction)")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -78,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
             "no instructions: pass --dataset DIR, --instruction TEXT, --plan-episodes N or "
             "--eval-episodes N"
         )
+    if args.with_rewrites:
+        from vla.train.instruction_aug import with_variants
+
+        instructions = set(with_variants(sorted(instructions), 1.0))
     path = precompute_instruction_embeddings(sorted(instructions), args.out, int8=args.int8)
     print(f"wrote {len(instructions)} instruction embeddings to {path}")
     return 0

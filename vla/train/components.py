@@ -7,6 +7,7 @@ import numpy as np
 
 from vla.constants import ACTION
 from vla.model import InstructionEmbeddings, WordVocab
+from vla.model.text import MissingInstructionError
 from vla.policy.transforms import EmbedInstruction
 from vla.tokenizers import BinningActionTokenizer, BinningConfig, FastActionTokenizer, FastConfig
 from vla.train.config import TrainConfig
@@ -41,5 +42,11 @@ def build_text(cfg: TrainConfig, mf: dict, instructions: list[str], vocab_dir=No
         return vocab, EmbedInstruction(vocab, max_tokens)
     entries = InstructionEmbeddings.read_file(cfg.text_cache) if cfg.text_cache else {}
     cache = InstructionEmbeddings(max_tokens, entries, lazy_encoder=True)
-    cache.ensure(instructions)  # fail now, not after minutes of data loading on the GPU box
+    try:  # fail now, not after minutes of data loading on the GPU box
+        cache.ensure(instructions)
+    except MissingInstructionError as exc:
+        if cfg.instruction_aug <= 0:
+            raise
+        raise MissingInstructionError(f"{exc} (with --instruction_aug, write it with "
+                                      "`vla text-cache ... --with-rewrites`)") from None  # fmt: skip
     return cache, EmbedInstruction(cache, max_tokens)
