@@ -49,8 +49,7 @@ class PolicyMeta:
     execution_horizon: int = 4
     state_norm_mode: str = "meanstd"
     extra: dict[str, Any] = field(default_factory=dict)
-    # logits -> bin ids (vla.policy.readout); training writes "smoothed" for soft-label
-    # (HL-Gauss) checkpoints
+    # logits -> bin ids (vla.policy.readout); training writes "argmax" (see vla/train/build.py)
     readout: str = "argmax"
 
     def __post_init__(self) -> None:

@@ -143,8 +143,9 @@ def build_model(
         chunk_size=cfg.chunk_size,
         execution_horizon=cfg.execution_horizon,
         state_norm_mode=cfg.state_norm_mode,
-        # soft labels train wide, flat-topped bin distributions: their argmax is a rounding
-        # decision, the smoothed argmax is not (vla.policy.readout; benchmarks/RESULTS.md)
-        readout="smoothed" if cfg.label_sigma > 0 else "argmax",
+        # argmax for every checkpoint: "smoothed" (vla.policy.readout) agrees better with fp32 in
+        # fp16, but on v7 it lost the stack family through the ROS 2 loop (21 vs 13 of 25,
+        # p = 0.008; benchmarks/RESULTS.md, "ROS 2"); a checkpoint may still choose it
+        readout="argmax",
     )
     return Built(tokenizer, model, vcfg, text_src, text_tf, meta, n_params)
