@@ -87,6 +87,16 @@ def test_training_embeds_the_rewrites(tmp_path, monkeypatch, mode):
         return out
 
     monkeypatch.setattr(train_data, "augment_instructions", spy)
+    from vla.policy.transforms import EmbedInstruction
+
+    embedded: list[str] = []  # what reaches the model: the rewrites, not the table's originals
+    real_embed = EmbedInstruction.embed
+
+    def embed_spy(self, texts):
+        embedded.extend(texts)
+        return real_embed(self, texts)
+
+    monkeypatch.setattr(EmbedInstruction, "embed", embed_spy)
     torch.set_num_threads(1)
     dataset = write_dataset(tmp_path / "ds", episodes=2, length=8)
     extra = ("--data_mode=loader", "--num_workers=0") if mode == "loader" else ()
@@ -98,6 +108,8 @@ def test_training_embeds_the_rewrites(tmp_path, monkeypatch, mode):
     assert len(seen) == 3 * 8
     assert any(s not in TASKS for s in seen) and any(s in TASKS for s in seen)
     assert all(s in TASKS or any(s in variants(t) for t in TASKS) for s in seen)
+    rewritten = [s for s in seen if s not in TASKS]
+    assert set(rewritten) <= set(embedded)  # each rewrite was embedded for its step
     with pytest.raises(ValueError, match="instruction_aug"):
         load_config("configs/train/tiny_cpu.yaml", ["--dataset=x", "--instruction_aug=1.5"])
 

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from vla.serving.policy_adapter import describe_inference, load_for_serving
+    from vla.serving.policy_adapter import describe_inference, load_policy, served_device
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     load = dict(checkpoint=args.checkpoint, device=device, fast=args.fast,
@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
 
         return run_workers(load, config, args.workers)
     try:
-        policy, device = load_for_serving(**load)
+        policy = load_policy(**load)
+        device = served_device(policy)
         server = PolicyServer(policy, config)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"vla serve: {exc}", file=sys.stderr)

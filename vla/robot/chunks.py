@@ -131,14 +131,23 @@ class ChunkBroker:
         temporal_ensemble: bool = False,
         ensemble_decay: float = 0.01,
     ):
-        if execution_horizon < 1:
+        if execution_horizon < 1:  # named as the broker's callers know it
             raise ValueError(f"execution_horizon must be >= 1, got {execution_horizon}")
         self.predict = predict
-        self.execution_horizon = execution_horizon
-        self.temporal_ensemble = temporal_ensemble
-        self.ensemble_decay = ensemble_decay
         self.executor = ChunkExecutor(execution_horizon, None, temporal_ensemble, ensemble_decay,
                                       require_finite=False)  # fmt: skip
+
+    @property
+    def execution_horizon(self) -> int:
+        return self.executor.execute_steps
+
+    @property
+    def temporal_ensemble(self) -> bool:
+        return self.executor.temporal_ensemble
+
+    @property
+    def ensemble_decay(self) -> float:
+        return self.executor.ensemble_decay
 
     def reset(self) -> None:
         """Forget queued actions and past chunks (call at every episode start)."""

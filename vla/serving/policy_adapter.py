@@ -104,8 +104,11 @@ def load_policy(
     max_batch: int = 16,
     text_cache: str | Path | None = None,
     compile: bool = False,
+    threads: int | None = None,
 ) -> Any:
-    """The policy ``vla serve`` serves: ``FastPolicy`` or the plain ``Policy``.
+    """The policy ``vla serve`` (each of its workers) serves: ``OnnxPolicy`` for a ``vla export``
+    folder (ONNX Runtime on the CPU, its int8 model if it has one), else ``FastPolicy`` or the
+    plain ``Policy``. ``threads``: torch's (or ONNX Runtime's) CPU threads.
 
     ``fast=None`` (default) picks FastPolicy on CUDA (fp16, a CUDA graph per batch bucket,
     buckets covering ``max_batch``; graphs are captured here, before serving) and the plain
@@ -116,6 +119,14 @@ def load_policy(
     ``fast=False`` forces the plain Policy. ``text_cache``: as in ``Policy.from_pretrained``.
     ``compile``: FastConfig(compile=True), torch.compile inside each bucket's graph (CUDA).
     """
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    if (Path(checkpoint) / "export_meta.json").is_file():  # a `vla export` folder
+        from vla.inference.onnx_policy import OnnxPolicy
+
+        return OnnxPolicy.from_export(checkpoint, threads=threads or 0, text_cache=text_cache)
     from vla.policy import Policy
 
     policy = Policy.from_pretrained(checkpoint, device=device, text_cache=text_cache)
@@ -140,30 +151,9 @@ def load_policy(
     return fast_policy
 
 
-def load_for_serving(
-    checkpoint: str | Path,
-    device: str,
-    fast: bool | None = None,
-    max_batch: int = 16,
-    text_cache: str | Path | None = None,
-    compile: bool = False,
-    threads: int | None = None,
-) -> tuple[Any, str]:
-    """What ``vla serve`` (each of its workers) serves, and on which device: a ``vla export``
-    folder runs on ONNX Runtime on the CPU (its int8 model if it has one), a checkpoint through
-    :func:`load_policy`. ``threads``: torch's (or ONNX Runtime's) CPU threads."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-    if (Path(checkpoint) / "export_meta.json").is_file():  # a `vla export` folder
-        from vla.inference.onnx_policy import OnnxPolicy
-
-        policy = OnnxPolicy.from_export(checkpoint, threads=threads or 0, text_cache=text_cache)
-        return policy, "cpu"
-    policy = load_policy(checkpoint, device, fast, max_batch, text_cache=text_cache,
-                         compile=compile)  # fmt: skip
-    return policy, device
+def served_device(policy: Any) -> str:
+    """Where ``policy`` runs (``OnnxPolicy``: the CPU), for the log."""
+    return str(getattr(policy, "device", "cpu"))
 
 
 def describe_inference(policy: Any) -> str:

@@ -76,7 +76,7 @@ def _worker_main(load: dict, config: Any, slot: WorkerSlot, port: int, parent: i
     logging.basicConfig(level=logging.INFO,
                         format=f"%(asctime)s %(name)s [worker {slot.index}] %(message)s")  # fmt: skip
     try:
-        from vla.serving.policy_adapter import describe_inference, load_for_serving
+        from vla.serving.policy_adapter import describe_inference, load_policy, served_device
         from vla.serving.server import PolicyServer
 
         load = dict(load)
@@ -85,7 +85,8 @@ def _worker_main(load: dict, config: Any, slot: WorkerSlot, port: int, parent: i
             import torch
 
             device = f"cuda:{slot.index % max(1, torch.cuda.device_count())}"
-        policy, device = load_for_serving(device=device, **load)
+        policy = load_policy(device=device, **load)
+        device = served_device(policy)
         server = PolicyServer(policy, dataclasses.replace(config, port=port), worker=slot)
         log.info("inference on %s: %s", device, describe_inference(policy))
     except BaseException as exc:  # noqa: BLE001 - the parent reports it and stops the others
@@ -100,7 +101,7 @@ def _worker_main(load: dict, config: Any, slot: WorkerSlot, port: int, parent: i
 def run_workers(load: dict, config: Any, workers: int) -> int:
     """Start ``workers`` server processes on ``config.host:config.port`` and wait for them; an
     exit status for ``vla serve``. ``load``: the keyword arguments of
-    ``policy_adapter.load_for_serving``, picklable (each worker loads its own policy)."""
+    ``policy_adapter.load_policy``, picklable (each worker loads its own policy)."""
     try:
         holder = reserve_port(config.host, config.port)
     except OSError as exc:
