@@ -242,3 +242,26 @@ def test_generate_with_randomize_is_deterministic(tmp_path, monkeypatch):
         same_but_randomize = GenerateConfig(out=tmp_path / "a", seed=1, families=("pick",),
                                             image_size=(32, 32))  # fmt: skip
         load_record(tmp_path / "a", same_but_randomize.identity())
+
+
+def test_randomize_fraction_mixes_plain_and_varied_attempts_deterministically(tmp_path):
+    """`--randomize-fraction F` gives a variation to about F of the attempts, the same ones on
+    every run, and the rest the default scene; F is part of a resume's identity (F = 1, the old
+    behaviour, adds nothing, so datasets made before the option still resume)."""
+    from vla.rollout.generate import GenerateConfig, attempt_randomize, make_jobs
+
+    FAMILIES = ["pick", "place", "stack", "push"]
+    cfg = GenerateConfig(out=tmp_path / "d", episodes=400, seed=3, randomize=1.0,
+                         randomize_fraction=0.5)  # fmt: skip
+    strengths = [j.randomize for j in make_jobs(cfg, FAMILIES, 0)]
+    assert set(strengths) == {0.0, 1.0}
+    assert 160 <= strengths.count(1.0) <= 240
+    assert strengths == [j.randomize for j in make_jobs(cfg, FAMILIES, 0)]
+    # a resume from attempt 100 draws the same strengths for the attempts it runs
+    assert [j.randomize for j in make_jobs(cfg, FAMILIES, 100)] == strengths[100:]
+    assert all(j.randomize == 1.0 for j in make_jobs(replace(cfg, randomize_fraction=1.0), FAMILIES, 0))
+    assert attempt_randomize(0.0, 0.5, 7) == 0.0
+    assert cfg.identity()["randomize_fraction"] == 0.5
+    assert "randomize_fraction" not in replace(cfg, randomize_fraction=1.0).identity()
+    with pytest.raises(ValueError, match="randomize_fraction"):
+        replace(cfg, randomize_fraction=1.5)

@@ -2,7 +2,7 @@
 
     vla data generate --suite pick_place --backend mujoco --episodes 100 --workers 4 \
         --out data/pick_place --seed 0 [--task FAMILY] [--split train] [--image-size 128 128] \
-        [--action-noise 0.5] [--randomize 1.0]
+        [--action-noise 0.5] [--randomize 1.0 [--randomize-fraction 0.5]]
     vla data generate ... --learner CKPT [--expert-prob 0.5] [--dagger-block 4] \
         [--device cpu]   (DAgger; --device: the learner's torch device)
     vla data info DIR [--recompute-stats]
@@ -45,6 +45,9 @@ def register(subparsers) -> None:
                      help="scene variation per attempt (camera, light, table look, distractors, "
                      "friction, mass; sim/variation.py) of strength S: 0 off (default), 1 the "
                      "training range; deterministic per seed")  # fmt: skip
+    gen.add_argument("--randomize-fraction", type=float, default=1.0, metavar="F",
+                     help="with --randomize: the share of attempts that get a variation, the "
+                     "rest show the default scene (default 1: all); drawn per attempt's seed")  # fmt: skip
     gen.add_argument("--learner", type=Path, default=None, metavar="CKPT",
                      help="DAgger: this Policy folder drives a share of the control blocks, the "
                      "expert labels every state; failed attempts are kept")  # fmt: skip
@@ -104,7 +107,7 @@ def run_generate(args: argparse.Namespace) -> int:
             families=(args.task,) if args.task else None, split=args.split,
             image_size=tuple(args.image_size) if args.image_size else DEFAULT_IMAGE_SIZE,
             max_steps=args.max_steps, action_noise=args.action_noise, randomize=args.randomize,
-            max_minutes=args.max_minutes, learner=learner, progress=not args.no_progress,
+            randomize_fraction=args.randomize_fraction, max_minutes=args.max_minutes, learner=learner, progress=not args.no_progress,
         )  # fmt: skip
         with terminate_on_sigterm():  # SIGTERM exits as cleanly as Ctrl-C
             summary = generate(cfg)

@@ -66,6 +66,9 @@ class GenerateConfig:
     # Scene variation (domain randomisation) of every attempt: sim.EnvConfig.randomize (0 = off,
     # 1 = the training range), drawn from the attempt's seed on its own stream.
     randomize: float = 0.0
+    # Share of attempts that get a variation (the rest render the default scene), drawn per
+    # attempt from its seed: a mixed dataset keeps the plain scene in the training distribution.
+    randomize_fraction: float = 1.0
     # Stop starting attempts after this many minutes (None: run all ``episodes``); a later run
     # with the same settings resumes where this one stopped.
     max_minutes: float | None = None
@@ -95,6 +98,9 @@ class GenerateConfig:
         if not 0.0 <= self.randomize <= 2.0:
             raise ValueError(f"randomize is the scene-variation strength: use 0..2 (1 = the "
                              f"training range), got {self.randomize}")  # fmt: skip
+        if not 0.0 <= self.randomize_fraction <= 1.0:
+            raise ValueError(f"randomize_fraction is the share of randomised attempts: use 0..1, "
+                             f"got {self.randomize_fraction}")  # fmt: skip
         if self.learner is not None:
             check_learner(self.learner, self.suite, self.image_size, self.fps)
 
@@ -106,7 +112,8 @@ class GenerateConfig:
             "image_size": list(self.image_size), "fps": self.fps, "max_steps": self.max_steps,
             "action_noise": self.action_noise, "randomize": self.randomize,
             "learner": self.learner.identity() if self.learner else None,
-        }  # fmt: skip
+        } | ({} if self.randomize_fraction == 1.0  # datasets made before the option still resume
+             else {"randomize_fraction": self.randomize_fraction})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -157,7 +164,8 @@ def make_jobs(cfg: GenerateConfig, families: list[str], start: int) -> list[Epis
             max_steps=cfg.max_steps,
             action_noise=attempt_noise(cfg.action_noise, episode_seed(cfg.seed, i)),
             learner=cfg.learner,
-            randomize=cfg.randomize,
+            randomize=attempt_randomize(cfg.randomize, cfg.randomize_fraction,
+                                        episode_seed(cfg.seed, i)),
         )
         for i in range(start, cfg.episodes)
     ]
@@ -169,6 +177,14 @@ def attempt_noise(action_noise: float, seed: int) -> float:
     if action_noise <= 0:
         return 0.0
     return float(action_noise * np.random.default_rng([seed, 0xDA27]).random())
+
+
+def attempt_randomize(randomize: float, fraction: float, seed: int) -> float:
+    """One attempt's variation strength: ``randomize`` for a ``fraction`` of attempts (drawn
+    from the attempt's seed, so a resume redraws the same), 0 (the default scene) for the rest."""
+    if randomize <= 0 or fraction >= 1.0:
+        return randomize
+    return randomize if np.random.default_rng([seed, 0x5CE4F]).random() < fraction else 0.0
 
 
 # ---- the simulator rollout (runs in workers) -------------------------------------------------
