@@ -51,6 +51,12 @@ def test_margin_separates_near_ties():
     r = fidelity(ref, test, D, gripper_index=-1, margins=(0.01,))
     assert r["by_fp32_margin"][">=0.01"] == {"share": pytest.approx(5 / 6), "agreement": 1.0}
     assert r["token_agreement"] == pytest.approx(5 / 6) and r["max_bins_per_dim"][1] == 5.0
+    # one observation, one token flipped: the chunk differs; the flipped token is the only one
+    # whose gap (0.001) is under twice its logit error (0.002), so it alone was at risk
+    assert r["chunks_differing"] == 1.0
+    assert r["tokens_at_risk"] == pytest.approx(1 / 6)
+    r = fidelity(torch.cat([ref, ref]), torch.cat([test, ref]), D, gripper_index=-1)
+    assert r["chunks_differing"] == pytest.approx(0.5)
 
 
 def test_mismatched_shapes_raise():

@@ -78,6 +78,11 @@ def fidelity(
     out to bins by ``readout`` (``test_readout`` for the test side when it differs: the
     behaviour change of a readout itself).
 
+    ``chunks_differing``: the share of observations with at least one token read out
+    differently (what a fallback that recomputes a whole chunk would pay for); ``tokens_at_risk``:
+    the share of tokens whose fp32 top-two gap is below twice the test's largest logit error on
+    that token (only those can flip).
+
     Token order is step-major (T = H * D). ``gripper_index`` names the binary gripper's
     dimension (None: no binary gripper); it is excluded from the continuous-dimension maxima.
     """
@@ -90,6 +95,14 @@ def fidelity(
     out["readout"] = readout if test_readout in (None, readout) else f"{readout} vs {test_readout}"
     out["logit_max_abs_diff"] = float((ref_logits.float() - test_logits.float()).abs().max())
     out["logit_mean_abs_diff"] = float((ref_logits.float() - test_logits.float()).abs().mean())
+    # A token's argmax can move only where the fp32 gap between its top two bins is below twice
+    # the test's largest logit error on that token (each of the two logits moves by at most
+    # that error): the tokens at risk, whatever the read-out's luck.
+    top2 = ref_logits.float().topk(2, dim=-1).values
+    gap = (top2[..., 0] - top2[..., 1]).cpu()
+    err = (ref_logits.float() - test_logits.float()).abs().amax(-1).cpu()
+    out["tokens_at_risk"] = float((gap < 2 * err).float().mean())
+    out["chunks_differing"] = float((ref != test).view(b, -1).any(1).float().mean())
     margin = decision_margin(ref_logits, near_bins).cpu().view(b, -1)
     same = (ref == test).view(b, -1)
     out["by_fp32_margin"] = {
