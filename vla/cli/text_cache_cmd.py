@@ -55,6 +55,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("--int8", action="store_true",
                    help="store the states as int8 with one scale per token (half the size)")  # fmt: skip
+    p.add_argument("--device", default="cpu",
+                   help="torch device MiniLM runs on: cpu (default), cuda[:N] or auto; "
+                   "--with-rewrites plans hold ~60,000 instructions: minutes on a CPU, "
+                   "seconds on a GPU")  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--with-rewrites", action="store_true",
                    help="also every rewrite `vla train --instruction_aug` can draw for these "
                    "instructions (vla/train/instruction_aug.py; ~35 per instruction)")  # fmt: skip
@@ -85,7 +90,15 @@ def run(args: argparse.Namespace) -> int:
         from vla.train.instruction_aug import with_variants
 
         instructions = set(with_variants(sorted(instructions), 1.0))
-    path = precompute_instruction_embeddings(sorted(instructions), args.out, int8=args.int8)
+    import torch
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA device here; use cpu or auto")
+    path = precompute_instruction_embeddings(sorted(instructions), args.out, device=device,
+                                             int8=args.int8, progress=not args.no_progress)  # fmt: skip
     print(f"wrote {len(instructions)} instruction embeddings to {path}")
     return 0
 
