@@ -9,6 +9,9 @@
 #     bash scripts/pipeline.sh                                # one DAgger round, warm-started
 #   GROW_S=20 GEN_MINUTES=6 bash scripts/pipeline.sh          # train while generating
 #   SUITE=mt50 EPISODES=2500 bash scripts/pipeline.sh         # Meta-World MT50 (.[metaworld])
+#   GEN_ARGS="--randomize 1.0 --randomize-fraction 0.5" ACTION_NOISE=0.5 \
+#     TRAIN_ARGS="--camera_dropout=0.3 --instruction_aug=0.3" bash scripts/pipeline.sh
+#                                                          # robustness levers (issue 33)
 #
 # Every stage resumes: generation skips the episodes already committed to $DATA and training
 # goes on from $RUN's last checkpoint (--resume=auto), so re-running after an interruption
@@ -28,12 +31,15 @@ CONFIG=${CONFIG:-configs/train/$SUITE.yaml}
 DATA=${DATA:-data/$SUITE}
 RUN=${RUN:-runs/$SUITE}
 TRAIN_ARGS=${TRAIN_ARGS:-}      # extra `vla train` overrides, e.g. "--label_sigma=8"
+GEN_ARGS=${GEN_ARGS:-}          # extra `vla data generate` flags, e.g. "--randomize 1.0"
 export MUJOCO_GL=${MUJOCO_GL:-egl} PYTHONUNBUFFERED=1
 VLA=(python3 -m vla.cli.main)
 
 gen_args=(--suite "$SUITE" --episodes "$EPISODES" --workers "$WORKERS" --out "$DATA"
           --seed "$SEED" --no-progress ${GEN_MINUTES:+--max-minutes "$GEN_MINUTES"})
 [ "$SUITE" = mt50 ] || gen_args+=(--action-noise "$ACTION_NOISE")
+# shellcheck disable=SC2206
+gen_args+=($GEN_ARGS)
 if [ -n "${LEARNER:-}" ]; then  # DAgger: the policy drives, the scripted expert labels
   gen_args+=(--learner "$LEARNER" --expert-prob "${EXPERT_PROB:-0.5}" --learner-device "$DEVICE")
 fi

@@ -19,7 +19,8 @@ def _run(tmp_path: Path, nproc: int = 1) -> subprocess.CompletedProcess:
            "EPISODES": "2", "WORKERS": "1", "DEVICE": "cpu", "MINUTES": "2",
            "CONFIG": "configs/train/tiny_cpu.yaml", "GLOBAL_BATCH": "4", "EVAL_EPISODES": "1",
            "TRAIN_ARGS": "--steps=3 --log_every=1 --warmup_steps=1 --decode_workers=1",
-           "EVAL_ARGS": "--task pick --max-steps 5", "NPROC": str(nproc)}  # fmt: skip
+           "EVAL_ARGS": "--task pick --max-steps 5", "NPROC": str(nproc),
+           "GEN_ARGS": "--randomize 1.0 --randomize-fraction 0.5"}  # fmt: skip
     return subprocess.run(["bash", "scripts/pipeline.sh"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)  # fmt: skip
 
@@ -30,6 +31,9 @@ def test_pipeline_generates_trains_and_evaluates_on_cpu(tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     info = json.loads((tmp_path / "data" / "meta" / "info.json").read_text())
     assert info["total_episodes"] >= 1
+    from vla.rollout.generate import RECORD
+
+    assert '"randomize_fraction": 0.5' in (tmp_path / "data" / RECORD).read_text()  # GEN_ARGS
     log = [json.loads(x) for x in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
     assert max(rec.get("step", 0) for rec in log) == 3
     report = json.loads((tmp_path / "run" / "eval.json").read_text())
