@@ -57,8 +57,6 @@ def start_server(args: argparse.Namespace, checkpoint: Path) -> tuple[subprocess
         cmd.append("--compile")
     if args.workers > 1:
         cmd += ["--workers", str(args.workers)]
-    if args.switch_interval_ms is not None:
-        cmd += ["--switch-interval-ms", str(args.switch_interval_ms)]
     if args.torch_threads:
         cmd += ["--torch-threads", str(args.torch_threads)]
     if args.fast is not None:
@@ -238,8 +236,6 @@ def main() -> int:
     ap.add_argument("--max-batch", type=int, default=32)
     ap.add_argument("--batch-window-ms", type=float, default=0.0)
     ap.add_argument("--torch-threads", type=int, default=None)
-    ap.add_argument("--switch-interval-ms", type=float, default=None,
-                    help="vla serve --switch-interval-ms (default: Python's 5 ms)")  # fmt: skip
     ap.add_argument("--workers", type=int, default=1,
                     help="vla serve --workers: server processes on the port")  # fmt: skip
     ap.add_argument(
@@ -305,7 +301,6 @@ def main() -> int:
             "inference": path,
             "max_batch": args.max_batch,
             "workers": args.workers,
-            "switch_interval_ms": args.switch_interval_ms,
             "batch_window_ms": args.batch_window_ms,
             "duration_s": args.duration,
             "host": platform.node(),

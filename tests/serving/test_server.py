@@ -215,22 +215,3 @@ def test_cli_refuses_public_bind_without_token(tmp_path) -> None:
     assert out.returncode == 2
     assert "refusing to bind to non-loopback host '0.0.0.0' without a token" in out.stderr
     assert "Traceback" not in out.stderr
-
-
-def test_switch_interval_is_applied_while_serving_and_validated() -> None:
-    """`--switch-interval-ms` sets the interpreter's switch interval when serving starts (it is
-    process-wide: restored here so other tests keep Python's); nonsense values are refused."""
-    before = sys.getswitchinterval()
-    try:
-        handle = PolicyServer(FakePolicy(), ServerConfig(port=0, switch_interval_ms=0.5))
-        running = handle.start_in_thread()
-        try:
-            with PolicyClient(port=running.port) as client:
-                client.act(make_obs(0))
-            assert sys.getswitchinterval() == pytest.approx(0.0005)
-        finally:
-            running.stop()
-    finally:
-        sys.setswitchinterval(before)
-    with pytest.raises(ValueError, match="switch_interval_ms"):
-        ServerConfig(port=0, switch_interval_ms=0)

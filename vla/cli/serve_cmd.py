@@ -85,10 +85,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--torch-threads", type=int, default=None, help="torch CPU threads (default: torch's)"
     )
-    p.add_argument("--switch-interval-ms", type=float, default=None, metavar="MS",
-                   help="Python's thread switch interval while serving (default: Python's 5 ms); "
-                   "a smaller one lets the forward thread take the GIL back from the event loop "
-                   "sooner after each device wait")  # fmt: skip
     p.add_argument(
         "--workers",
         type=int,
@@ -120,7 +116,6 @@ def run(args: argparse.Namespace) -> int:
             temporal_ensemble=args.temporal_ensemble,
             certfile=args.tls_cert,
             keyfile=args.tls_key,
-            switch_interval_ms=args.switch_interval_ms,
         )
         if args.workers < 1:
             raise ValueError(f"--workers must be >= 1, got {args.workers}")

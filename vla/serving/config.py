@@ -57,15 +57,8 @@ class ServerConfig:
     temporal_ensemble: bool = False  # per-connection ACT-style ensembling for the step op
     certfile: str | None = None  # TLS (wss://): PEM certificate chain; needs keyfile
     keyfile: str | None = None
-    # The interpreter's thread switch interval while serving (None: Python's, 5 ms). The event
-    # loop (decoding requests) and the forward thread share the GIL: each time the forward
-    # thread wakes from a device wait it queues for the GIL, up to one interval.
-    switch_interval_ms: float | None = None
 
     def __post_init__(self) -> None:
-        if self.switch_interval_ms is not None and not 0.01 <= self.switch_interval_ms <= 100:
-            raise ValueError(f"switch_interval_ms must be in [0.01, 100] ms, got "
-                             f"{self.switch_interval_ms}")  # fmt: skip
         if not (0 <= self.port <= 65535):
             raise ValueError(f"port must be in 0..65535 (0 = any free port), got {self.port}")
         if self.token is not None and len(self.token) < MIN_TOKEN_CHARS:

@@ -50,7 +50,6 @@ import asyncio
 import hmac
 import logging
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -395,8 +394,6 @@ class PolicyServer:
     # ---- running --------------------------------------------------------------------------
     async def serve(self, stop: asyncio.Event, ready: Any = None) -> None:
         """Serve until ``stop`` is set; call ``ready(port)`` once listening."""
-        if self.config.switch_interval_ms is not None:
-            sys.setswitchinterval(self.config.switch_interval_ms / 1e3)
         self.batcher = MicroBatcher(
             self.policy.predict_batch,
             self.config.max_batch,
