@@ -259,7 +259,9 @@ def test_randomize_fraction_mixes_plain_and_varied_attempts_deterministically(tm
     assert strengths == [j.randomize for j in make_jobs(cfg, FAMILIES, 0)]
     # a resume from attempt 100 draws the same strengths for the attempts it runs
     assert [j.randomize for j in make_jobs(cfg, FAMILIES, 100)] == strengths[100:]
-    assert all(j.randomize == 1.0 for j in make_jobs(replace(cfg, randomize_fraction=1.0), FAMILIES, 0))
+    assert all(
+        j.randomize == 1.0 for j in make_jobs(replace(cfg, randomize_fraction=1.0), FAMILIES, 0)
+    )
     assert attempt_randomize(0.0, 0.5, 7) == 0.0
     assert cfg.identity()["randomize_fraction"] == 0.5
     assert "randomize_fraction" not in replace(cfg, randomize_fraction=1.0).identity()

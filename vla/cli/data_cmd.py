@@ -107,7 +107,8 @@ def run_generate(args: argparse.Namespace) -> int:
             families=(args.task,) if args.task else None, split=args.split,
             image_size=tuple(args.image_size) if args.image_size else DEFAULT_IMAGE_SIZE,
             max_steps=args.max_steps, action_noise=args.action_noise, randomize=args.randomize,
-            randomize_fraction=args.randomize_fraction, max_minutes=args.max_minutes, learner=learner, progress=not args.no_progress,
+            randomize_fraction=args.randomize_fraction, max_minutes=args.max_minutes,
+            learner=learner, progress=not args.no_progress,
         )  # fmt: skip
         with terminate_on_sigterm():  # SIGTERM exits as cleanly as Ctrl-C
             summary = generate(cfg)

@@ -98,15 +98,17 @@ def fidelity(
     # A token's argmax can move only where the fp32 gap between its top two bins is below twice
     # the test's largest logit error on that token (each of the two logits moves by at most
     # that error): the tokens at risk, whatever the read-out's luck.
-    top2 = ref_logits.float().topk(2, dim=-1).values
-    gap = (top2[..., 0] - top2[..., 1]).cpu()
+    top2 = ref_logits.float().topk(2, dim=-1)
+    gap = (top2.values[..., 0] - top2.values[..., 1]).cpu()
     err = (ref_logits.float() - test_logits.float()).abs().amax(-1).cpu()
     out["tokens_at_risk"] = float((gap < 2 * err).float().mean())
     # how flat the reference is: its top bin's probability, its top-two gap, two best bins apart
-    idx = ref_logits.float().topk(2, dim=-1).indices.cpu()
+    idx = top2.indices.cpu()
     out["ref_median_top_prob"] = float(ref_logits.float().softmax(-1).amax(-1).median())
     out["ref_median_top2_gap"] = float(gap.median())
-    out["ref_top2_over_2_bins_apart"] = float(((idx[..., 0] - idx[..., 1]).abs() > 2).float().mean())
+    out["ref_top2_over_2_bins_apart"] = float(
+        ((idx[..., 0] - idx[..., 1]).abs() > 2).float().mean()
+    )
     out["test_median_logit_error"] = float(err.median())
     out["chunks_differing"] = float((ref != test).view(b, -1).any(1).float().mean())
     margin = decision_margin(ref_logits, near_bins).cpu().view(b, -1)

@@ -318,8 +318,12 @@ def _pad(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def precompute_instruction_embeddings(
-    instructions: Iterable[str], out: str | Path, device: str = "cpu", int8: bool = False,
-    progress: bool = False, batch: int = 256,
+    instructions: Iterable[str],
+    out: str | Path,
+    device: str = "cpu",
+    int8: bool = False,
+    progress: bool = False,
+    batch: int = 256,
 ) -> Path:
     """Encode instructions with the frozen MiniLM (on ``device``; a GPU encodes tens of
     thousands in seconds, two CPU cores ~25 a second) and write a text cache file."""

@@ -164,8 +164,9 @@ def make_jobs(cfg: GenerateConfig, families: list[str], start: int) -> list[Epis
             max_steps=cfg.max_steps,
             action_noise=attempt_noise(cfg.action_noise, episode_seed(cfg.seed, i)),
             learner=cfg.learner,
-            randomize=attempt_randomize(cfg.randomize, cfg.randomize_fraction,
-                                        episode_seed(cfg.seed, i)),
+            randomize=attempt_randomize(
+                cfg.randomize, cfg.randomize_fraction, episode_seed(cfg.seed, i)
+            ),
         )
         for i in range(start, cfg.episodes)
     ]
