@@ -90,13 +90,9 @@ def run(args: argparse.Namespace) -> int:
         from vla.train.instruction_aug import with_variants
 
         instructions = set(with_variants(sorted(instructions), 1.0))
-    import torch
+    from vla.rollout.learner import resolve_device
 
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: no CUDA device here; use cpu or auto")
+    device = resolve_device(args.device, "--device")
     path = precompute_instruction_embeddings(sorted(instructions), args.out, device=device,
                                              int8=args.int8, progress=not args.no_progress)  # fmt: skip
     print(f"wrote {len(instructions)} instruction embeddings to {path}")

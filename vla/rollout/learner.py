@@ -91,13 +91,15 @@ def check_learner(spec: LearnerSpec, suite: str, image_size, control_hz: float) 
 _LEARNERS: dict[LearnerSpec, Any] = {}  # per process: the loaded policy of each spec
 
 
-def resolve_device(device: str) -> str:
+def resolve_device(device: str, option: str = "--learner-device") -> str:
+    """``device`` with "auto" resolved; a CUDA device on a machine without one is refused,
+    naming ``option`` (the command-line flag that set it)."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--learner-device {device}: no CUDA device here; use cpu or auto")
+        raise ValueError(f"{option} {device}: no CUDA device here; use cpu or auto")
     return device
 
 
